@@ -1,0 +1,234 @@
+"""params.yaml -> frozen dataclasses. The only module that reads params.yaml.
+
+Every key is required and every unknown key is rejected, so a typo in
+`dvc exp run -S trian.lr=...` fails loudly instead of being ignored. Errors are
+one line and name the dotted key, e.g. ``train.lr: must be > 0, got -1.0``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from posenc.errors import ConfigError
+
+TASKS = ("copy", "duplicate")
+NORMS = ("layernorm", "rmsnorm")
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Copy / duplicate data (DESIGN section 5)."""
+
+    tasks: tuple[str, ...]
+    headline_task: str  # the task whose token accuracy fills results.json["synthetic"]
+    vocab_size: int  # content tokens 0..vocab_size-1; SEP and PAD come after
+    train_max_len: int  # longest training sequence (tokens, SEP included)
+    train_size: int  # source sequences per task in the training pool
+    val_size: int  # sequences at train_max_len used by the stop rule
+    eval_size: int  # sequences per evaluation length
+    eval_lengths: tuple[int, ...]  # headline lengths (256, 512, 1024)
+    curve_lengths: tuple[int, ...]  # extra lengths for accuracy-vs-length curves
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The shared Transformer block (DESIGN section 4)."""
+
+    n_layers: int
+    d_model: int
+    n_heads: int
+    ffn_mult: int
+    norm: str
+    dropout: float
+    rope_base: float
+    max_positions: int  # size of the fixed PE tables: the longest input a model accepts
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One recipe shared by every PE: the PE is the only variable."""
+
+    lr: float
+    weight_decay: float
+    batch_size: int  # sequences per step, all of one length (see data/synthetic.LengthSampler)
+    curriculum_start_len: int  # longest training sequence at step 0 ...
+    curriculum_steps: int  # ... growing linearly to synthetic.train_max_len over this many steps (0: off)
+    max_steps: int
+    warmup_frac: float
+    grad_clip: float
+    check_every: int  # steps between stop-rule checks on the validation set
+    stop_acc: float  # stop once validation token accuracy reaches this ...
+    stop_patience: int  # ... on this many consecutive checks
+    log_every: int
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class Config:
+    seed: int
+    pes: tuple[str, ...]
+    synthetic: SyntheticConfig
+    model: ModelConfig
+    train: TrainConfig
+    evaluate: EvalConfig
+
+
+def _coerce(value, hint, key: str):
+    """Check `value` against a type hint; return it in canonical form."""
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true/false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        # YAML reads `1e-3` as a string; accept any number written as text.
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise ConfigError(f"{key}: expected a number, got {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    if typing.get_origin(hint) is tuple:
+        (item_hint, _ellipsis) = typing.get_args(hint)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return tuple(_coerce(v, item_hint, f"{key}[{i}]") for i, v in enumerate(value))
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, key)
+    raise TypeError(f"unsupported type hint {hint!r} for {key}")  # a bug, not user input
+
+
+def _build(cls, data, prefix: str = ""):
+    where = prefix or "params"
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for k in data:
+        if k not in hints:
+            raise ConfigError(f"{prefix + '.' if prefix else ''}{k}: unknown key")
+    values = {}
+    for name in names:
+        key = f"{prefix}.{name}" if prefix else name
+        if name not in data:
+            raise ConfigError(f"{key}: missing key")
+        values[name] = _coerce(data[name], hints[name], key)
+    return cls(**values)
+
+
+def _check(cond: bool, key: str, msg: str) -> None:
+    if not cond:
+        raise ConfigError(f"{key}: {msg}")
+
+
+def min_length(task: str) -> int:
+    """Shortest total length holding one content token: copy 3, duplicate 4."""
+    return {"copy": 3, "duplicate": 4}[task]
+
+
+def validate(cfg: Config) -> None:
+    """Cross-field checks that a type alone cannot express."""
+    from posenc.encodings import available  # local: keeps config importable without a model
+
+    s, m, t = cfg.synthetic, cfg.model, cfg.train
+    _check(cfg.seed >= 0, "seed", f"must be >= 0, got {cfg.seed}")
+    _check(len(cfg.pes) > 0, "pes", "must list at least one positional encoding")
+    for i, pe in enumerate(cfg.pes):
+        _check(pe in available(), f"pes[{i}]", f"unknown PE {pe!r}; choose from {', '.join(available())}")
+    _check(len(set(cfg.pes)) == len(cfg.pes), "pes", "contains duplicates")
+
+    _check(len(s.tasks) > 0, "synthetic.tasks", "must list at least one task")
+    for i, task in enumerate(s.tasks):
+        _check(task in TASKS, f"synthetic.tasks[{i}]", f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    _check(s.headline_task in s.tasks, "synthetic.headline_task", f"{s.headline_task!r} is not in synthetic.tasks")
+    _check(s.vocab_size >= 2, "synthetic.vocab_size", f"must be >= 2, got {s.vocab_size}")
+    for key in ("train_size", "val_size", "eval_size"):
+        val = getattr(s, key)
+        _check(val > 0, f"synthetic.{key}", f"must be > 0, got {val}")
+    longest_min = max(min_length(task) for task in s.tasks)
+    _check(s.train_max_len >= longest_min, "synthetic.train_max_len",
+           f"must be >= {longest_min} to hold one token of every task, got {s.train_max_len}")
+    _check(m.max_positions >= s.train_max_len, "model.max_positions",
+           f"({m.max_positions}) is below the training length synthetic.train_max_len ({s.train_max_len})")
+    _check(len(s.eval_lengths) > 0, "synthetic.eval_lengths", "must not be empty")
+    for key in ("eval_lengths", "curve_lengths"):
+        for i, L in enumerate(getattr(s, key)):
+            _check(L >= longest_min, f"synthetic.{key}[{i}]",
+                   f"length {L} is impossible: every task needs at least {longest_min} tokens")
+            _check(L <= m.max_positions, f"synthetic.{key}[{i}]",
+                   f"length {L} exceeds model.max_positions ({m.max_positions})")
+
+    _check(m.n_layers > 0, "model.n_layers", f"must be > 0, got {m.n_layers}")
+    _check(m.n_heads > 0, "model.n_heads", f"must be > 0, got {m.n_heads}")
+    _check(m.d_model > 0 and m.d_model % m.n_heads == 0, "model.d_model",
+           f"must be a positive multiple of model.n_heads ({m.n_heads}), got {m.d_model}")
+    _check((m.d_model // m.n_heads) % 2 == 0, "model.d_model",
+           "head size d_model/n_heads must be even (RoPE rotates pairs of dimensions)")
+    _check(m.ffn_mult > 0, "model.ffn_mult", f"must be > 0, got {m.ffn_mult}")
+    _check(m.norm in NORMS, "model.norm", f"unknown norm {m.norm!r}; choose from {', '.join(NORMS)}")
+    _check(0.0 <= m.dropout < 1.0, "model.dropout", f"must be in [0, 1), got {m.dropout}")
+    _check(m.rope_base > 1.0, "model.rope_base", f"must be > 1, got {m.rope_base}")
+
+    _check(t.lr > 0, "train.lr", f"must be > 0, got {t.lr}")
+    _check(t.weight_decay >= 0, "train.weight_decay", f"must be >= 0, got {t.weight_decay}")
+    _check(t.curriculum_steps >= 0, "train.curriculum_steps", f"must be >= 0, got {t.curriculum_steps}")
+    _check(longest_min <= t.curriculum_start_len <= s.train_max_len, "train.curriculum_start_len",
+           f"must be between {longest_min} and synthetic.train_max_len ({s.train_max_len}), got {t.curriculum_start_len}")
+    for key in ("batch_size", "max_steps", "check_every", "stop_patience", "log_every"):
+        val = getattr(t, key)
+        _check(val > 0, f"train.{key}", f"must be > 0, got {val}")
+    _check(0.0 <= t.warmup_frac < 1.0, "train.warmup_frac", f"must be in [0, 1), got {t.warmup_frac}")
+    _check(t.grad_clip > 0, "train.grad_clip", f"must be > 0, got {t.grad_clip}")
+    _check(0.0 < t.stop_acc <= 1.0, "train.stop_acc", f"must be in (0, 1], got {t.stop_acc}")
+    _check(cfg.evaluate.batch_size > 0, "evaluate.batch_size", f"must be > 0, got {cfg.evaluate.batch_size}")
+
+
+def from_dict(data) -> Config:
+    cfg = _build(Config, data)
+    validate(cfg)
+    return cfg
+
+
+def load(path: str | Path = "params.yaml") -> Config:
+    """Read and validate params.yaml; every failure is a one-line ConfigError."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: malformed YAML{where}") from None
+    return from_dict(data)
+
+
+def to_dict(cfg) -> dict:
+    """Plain dict (lists, not tuples) for checkpoints and JSON."""
+    return dataclasses.asdict(cfg)
+
+
+def check_choice(value: str, allowed: tuple[str, ...], key: str) -> None:
+    """For CLI arguments that must name an entry of a params list."""
+    if value not in allowed:
+        raise ConfigError(f"{key}: {value!r} is not listed (have {', '.join(allowed)})")

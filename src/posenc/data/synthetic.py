@@ -1,0 +1,186 @@
+"""Copy and duplicate tasks for decoder-only models (DESIGN section 5).
+
+Vocabulary: content tokens 0..V-1, then SEP = V and PAD = V + 1.
+
+    copy:       a1 .. an SEP a1 .. an             total length 2n + 1
+    duplicate:  a1 .. an SEP a1 .. an a1 .. an    total length 3n + 1
+
+The model reads the whole sequence (so a sequence of L tokens uses positions
+0..L-1) and is trained with teacher-forced next-token prediction; loss and
+metrics count only target positions, i.e. the predictions of tokens after SEP.
+
+Data sets are stored as ragged source sequences (`<split>_lengths`, `<split>_tokens`)
+in one .npz per task; the task format is applied when batching.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from posenc.config import SyntheticConfig, min_length
+from posenc.errors import ConfigError, DataError
+
+IGNORE = -100  # label value that cross_entropy skips
+REPEATS = {"copy": 1, "duplicate": 2}  # copies of the source after SEP
+TASK_IDS = {"copy": 0, "duplicate": 1}  # for deriving independent RNG streams
+SPLIT_IDS = {"train": 0, "val": 1, "eval": 2}
+
+
+def sep_id(vocab_size: int) -> int:
+    return vocab_size
+
+
+def pad_id(vocab_size: int) -> int:
+    return vocab_size + 1
+
+
+def total_length(task: str, n: int) -> int:
+    return n * (1 + REPEATS[task]) + 1
+
+
+def n_for_length(task: str, length: int) -> int:
+    """Largest source length n whose sequence fits in `length` tokens."""
+    if length < min_length(task):
+        raise ConfigError(f"length {length} is impossible for task {task!r}: it needs at least {min_length(task)}")
+    return (length - 1) // (1 + REPEATS[task])
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Ragged source sequences: example i is tokens[offsets[i]:offsets[i] + lengths[i]]."""
+
+    lengths: np.ndarray  # (N,) int64
+    tokens: np.ndarray  # (sum lengths,) uint8/int16
+
+    def __post_init__(self):
+        object.__setattr__(self, "offsets", np.concatenate([[0], np.cumsum(self.lengths)]).astype(np.int64))
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def get(self, i: int) -> np.ndarray:
+        return self.tokens[self.offsets[i] : self.offsets[i + 1]]
+
+
+def _random_sources(rng: np.random.Generator, lengths: np.ndarray, vocab_size: int) -> Sources:
+    dtype = np.uint8 if vocab_size + 2 <= 256 else np.int16
+    tokens = rng.integers(0, vocab_size, size=int(lengths.sum()), dtype=np.int64).astype(dtype)
+    return Sources(lengths=lengths.astype(np.int64), tokens=tokens)
+
+
+def _rng(seed: int, task: str, split: str, extra: int = 0) -> np.random.Generator:
+    return np.random.default_rng([seed, TASK_IDS[task], SPLIT_IDS[split], extra])
+
+
+def generate(cfg: SyntheticConfig, task: str, seed: int) -> dict[str, np.ndarray]:
+    """All splits of one task as arrays for np.savez: train (n uniform over what
+    fits in train_max_len), val (at train_max_len, for the stop rule), and one
+    eval split per length in eval_lengths + curve_lengths."""
+    n_max = n_for_length(task, cfg.train_max_len)
+    arrays = {}
+    rng = _rng(seed, task, "train")
+    splits = {"train": _random_sources(rng, rng.integers(1, n_max + 1, size=cfg.train_size), cfg.vocab_size)}
+    rng = _rng(seed, task, "val")
+    splits["val"] = _random_sources(rng, np.full(cfg.val_size, n_max), cfg.vocab_size)
+    for L in eval_lengths(cfg):
+        rng = _rng(seed, task, "eval", L)
+        splits[f"eval_{L}"] = _random_sources(rng, np.full(cfg.eval_size, n_for_length(task, L)), cfg.vocab_size)
+    for name, src in splits.items():
+        arrays[f"{name}_lengths"] = src.lengths
+        arrays[f"{name}_tokens"] = src.tokens
+    arrays["vocab_size"] = np.array(cfg.vocab_size)
+    arrays["task"] = np.array(task)
+    return arrays
+
+
+def eval_lengths(cfg: SyntheticConfig) -> list[int]:
+    return sorted(set(cfg.eval_lengths) | set(cfg.curve_lengths))
+
+
+def load(path: str | Path, task: str, vocab_size: int) -> dict[str, Sources]:
+    """Read a prepared .npz; any missing, corrupt or mismatched file is a DataError."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: prepared data not found (run `dvc repro prepare_synthetic`)")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise DataError(f"{path}: corrupt prepared data ({type(e).__name__})") from None
+    if str(arrays.get("task")) != task or int(arrays.get("vocab_size", -1)) != vocab_size:
+        raise DataError(f"{path}: holds task {arrays.get('task')!s}, vocab {arrays.get('vocab_size')!s}; "
+                        f"expected {task}, vocab {vocab_size} (re-run prepare_synthetic)")
+    splits = {}
+    for key in arrays:
+        if key.endswith("_lengths"):
+            name = key[: -len("_lengths")]
+            tokens = arrays.get(f"{name}_tokens")
+            if tokens is None or int(arrays[key].sum()) != len(tokens) or (tokens >= vocab_size).any():
+                raise DataError(f"{path}: split {name!r} is inconsistent (re-run prepare_synthetic)")
+            splits[name] = Sources(arrays[key].astype(np.int64), tokens)
+    if "train" not in splits or "val" not in splits:
+        raise DataError(f"{path}: missing train/val splits (re-run prepare_synthetic)")
+    return splits
+
+
+def make_batch(sources: list[np.ndarray], task: str, vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Format, right-pad and label a list of sources.
+
+    Returns idx (B, T) and labels (B, T): labels[b, t] is the token at t + 1 when
+    that token comes after SEP, else IGNORE. T is the longest sequence in the batch.
+    """
+    seqs = [np.concatenate([s, [sep_id(vocab_size)], *([s] * REPEATS[task])]) for s in sources]
+    T = max(len(s) for s in seqs)
+    idx = np.full((len(seqs), T), pad_id(vocab_size), dtype=np.int64)
+    labels = np.full((len(seqs), T), IGNORE, dtype=np.int64)
+    for b, (src, seq) in enumerate(zip(sources, seqs)):
+        n = len(src)
+        idx[b, : len(seq)] = seq
+        labels[b, n : len(seq) - 1] = seq[n + 1 :]  # predictions made from SEP onwards
+    return torch.from_numpy(idx), torch.from_numpy(labels)
+
+
+class LengthSampler:
+    """Training batches of `batch_size` sources that all have the same n.
+
+    Each step draws n uniformly from 1..n_max(step), then batch_size sources
+    of that n from the pool: every sequence has equal weight, no padding is
+    ever needed, and a short step costs only its own tokens. n_max(step)
+    follows an optional linear curriculum: it grows from the n that fits in
+    `start_len` tokens to the pool's largest n over `ramp_steps` steps
+    (ramp_steps = 0: no curriculum).
+    """
+
+    def __init__(self, sources: Sources, task: str, batch_size: int, start_len: int, ramp_steps: int,
+                 rng: np.random.Generator):
+        self.sources, self.task, self.batch_size, self.rng = sources, task, batch_size, rng
+        self.by_n = {int(n): np.flatnonzero(sources.lengths == n) for n in np.unique(sources.lengths)}
+        self.n_values = np.array(sorted(self.by_n))
+        self.n_start = max(1, n_for_length(task, max(start_len, min_length(task))))
+        self.ramp_steps = ramp_steps
+
+    def n_max(self, step: int) -> int:
+        n_full = int(self.n_values[-1])
+        if self.ramp_steps <= 0 or step >= self.ramp_steps:
+            return n_full
+        return min(n_full, self.n_start + (n_full - self.n_start) * step // self.ramp_steps)
+
+    def sample(self, step: int) -> list[np.ndarray]:
+        allowed = self.n_values[self.n_values <= self.n_max(step)]
+        if len(allowed) == 0:
+            allowed = self.n_values[:1]
+        n = int(self.rng.choice(allowed))
+        picks = self.rng.choice(self.by_n[n], size=self.batch_size, replace=len(self.by_n[n]) < self.batch_size)
+        return [self.sources.get(i) for i in picks]
+
+
+def fixed_batches(sources: Sources, task: str, vocab_size: int, batch_size: int):
+    """Yield (idx, labels) over a split in order, batch_size sequences at a time."""
+    for start in range(0, len(sources), batch_size):
+        chunk = [sources.get(i) for i in range(start, min(start + batch_size, len(sources)))]
+        yield make_batch(chunk, task, vocab_size)

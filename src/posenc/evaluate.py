@@ -1,0 +1,81 @@
+"""Evaluation of trained causal LMs at every length, and aggregation into results.json.
+
+Per length L: teacher-forced token accuracy on target positions (the headline
+number), sequence exact match (every target token right), and mean target loss.
+A non-finite loss is reported as NaN, never raised.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from posenc.config import Config
+from posenc.data import synthetic
+from posenc.data.synthetic import Sources
+from posenc.train import autocast, lm_loss, pick_device, target_counts
+
+
+@torch.no_grad()
+def evaluate_lm(model, splits: dict[str, Sources], task: str, cfg: Config, lengths: list[int]) -> dict[str, dict]:
+    """{str(L): {"token_acc", "exact_match", "loss", "n_seqs", "seq_len"}} for each L."""
+    device = pick_device()
+    model.to(device).eval()
+    out = {}
+    for L in lengths:
+        sources = splits.get(f"eval_{L}")
+        if sources is None:
+            raise KeyError(f"eval_{L}")
+        right = total = exact = seqs = 0
+        loss_sum = 0.0
+        for idx, labels in synthetic.fixed_batches(sources, task, cfg.synthetic.vocab_size, cfg.evaluate.batch_size):
+            idx, labels = idx.to(device), labels.to(device)
+            with autocast(device):
+                logits = model(idx)
+            n_targets = int((labels != synthetic.IGNORE).sum())
+            loss_sum += lm_loss(logits, labels).item() * n_targets
+            r, n, e, s = target_counts(logits, labels)
+            right, total, exact, seqs = right + r, total + n, exact + e, seqs + s
+        loss = loss_sum / total
+        out[str(L)] = {
+            "token_acc": right / total,
+            "exact_match": exact / seqs,
+            "loss": loss if math.isfinite(loss) else float("nan"),
+            "n_seqs": seqs,
+            "seq_len": synthetic.total_length(task, int(sources.lengths[0])),
+        }
+    return out
+
+
+def aggregate(cfg: Config, evals: dict[tuple[str, str], dict], trains: dict[tuple[str, str], dict]) -> dict:
+    """Build results.json. `evals[(task, pe)]` is evaluate_lm's output,
+    `trains[(task, pe)]` the training summary.
+
+    Top of the file keeps the seed's schema: synthetic[L][pe] = token accuracy
+    of the headline task. Everything else sits beside it.
+    """
+    s = cfg.synthetic
+    results: dict = {"synthetic": {}}
+    for L in s.eval_lengths:
+        results["synthetic"][str(L)] = {pe: evals[(s.headline_task, pe)][str(L)]["token_acc"] for pe in cfg.pes}
+    results["headline_task"] = s.headline_task
+    results["tasks"] = {}
+    for task in s.tasks:
+        per_pe = {}
+        for pe in cfg.pes:
+            ev, tr = evals[(task, pe)], trains[(task, pe)]
+            per_pe[pe] = {
+                **{f"acc_{L}": ev[str(L)]["token_acc"] for L in s.eval_lengths},
+                **{f"exact_{L}": ev[str(L)]["exact_match"] for L in s.eval_lengths},
+                **{f"loss_{L}": ev[str(L)]["loss"] for L in s.eval_lengths},
+                "train_steps": tr["steps"],
+                "converged": tr["converged"],
+            }
+        results["tasks"][task] = per_pe
+    results["curves"] = {
+        task: {pe: {L: evals[(task, pe)][L]["token_acc"] for L in sorted(evals[(task, pe)], key=int)}
+               for pe in cfg.pes}
+        for task in s.tasks
+    }
+    return results

@@ -1,0 +1,30 @@
+"""Stage aggregate: collect every model's evaluation into metrics/results.json."""
+
+import argparse
+from pathlib import Path
+
+import _cli
+
+from posenc import config, io
+from posenc.evaluate import aggregate
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--evals", required=True, help="folder of <task>_<pe>.json from evaluate")
+    ap.add_argument("--logs", required=True, help="folder of <task>_<pe>.json from train")
+    ap.add_argument("--out", required=True, help="results file to write")
+    args = ap.parse_args()
+    cfg = config.load(args.params)
+    evals, trains = {}, {}
+    for task in cfg.synthetic.tasks:
+        for pe in cfg.pes:
+            evals[(task, pe)] = io.read_json(Path(args.evals) / f"{task}_{pe}.json")["lengths"]
+            trains[(task, pe)] = io.read_json(Path(args.logs) / f"{task}_{pe}.json")["summary"]
+    io.write_json(args.out, aggregate(cfg, evals, trains))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    _cli.run(main)

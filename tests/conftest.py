@@ -1,0 +1,36 @@
+"""Shared fixtures: a tiny configuration derived from the real params.yaml."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from posenc import config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_params() -> dict:
+    """params.yaml shrunk so that every stage runs in seconds (same keys, smaller values)."""
+    data = yaml.safe_load((ROOT / "params.yaml").read_text())
+    data = copy.deepcopy(data)
+    data["synthetic"].update(train_max_len=16, train_size=300, val_size=4, eval_size=4,
+                             eval_lengths=[16, 32], curve_lengths=[24])
+    data["model"].update(n_layers=1, d_model=16, n_heads=2, max_positions=32)
+    data["train"].update(batch_size=4, max_steps=6, check_every=3, log_every=2, curriculum_steps=3,
+                         curriculum_start_len=8)
+    data["evaluate"].update(batch_size=4)
+    return data
+
+
+@pytest.fixture
+def tiny_cfg() -> config.Config:
+    return config.from_dict(tiny_params())
+
+
+@pytest.fixture
+def tiny_params_dict() -> dict:
+    return tiny_params()

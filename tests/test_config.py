@@ -1,0 +1,77 @@
+"""params.yaml -> dataclasses: the real file loads; every kind of bad input is a one-line error naming its key."""
+
+import dataclasses
+
+import pytest
+import yaml
+
+from posenc import config
+from posenc.errors import ConfigError
+
+from conftest import ROOT, tiny_params
+
+
+def test_repo_params_load_and_are_frozen():
+    cfg = config.load(ROOT / "params.yaml")
+    assert set(cfg.pes) >= {"sinusoidal", "learned", "rope", "alibi"}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.train.lr = 1.0
+
+
+def edit(path_value):
+    data = tiny_params()
+    *parents, last = path_value[0].split(".")
+    node = data
+    for p in parents:
+        node = node[p]
+    if path_value[1] is KeyError:
+        del node[last]
+    else:
+        node[last] = path_value[1]
+    return data
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("train.lrr", 0.1, "train.lrr: unknown key"),
+    ("train.lr", KeyError, "train.lr: missing key"),
+    ("train.lr", "fast", "train.lr: expected a number"),
+    ("train.lr", -1.0, "train.lr: must be > 0"),
+    ("model.n_layers", 2.5, "model.n_layers: expected an integer"),
+    ("model.n_layers", True, "model.n_layers: expected an integer"),
+    ("pes", ["rope", "xpos"], "pes[1]: unknown PE 'xpos'"),
+    ("pes", [], "pes: must list at least one"),
+    ("synthetic.tasks", ["copy", "reverse"], "synthetic.tasks[1]: unknown task 'reverse'"),
+    ("synthetic.eval_lengths", [], "synthetic.eval_lengths: must not be empty"),
+    ("synthetic.eval_lengths", [16, -4], "synthetic.eval_lengths[1]: length -4 is impossible"),
+    ("synthetic.eval_lengths", [0], "synthetic.eval_lengths[0]: length 0 is impossible"),
+    ("synthetic.curve_lengths", [64], "synthetic.curve_lengths[0]: length 64 exceeds model.max_positions"),
+    ("synthetic.train_max_len", 0, "synthetic.train_max_len: must be >= 4"),
+    ("model.max_positions", 8, "model.max_positions: (8) is below the training length"),
+    ("model.d_model", 15, "model.d_model: must be a positive multiple"),
+    ("model.norm", "batchnorm", "model.norm: unknown norm"),
+    ("synthetic.headline_task", "duplicate2", "synthetic.headline_task"),
+    ("train", [1, 2], "train: expected a mapping"),
+])
+def test_bad_values_name_their_key(key, value, message):
+    with pytest.raises(ConfigError) as err:
+        config.from_dict(edit((key, value)))
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_numbers_written_as_text_are_accepted():
+    cfg = config.from_dict(edit(("train.lr", "1e-3")))
+    assert cfg.train.lr == pytest.approx(1e-3)
+
+
+def test_unreadable_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="nope.yaml: cannot read"):
+        config.load(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: [unclosed\n")
+    with pytest.raises(ConfigError, match="bad.yaml: malformed YAML at line"):
+        config.load(bad)
+    top = tmp_path / "list.yaml"
+    top.write_text(yaml.safe_dump([1, 2]))
+    with pytest.raises(ConfigError, match="params: expected a mapping"):
+        config.load(top)

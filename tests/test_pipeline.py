@@ -1,0 +1,113 @@
+"""End to end: `dvc repro` of a tiny configuration in a temporary copy of the repo,
+the results schema, a second repro that skips everything, `dvc exp run -S`, and
+the stage scripts' one-line errors on bad input."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, tiny_params
+
+PES = tiny_params()["pes"]
+
+
+def run(cmd, cwd, check=True):
+    env = {**os.environ, "PYTHONPATH": str(Path(cwd) / "src"), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, shell=isinstance(cmd, str))
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A fresh git + dvc repo holding the project's code and the tiny params."""
+    dst = tmp_path_factory.mktemp("repo")
+    for name in ("src", "stages"):
+        shutil.copytree(ROOT / name, dst / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copy(ROOT / "dvc.yaml", dst / "dvc.yaml")
+    (dst / "params.yaml").write_text(yaml.safe_dump(tiny_params(), sort_keys=False))
+    (dst / ".gitignore").write_text("/data/\n/models/\n__pycache__/\n")
+    run("git init -q && git config user.email ci@example.com && git config user.name CI", dst)
+    run([sys.executable, "-m", "dvc", "init", "-q"], dst)
+    run([sys.executable, "-m", "dvc", "config", "core.analytics", "false"], dst)
+    run("git add -A && git commit -qm init", dst)
+    return dst
+
+
+def dvc(repo, *args, check=True):
+    return run([sys.executable, "-m", "dvc", *args], repo, check=check)
+
+
+def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
+    dvc(repo, "repro")
+    results = json.loads((repo / "metrics/results.json").read_text())
+    params = tiny_params()
+    assert set(results["synthetic"]) == {str(L) for L in params["synthetic"]["eval_lengths"]}
+    for L, per_pe in results["synthetic"].items():
+        assert set(per_pe) == set(PES)
+        assert all(0.0 <= acc <= 1.0 for acc in per_pe.values())
+    for task in params["synthetic"]["tasks"]:
+        for pe in PES:
+            row = results["tasks"][task][pe]
+            assert {"acc_16", "acc_32", "exact_16", "exact_32", "loss_16", "train_steps", "converged"} <= set(row)
+        assert set(results["curves"][task][PES[0]]) == {"16", "24", "32"}
+    first = (repo / "metrics/results.json").read_bytes()
+
+    second = dvc(repo, "repro")
+    assert "Running stage" not in second.stdout
+    status = dvc(repo, "status")
+    assert "up to date" in status.stdout
+    assert (repo / "metrics/results.json").read_bytes() == first
+
+    shown = json.loads(dvc(repo, "metrics", "show", "--json").stdout)
+    assert shown  # dvc sees the metrics file
+
+
+def test_forced_rerun_gives_byte_identical_results(repo):
+    before = (repo / "metrics/results.json").read_bytes()
+    dvc(repo, "repro", "--force", "train@copy-rope", "evaluate@copy-rope", "aggregate", "--single-item")
+    assert (repo / "metrics/results.json").read_bytes() == before
+
+
+def test_exp_run_with_set_param_and_metrics_diff(repo):
+    run("git add -A && git commit -qm results", repo)
+    dvc(repo, "exp", "run", "-S", "train.lr=0.01")
+    table = json.loads(dvc(repo, "exp", "show", "--json").stdout)
+    assert table
+    diff = json.loads(dvc(repo, "metrics", "diff", "--json", "--all").stdout)
+    assert "metrics/results.json" in diff
+    assert any(k.startswith("synthetic.") for k in diff["metrics/results.json"])
+
+
+def test_bad_input_is_one_line_and_writes_nothing(repo, tmp_path):
+    out = tmp_path / "m.pt"
+    proc = run([sys.executable, "stages/train.py", "--pe", "xpos", "--task", "copy", "--data", "data/synthetic/copy.npz",
+                "--model", str(out), "--log", str(tmp_path / "l.json"), "--curve", str(tmp_path / "c.csv")],
+               repo, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "pes: 'xpos' is not listed" in proc.stderr
+    assert not out.exists()
+
+    bad_params = tmp_path / "params.yaml"
+    data = tiny_params()
+    data["synthetic"]["eval_lengths"] = []
+    bad_params.write_text(yaml.safe_dump(data))
+    proc = run([sys.executable, "stages/prepare_synthetic.py", "--params", str(bad_params), "--out", str(tmp_path / "d")],
+               repo, check=False)
+    assert proc.returncode == 2 and "synthetic.eval_lengths: must not be empty" in proc.stderr
+    assert not (tmp_path / "d").exists()
+
+    corrupt = tmp_path / "copy.npz"
+    corrupt.write_bytes(b"garbage")
+    proc = run([sys.executable, "stages/train.py", "--pe", "rope", "--task", "copy", "--data", str(corrupt),
+                "--model", str(out), "--log", str(tmp_path / "l.json"), "--curve", str(tmp_path / "c.csv")],
+               repo, check=False)
+    assert proc.returncode == 2 and "copy.npz: corrupt prepared data" in proc.stderr
+    assert not out.exists() and not list(tmp_path.glob(".*tmp*"))

@@ -1,0 +1,101 @@
+"""Copy / duplicate data: format, targets, lengths, determinism, bad files."""
+
+import numpy as np
+import pytest
+
+from posenc.data import synthetic
+from posenc.data.synthetic import IGNORE, LengthSampler, Sources
+from posenc.errors import ConfigError, DataError
+from posenc import io
+
+V = 100
+SEP, PAD = 100, 101
+
+
+def test_copy_format_and_targets():
+    src = np.array([5, 6, 7])
+    idx, labels = synthetic.make_batch([src], "copy", V)
+    assert idx[0].tolist() == [5, 6, 7, SEP, 5, 6, 7]
+    # predictions from SEP onwards: SEP->5, 5->6, 6->7; nothing before SEP, nothing after the end
+    assert labels[0].tolist() == [IGNORE, IGNORE, IGNORE, 5, 6, 7, IGNORE]
+
+
+def test_duplicate_format_and_targets():
+    src = np.array([1, 2])
+    idx, labels = synthetic.make_batch([src], "duplicate", V)
+    assert idx[0].tolist() == [1, 2, SEP, 1, 2, 1, 2]
+    assert labels[0].tolist() == [IGNORE, IGNORE, 1, 2, 1, 2, IGNORE]
+
+
+def test_ragged_batch_is_right_padded_and_pads_are_never_targets():
+    idx, labels = synthetic.make_batch([np.array([1]), np.array([1, 2, 3])], "copy", V)
+    assert idx.shape == (2, 7)
+    assert idx[0, 3:].tolist() == [PAD] * 4
+    assert (labels[0, 3:] == IGNORE).all()
+
+
+@pytest.mark.parametrize("task,L,n", [("copy", 256, 127), ("copy", 1024, 511), ("duplicate", 256, 85),
+                                      ("duplicate", 1024, 341), ("copy", 3, 1)])
+def test_n_for_length_fills_the_length(task, L, n):
+    assert synthetic.n_for_length(task, L) == n
+    assert synthetic.total_length(task, n) <= L < synthetic.total_length(task, n + 1)
+
+
+def test_impossible_length_is_an_error():
+    with pytest.raises(ConfigError, match="length 3 is impossible for task 'duplicate'"):
+        synthetic.n_for_length("duplicate", 3)
+
+
+@pytest.mark.parametrize("task", ["copy", "duplicate"])
+def test_generate_is_deterministic_and_respects_lengths(tiny_cfg, task):
+    s = tiny_cfg.synthetic
+    a = synthetic.generate(s, task, seed=3)
+    b = synthetic.generate(s, task, seed=3)
+    c = synthetic.generate(s, task, seed=4)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.array_equal(a["train_tokens"], c["train_tokens"])
+    n_max = synthetic.n_for_length(task, s.train_max_len)
+    assert a["train_lengths"].min() >= 1 and a["train_lengths"].max() <= n_max
+    assert (a["val_lengths"] == n_max).all()
+    for L in synthetic.eval_lengths(s):
+        assert (a[f"eval_{L}_lengths"] == synthetic.n_for_length(task, L)).all()
+    assert a["train_tokens"].max() < s.vocab_size
+
+
+def test_sampler_batches_share_one_length_and_follow_the_curriculum():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 128, size=2000)
+    src = Sources(lengths, rng.integers(0, V, size=lengths.sum()).astype(np.uint8))
+    sampler = LengthSampler(src, "copy", batch_size=8, start_len=17, ramp_steps=100, rng=rng)
+    assert sampler.n_max(0) == 8 and sampler.n_max(100) == 127 and sampler.n_max(50) == 8 + (127 - 8) // 2
+    for step in (0, 10, 60, 200):
+        batch = sampler.sample(step)
+        assert len(batch) == 8 and len({len(b) for b in batch}) == 1
+        assert len(batch[0]) <= sampler.n_max(step)
+    no_ramp = LengthSampler(src, "copy", batch_size=8, start_len=17, ramp_steps=0, rng=rng)
+    assert no_ramp.n_max(0) == 127
+
+
+def test_load_round_trip(tmp_path, tiny_cfg):
+    path = tmp_path / "copy.npz"
+    io.save_npz(path, synthetic.generate(tiny_cfg.synthetic, "copy", 0))
+    splits = synthetic.load(path, "copy", V)
+    assert {"train", "val", "eval_16", "eval_24", "eval_32"} <= set(splits)
+    assert len(splits["val"]) == tiny_cfg.synthetic.val_size
+
+
+def test_missing_corrupt_and_mismatched_files_are_clear_errors(tmp_path, tiny_cfg):
+    with pytest.raises(DataError, match="not found"):
+        synthetic.load(tmp_path / "nope.npz", "copy", V)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"this is not an npz archive")
+    with pytest.raises(DataError, match="bad.npz: corrupt"):
+        synthetic.load(bad, "copy", V)
+    good = tmp_path / "dup.npz"
+    io.save_npz(good, synthetic.generate(tiny_cfg.synthetic, "duplicate", 0))
+    with pytest.raises(DataError, match="expected copy"):
+        synthetic.load(good, "copy", V)
+    truncated = tmp_path / "trunc.npz"
+    truncated.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(DataError, match="trunc.npz"):
+        synthetic.load(truncated, "duplicate", V)
