@@ -17,8 +17,9 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
-repro: setup  ## run the whole default pipeline (dvc repro)
+repro: setup  ## run the whole default pipeline (dvc repro), then refresh the README table
 	dvc repro
+	$(PY) stages/readme.py
 
 test: setup  ## run the test suite
 	$(PY) -m pytest
@@ -26,3 +27,7 @@ test: setup  ## run the test suite
 clean:  ## remove the virtualenv and caches (keeps data/, models/ and the DVC cache)
 	rm -rf $(VENV) .pytest_cache src/*.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+.PHONY: readme
+readme: setup  ## refresh the README results table from metrics/results.json
+	$(PY) stages/readme.py

@@ -1,0 +1,43 @@
+"""The README's results table is generated from metrics/results.json and must match it."""
+
+import json
+
+import pytest
+
+from posenc.tables import END, START, results_markdown, sync_readme
+
+from conftest import ROOT
+
+
+def fake_results():
+    return {
+        "headline_task": "copy",
+        "tasks": {"copy": {"rope": {"acc_256": 0.995, "acc_1024": 0.5, "exact_256": 0.9, "exact_1024": 0.0,
+                                    "train_steps": 700, "converged": True},
+                           "learned": {"acc_256": 0.42, "acc_1024": float("nan"), "exact_256": 0.0,
+                                       "exact_1024": 0.0, "train_steps": 3000, "converged": False}}},
+    }
+
+
+def test_table_reflects_the_numbers():
+    md = results_markdown(fake_results())
+    assert "| rope | 99.5 % | 50.0 % | 90.0 % | 0.0 % | 700 | yes |" in md
+    assert "| learned | 42.0 % | NaN | 0.0 % | 0.0 % | 3000 | **no** |" in md
+    assert "**copy** (headline task)" in md
+
+
+def test_sync_replaces_only_the_marked_block():
+    readme = f"intro\n{START}\nstale table\n{END}\noutro\n"
+    out = sync_readme(readme, fake_results())
+    assert out.startswith("intro\n") and out.endswith(f"{END}\noutro\n")
+    assert "stale table" not in out and "| rope |" in out
+    with pytest.raises(ValueError):
+        sync_readme("no markers", fake_results())
+
+
+def test_committed_readme_matches_committed_results():
+    path = ROOT / "metrics" / "results.json"
+    if not path.exists():
+        pytest.skip("no committed results yet")
+    readme = (ROOT / "README.md").read_text()
+    assert sync_readme(readme, json.loads(path.read_text())) == readme, "README table is stale: run `make readme`"
