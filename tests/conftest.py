@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ ROOT = Path(__file__).resolve().parents[1]
 def tiny_params() -> dict:
     """params.yaml shrunk so that every stage runs in seconds (same keys, smaller values)."""
     data = yaml.safe_load((ROOT / "params.yaml").read_text())
-    data = copy.deepcopy(data)
     data["synthetic"].update(train_max_len=16, train_size=300, val_size=4, eval_size=4,
                              eval_lengths=[16, 32], curve_lengths=[24])
     data["model"].update(n_layers=1, d_model=16, n_heads=2, max_positions=32)

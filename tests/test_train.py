@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from posenc import io, train
+from posenc import config, io, train
 from posenc.data import synthetic
 from posenc.data.synthetic import Sources
 from posenc.errors import DataError
@@ -55,8 +55,6 @@ def test_stop_rule_ends_training_once_validation_accuracy_holds(tiny_cfg, monkey
 
 
 def test_checkpoint_round_trip_and_evaluation(tmp_path, tiny_cfg):
-    from posenc import config
-
     splits = splits_for(tiny_cfg, "duplicate")
     out = train.train_lm(tiny_cfg, "alibi", "duplicate", splits, progress=False)
     path = tmp_path / "m.pt"
