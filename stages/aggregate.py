@@ -6,7 +6,7 @@ from pathlib import Path
 import _cli
 
 from posenc import config, io
-from posenc.evaluate import aggregate
+from posenc.results import aggregate
 
 
 def main() -> None:

@@ -73,6 +73,29 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class ImdbConfig:
+    """IMDb sentiment classification (DESIGN section 6): data, tokenizer and the classifier recipe."""
+
+    archive: str  # aclImdb_v1.tar.gz or an extracted aclImdb/ folder; env IMDB_ARCHIVE overrides
+    url: str  # official archive, downloaded when the local one is missing ("" = never download)
+    hub_dataset: str  # `datasets` hub name tried last ("" = never)
+    tokenizer_vocab: int  # BPE vocabulary size, special tokens included
+    min_frequency: int  # BPE merges need at least this many occurrences
+    val_frac: float  # stratified share of train held out for model selection
+    max_reviews: int  # per split, a stratified subset for quick runs (0 = all)
+    train_max_len: int  # training inputs are truncated to this many tokens
+    eval_lengths: tuple[int, ...]  # test reviews truncated at each of these lengths
+    bucket_edges: tuple[int, ...]  # review-length buckets: <=e0, e0+1..e1, ..., >e_last
+    epochs: int
+    batch_size: int  # reviews per step, batched by similar length
+    lr: float
+    weight_decay: float
+    warmup_frac: float
+    grad_clip: float
+    dropout: float  # replaces model.dropout for the classifier
+
+
+@dataclass(frozen=True)
 class Config:
     seed: int
     pes: tuple[str, ...]
@@ -80,6 +103,7 @@ class Config:
     model: ModelConfig
     train: TrainConfig
     evaluate: EvalConfig
+    imdb: ImdbConfig
 
 
 def _coerce(value, hint, key: str):
@@ -199,6 +223,35 @@ def validate(cfg: Config) -> None:
     _check(t.grad_clip > 0, "train.grad_clip", f"must be > 0, got {t.grad_clip}")
     _check(0.0 < t.stop_acc <= 1.0, "train.stop_acc", f"must be in (0, 1], got {t.stop_acc}")
     _check(cfg.evaluate.batch_size > 0, "evaluate.batch_size", f"must be > 0, got {cfg.evaluate.batch_size}")
+    _validate_imdb(cfg.imdb, m)
+
+
+def _increasing(values: tuple[int, ...]) -> bool:
+    return all(a < b for a, b in zip(values, values[1:]))
+
+
+def _validate_imdb(c: ImdbConfig, m: ModelConfig) -> None:
+    _check(c.archive != "", "imdb.archive", "must name an archive or folder (it need not exist)")
+    _check(c.tokenizer_vocab >= 64, "imdb.tokenizer_vocab", f"must be >= 64, got {c.tokenizer_vocab}")
+    _check(c.min_frequency >= 1, "imdb.min_frequency", f"must be >= 1, got {c.min_frequency}")
+    _check(0.0 < c.val_frac < 0.5, "imdb.val_frac", f"must be in (0, 0.5), got {c.val_frac}")
+    _check(c.max_reviews >= 0, "imdb.max_reviews", f"must be >= 0 (0 = all), got {c.max_reviews}")
+    _check(2 <= c.train_max_len <= m.max_positions, "imdb.train_max_len",
+           f"must be between 2 and model.max_positions ({m.max_positions}), got {c.train_max_len}")
+    _check(len(c.eval_lengths) > 0, "imdb.eval_lengths", "must not be empty")
+    _check(_increasing(c.eval_lengths), "imdb.eval_lengths", "must be strictly increasing")
+    for i, L in enumerate(c.eval_lengths):
+        _check(2 <= L <= m.max_positions, f"imdb.eval_lengths[{i}]",
+               f"length {L} is impossible: must be between 2 and model.max_positions ({m.max_positions})")
+    _check(len(c.bucket_edges) > 0 and _increasing(c.bucket_edges) and c.bucket_edges[0] > 0,
+           "imdb.bucket_edges", "must be a non-empty, strictly increasing list of positive lengths")
+    for key in ("epochs", "batch_size"):
+        _check(getattr(c, key) > 0, f"imdb.{key}", f"must be > 0, got {getattr(c, key)}")
+    _check(c.lr > 0, "imdb.lr", f"must be > 0, got {c.lr}")
+    _check(c.weight_decay >= 0, "imdb.weight_decay", f"must be >= 0, got {c.weight_decay}")
+    _check(0.0 <= c.warmup_frac < 1.0, "imdb.warmup_frac", f"must be in [0, 1), got {c.warmup_frac}")
+    _check(c.grad_clip > 0, "imdb.grad_clip", f"must be > 0, got {c.grad_clip}")
+    _check(0.0 <= c.dropout < 1.0, "imdb.dropout", f"must be in [0, 1), got {c.dropout}")
 
 
 def from_dict(data) -> Config:

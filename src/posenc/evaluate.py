@@ -1,4 +1,4 @@
-"""Evaluation of trained causal LMs at every length, and aggregation into results.json.
+"""Evaluation of trained causal LMs at every length.
 
 Per length L: teacher-forced token accuracy on target positions (the headline
 number), sequence exact match (every target token right), and mean target loss.
@@ -46,36 +46,3 @@ def evaluate_lm(model, splits: dict[str, Sources], task: str, cfg: Config, lengt
             "seq_len": synthetic.total_length(task, int(sources.lengths[0])),
         }
     return out
-
-
-def aggregate(cfg: Config, evals: dict[tuple[str, str], dict], trains: dict[tuple[str, str], dict]) -> dict:
-    """Build results.json. `evals[(task, pe)]` is evaluate_lm's output,
-    `trains[(task, pe)]` the training summary.
-
-    Top of the file keeps the seed's schema: synthetic[L][pe] = token accuracy
-    of the headline task. Everything else sits beside it.
-    """
-    s = cfg.synthetic
-    results: dict = {"synthetic": {}}
-    for L in s.eval_lengths:
-        results["synthetic"][str(L)] = {pe: evals[(s.headline_task, pe)][str(L)]["token_acc"] for pe in cfg.pes}
-    results["headline_task"] = s.headline_task
-    results["tasks"] = {}
-    for task in s.tasks:
-        per_pe = {}
-        for pe in cfg.pes:
-            ev, tr = evals[(task, pe)], trains[(task, pe)]
-            per_pe[pe] = {
-                **{f"acc_{L}": ev[str(L)]["token_acc"] for L in s.eval_lengths},
-                **{f"exact_{L}": ev[str(L)]["exact_match"] for L in s.eval_lengths},
-                **{f"loss_{L}": ev[str(L)]["loss"] for L in s.eval_lengths},
-                "train_steps": tr["steps"],
-                "converged": tr["converged"],
-            }
-        results["tasks"][task] = per_pe
-    results["curves"] = {
-        task: {pe: {L: evals[(task, pe)][L]["token_acc"] for L in sorted(evals[(task, pe)], key=int)}
-               for pe in cfg.pes}
-        for task in s.tasks
-    }
-    return results

@@ -34,6 +34,8 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+    # cuBLAS refuses deterministic mode unless its workspace is pinned before first use.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(os.cpu_count() or 1)
 
@@ -96,7 +98,11 @@ def accuracy_on(model, sources: Sources, task: str, cfg: Config, device) -> floa
 
 
 def train_lm(cfg: Config, pe: str, task: str, splits: dict[str, Sources], progress: bool = True) -> dict:
-    """Train one causal LM; returns {"state_dict", "history", "summary"}."""
+    """Train one causal LM.
+
+    Returns {"state_dict", "history" (per log step: step, loss, acc, lr),
+    "checks" (per stop-rule check: step, val_acc), "summary", "timing"}.
+    """
     seed_everything(cfg.seed)
     device = pick_device()
     model = build_model(cfg, pe).to(device)
@@ -106,6 +112,11 @@ def train_lm(cfg: Config, pe: str, task: str, splits: dict[str, Sources], progre
                                       t.curriculum_steps, np.random.default_rng(cfg.seed))
 
     history = {"step": [], "loss": [], "acc": [], "lr": []}
+
+    def log(step: int, loss: float, acc: float) -> None:
+        for key, value in zip(history, (step, loss, acc, lr_at(step, cfg))):
+            history[key].append(value)
+
     checks = {"step": [], "val_acc": []}
     streak, stop_reason, tokens, steps_done = 0, "max_steps", 0, 0
     start = time.perf_counter()
@@ -120,8 +131,7 @@ def train_lm(cfg: Config, pe: str, task: str, splits: dict[str, Sources], progre
         loss = lm_loss(logits, labels)
         if not torch.isfinite(loss):
             stop_reason = f"non-finite loss at step {step}"
-            history["step"].append(step), history["loss"].append(float("nan"))
-            history["acc"].append(float("nan")), history["lr"].append(lr_at(step, cfg))
+            log(step, float("nan"), float("nan"))
             break
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -132,8 +142,7 @@ def train_lm(cfg: Config, pe: str, task: str, splits: dict[str, Sources], progre
 
         if step % t.log_every == 0 or step == t.max_steps - 1:
             right, total, _, _ = target_counts(logits.detach(), labels)
-            history["step"].append(step), history["loss"].append(loss.item())
-            history["acc"].append(right / total), history["lr"].append(lr_at(step, cfg))
+            log(step, loss.item(), right / total)
             bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{right / total:.3f}")
         if steps_done % t.check_every == 0:
             val_acc = accuracy_on(model, splits["val"], task, cfg, device)
