@@ -51,6 +51,14 @@ def edit(path_value):
     ("model.norm", "batchnorm", "model.norm: unknown norm"),
     ("synthetic.headline_task", "duplicate2", "synthetic.headline_task"),
     ("train", [1, 2], "train: expected a mapping"),
+    ("imdb.eval_lengths", [], "imdb.eval_lengths: must not be empty"),
+    ("imdb.eval_lengths", [32, 16], "imdb.eval_lengths: must be strictly increasing"),
+    ("imdb.eval_lengths", [16, 64], "imdb.eval_lengths[1]: length 64 is impossible"),
+    ("imdb.train_max_len", 0, "imdb.train_max_len: must be between 2"),
+    ("imdb.val_frac", 0.5, "imdb.val_frac: must be in (0, 0.5)"),
+    ("imdb.bucket_edges", [32, 16], "imdb.bucket_edges: must be a non-empty, strictly increasing"),
+    ("imdb.archive", "", "imdb.archive: must name an archive"),
+    ("imdb.epochs", 0, "imdb.epochs: must be > 0"),
 ])
 def test_bad_values_name_their_key(key, value, message):
     with pytest.raises(ConfigError) as err:
