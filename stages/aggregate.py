@@ -14,6 +14,7 @@ def main() -> None:
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--evals", required=True, help="folder of <task>_<pe>.json from evaluate")
     ap.add_argument("--logs", required=True, help="folder of <task>_<pe>.json from train")
+    ap.add_argument("--imdb-data", required=True, help="length summary from prepare_imdb")
     ap.add_argument("--out", required=True, help="results file to write")
     args = ap.parse_args()
     cfg = config.load(args.params)
@@ -22,7 +23,10 @@ def main() -> None:
         for pe in cfg.pes:
             evals[(task, pe)] = io.read_json(Path(args.evals) / f"{task}_{pe}.json")["lengths"]
             trains[(task, pe)] = io.read_json(Path(args.logs) / f"{task}_{pe}.json")["summary"]
-    io.write_json(args.out, aggregate(cfg, evals, trains))
+    imdb_evals = {pe: io.read_json(Path(args.evals) / f"imdb_{pe}.json")["lengths"] for pe in cfg.pes}
+    imdb_trains = {pe: io.read_json(Path(args.logs) / f"imdb_{pe}.json")["summary"] for pe in cfg.pes}
+    imdb_data = io.read_json(args.imdb_data)
+    io.write_json(args.out, aggregate(cfg, evals, trains, imdb_evals, imdb_trains, imdb_data))
     print(f"wrote {args.out}")
 
 

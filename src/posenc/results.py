@@ -9,12 +9,16 @@ from __future__ import annotations
 from posenc.config import Config
 
 
-def aggregate(cfg: Config, evals: dict[tuple[str, str], dict], trains: dict[tuple[str, str], dict]) -> dict:
+def aggregate(cfg: Config, evals: dict[tuple[str, str], dict], trains: dict[tuple[str, str], dict],
+              imdb_evals: dict[str, dict], imdb_trains: dict[str, dict], imdb_data: dict) -> dict:
     """Build results.json. `evals[(task, pe)]` is evaluate_lm's output,
-    `trains[(task, pe)]` the training summary.
+    `trains[(task, pe)]` the training summary; `imdb_evals[pe]` is
+    evaluate_classifier's output, `imdb_trains[pe]` its training summary and
+    `imdb_data` prepare_imdb's summary.
 
     Top of the file keeps the seed's schema: synthetic[L][pe] = token accuracy
-    of the headline task. Everything else sits beside it.
+    of the headline task, imdb[pe] = {acc_L, f1_L, loss_L}. Everything else
+    sits beside them.
     """
     s = cfg.synthetic
     results: dict = {"synthetic": {}}
@@ -39,4 +43,25 @@ def aggregate(cfg: Config, evals: dict[tuple[str, str], dict], trains: dict[tupl
                for pe in cfg.pes}
         for task in s.tasks
     }
+    results.update(imdb_results(cfg, imdb_evals, imdb_trains, imdb_data))
     return results
+
+
+def imdb_results(cfg: Config, evals: dict[str, dict], trains: dict[str, dict], data: dict) -> dict:
+    """imdb[pe] (flat, for `dvc metrics diff`), imdb_buckets[pe][L][bucket] and imdb_data."""
+    lengths = [str(L) for L in cfg.imdb.eval_lengths]
+    out: dict = {"imdb": {}, "imdb_buckets": {}}
+    for pe in cfg.pes:
+        ev, tr = evals[pe], trains[pe]
+        out["imdb"][pe] = {
+            **{f"{key}_{L}": ev[L][key] for key in ("acc", "f1", "loss") for L in lengths},
+            "best_epoch": tr["best_epoch"],
+            "train_steps": tr["steps"],
+        }
+        out["imdb_buckets"][pe] = {L: {name: {k: b[k] for k in ("acc", "f1", "loss", "n")}
+                                       for name, b in ev[L]["buckets"].items()} for L in lengths}
+    test = data["lengths"]["test"]
+    out["imdb_data"] = {"vocab_size": data["vocab_size"],
+                        **{f"{k}_reviews": data["lengths"][k]["n_reviews"] for k in ("train", "val", "test")},
+                        "test_lengths": {k: v for k, v in test.items() if k.startswith(("p", "frac_", "buckets"))}}
+    return out

@@ -15,6 +15,7 @@ int32 token array plus per-review lengths, so no review is ever truncated on dis
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tarfile
@@ -146,23 +147,35 @@ def read_hub(name: str) -> dict[str, Reviews]:
     return out
 
 
-def load_reviews(cfg: ImdbConfig) -> dict[str, Reviews]:
-    """Local archive/folder, else download, else hub; else one clear DataError."""
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_reviews(cfg: ImdbConfig) -> tuple[dict[str, Reviews], dict]:
+    """Local archive/folder, else download, else hub; else one clear DataError.
+
+    Returns (reviews, source) where source records what was read (an archive's
+    sha256, so that a different copy of the data shows up in the metrics).
+    """
     path = resolve_source(cfg)
     if path.is_dir():
-        return read_folder(path)
+        return read_folder(path), {"kind": "folder", "name": path.name}
     if path.is_file():
-        return read_archive(path)
+        return read_archive(path), {"kind": "archive", "name": path.name, "sha256": sha256(path)}
     tried = []
     if cfg.url:
         try:
             download(cfg.url, path)
-            return read_archive(path)
+            return read_archive(path), {"kind": "archive", "name": path.name, "sha256": sha256(path)}
         except OSError as e:  # URLError and socket timeouts are OSErrors
             tried.append(f"download failed: {getattr(e, 'reason', e)}")
     if cfg.hub_dataset:
         try:
-            return read_hub(cfg.hub_dataset)
+            return read_hub(cfg.hub_dataset), {"kind": "hub", "name": cfg.hub_dataset}
         except Exception as e:  # ImportError, network or hub errors: all mean "not reachable"
             tried.append(f"hub {cfg.hub_dataset} failed: {type(e).__name__}")
     raise DataError(f"{path}: IMDb not found. Provide it by (1) setting IMDB_ARCHIVE=/path/to/aclImdb_v1.tar.gz "
@@ -247,6 +260,19 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
         return Tokenizer.from_file(str(path))
     except Exception as e:  # tokenizers raises a plain Exception for missing or bad files
         raise DataError(f"{path}: cannot load tokenizer ({type(e).__name__})") from None
+
+
+def prepare(cfg: ImdbConfig, seed: int) -> tuple[Tokenizer, dict[str, Encoded], dict]:
+    """Everything prepare_imdb writes: (tokenizer, {train, val, test} encoded, summary).
+
+    Nothing is written here, so bad input fails before any output exists.
+    """
+    raw, source = load_reviews(cfg)
+    reviews = split_reviews(raw, cfg, seed)
+    tok = train_tokenizer(reviews["train"].texts, cfg)
+    splits = {name: encode(tok, r) for name, r in tqdm(reviews.items(), desc="tokenize", leave=False)}
+    summary = {"source": source, "vocab_size": tok.get_vocab_size(), "lengths": length_summary(splits, cfg)}
+    return tok, splits, summary
 
 
 # ---------------------------------------------------------------- lengths and batches
