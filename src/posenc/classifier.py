@@ -30,6 +30,12 @@ class Classifier(nn.Module):
         self.pe = build_pe(pe_name, cfg.d_model, cfg.n_heads, cfg.max_positions, train_max_len, cfg.rope_base)
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        # Dropout acts on embeddings and residual branches only, not on attention
+        # probabilities: with dropout_p > 0, CPU scaled_dot_product_attention leaves
+        # its fused kernel, and a training step at B=32, T=256 took 1.28 s instead
+        # of 0.44 s here (2 cores, torch 2.13).
+        for block in self.blocks:
+            block.attn.dropout = 0.0
         self.norm = make_norm(cfg)
         self.head = nn.Linear(cfg.d_model, n_classes)
 
