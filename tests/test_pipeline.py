@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, tiny_params
+from fake_imdb import write_archive
 
 PES = tiny_params()["pes"]
 
@@ -32,7 +33,11 @@ def repo(tmp_path_factory):
     for name in ("src", "stages"):
         shutil.copytree(ROOT / name, dst / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copy(ROOT / "dvc.yaml", dst / "dvc.yaml")
-    (dst / "params.yaml").write_text(yaml.safe_dump(tiny_params(), sort_keys=False))
+    params = tiny_params()
+    # generated reviews, read through imdb.archive; never the network
+    params["imdb"].update(archive=str(write_archive(tmp_path_factory.mktemp("imdb") / "aclImdb_v1.tar.gz")),
+                          url="", hub_dataset="")
+    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (dst / ".gitignore").write_text("/data/\n/models/\n__pycache__/\n")
     run("git init -q && git config user.email ci@example.com && git config user.name CI", dst)
     run([sys.executable, "-m", "dvc", "init", "-q"], dst)
@@ -58,6 +63,12 @@ def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
             row = results["tasks"][task][pe]
             assert {"acc_16", "acc_32", "exact_16", "exact_32", "loss_16", "train_steps", "converged"} <= set(row)
         assert set(results["curves"][task][PES[0]]) == {"16", "24", "32"}
+    assert set(results["imdb"]) == set(PES)
+    for pe, row in results["imdb"].items():
+        assert {f"{k}_{L}" for k in ("acc", "f1", "loss") for L in (16, 32)} <= set(row)
+        assert all(0.0 <= row[f"acc_{L}"] <= 1.0 for L in (16, 32))
+        assert set(results["imdb_buckets"][pe]["32"]) <= {"<=16", "17-32", ">32"}
+    assert results["imdb_data"]["test_reviews"] > 0
     first = (repo / "metrics/results.json").read_bytes()
 
     second = dvc(repo, "repro")
@@ -72,7 +83,8 @@ def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
 
 def test_forced_rerun_gives_byte_identical_results(repo):
     before = (repo / "metrics/results.json").read_bytes()
-    dvc(repo, "repro", "--force", "train@copy-rope", "evaluate@copy-rope", "aggregate", "--single-item")
+    dvc(repo, "repro", "--force", "train@copy-rope", "evaluate@copy-rope", "prepare_imdb", "train_imdb@alibi",
+        "evaluate_imdb@alibi", "aggregate", "--single-item")
     assert (repo / "metrics/results.json").read_bytes() == before
 
 
@@ -84,6 +96,7 @@ def test_exp_run_with_set_param_and_metrics_diff(repo):
     diff = json.loads(dvc(repo, "metrics", "diff", "--json", "--all").stdout)
     assert "metrics/results.json" in diff
     assert any(k.startswith("synthetic.") for k in diff["metrics/results.json"])
+    assert any(k.startswith("imdb.") for k in diff["metrics/results.json"])
 
 
 def test_bad_input_is_one_line_and_writes_nothing(repo, tmp_path):
@@ -111,3 +124,22 @@ def test_bad_input_is_one_line_and_writes_nothing(repo, tmp_path):
                repo, check=False)
     assert proc.returncode == 2 and "copy.npz: corrupt prepared data" in proc.stderr
     assert not out.exists() and not list(tmp_path.glob(".*tmp*"))
+
+
+def test_imdb_stage_errors_are_one_line_and_write_nothing(repo, tmp_path):
+    out = tmp_path / "m.pt"
+    proc = run([sys.executable, "stages/train_imdb.py", "--pe", "xpos", "--data", "data/imdb", "--model", str(out),
+                "--log", str(tmp_path / "l.json"), "--curve", str(tmp_path / "c.csv")], repo, check=False)
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "pes: 'xpos'" in proc.stderr
+    proc = run([sys.executable, "stages/train_imdb.py", "--pe", "rope", "--data", str(tmp_path / "none"),
+                "--model", str(out), "--log", str(tmp_path / "l.json"), "--curve", str(tmp_path / "c.csv")],
+               repo, check=False)
+    assert proc.returncode == 2 and "train.npz: prepared IMDb split not found" in proc.stderr
+    assert not out.exists()
+
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    proc = run([sys.executable, "stages/evaluate_imdb.py", "--data", "data/imdb", "--model", str(bad),
+                "--out", str(tmp_path / "e.json")], repo, check=False)
+    assert proc.returncode == 2 and "bad.pt: corrupt checkpoint" in proc.stderr
+    assert not (tmp_path / "e.json").exists()

@@ -41,3 +41,22 @@ def test_committed_readme_matches_committed_results():
         pytest.skip("no committed results yet")
     readme = (ROOT / "README.md").read_text()
     assert sync_readme(readme, json.loads(path.read_text())) == readme, "README table is stale: run `make readme`"
+
+
+def fake_imdb_results():
+    res = fake_results()
+    res["imdb"] = {"rope": {"acc_256": 0.84, "acc_512": 0.86, "f1_256": 0.83, "f1_512": 0.85,
+                            "loss_256": 0.41, "loss_512": float("nan"), "best_epoch": 3, "train_steps": 10}}
+    cell = {"acc": 0.5, "f1": 0.5, "loss": 0.7, "n": 7}
+    res["imdb_buckets"] = {"rope": {L: {"<=256": dict(cell, acc=0.9, n=5), "257-512": dict(cell, acc=0.7 if L == "256" else 0.8),
+                                        ">512": dict(cell, n=2)} for L in ("256", "512")}}
+    return res
+
+
+def test_imdb_tables_reflect_the_numbers():
+    md = results_markdown(fake_imdb_results())
+    assert "| rope | 84.0 % | 86.0 % | 83.0 % | 85.0 % | 0.410 | NaN | 3 |" in md
+    # buckets in length order; '<=256' only once (a longer L does not change its inputs)
+    assert "| PE | <=256 (n=5) @256 | 257-512 (n=7) @256 | 257-512 (n=7) @512 | >512 (n=2) @256 | >512 (n=2) @512 |" in md
+    assert "| rope | 90.0 % | 70.0 % | 80.0 % | 50.0 % | 50.0 % |" in md
+    assert "IMDb" not in results_markdown(fake_results())

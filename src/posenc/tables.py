@@ -16,8 +16,65 @@ def _pct(x) -> str:
     return "NaN" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f} %"
 
 
+def _loss(x) -> str:
+    return "NaN" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
+
+
+def _lengths(row: dict, prefix: str) -> list[int]:
+    return sorted(int(k.rsplit("_", 1)[1]) for k in row if k.startswith(prefix))
+
+
+def _bounds(name: str) -> tuple[int, float]:
+    """'<=256' -> (1, 256), '257-512' -> (257, 512), '>1024' -> (1025, inf)."""
+    if name.startswith("<="):
+        return 1, int(name[2:])
+    if name.startswith(">"):
+        return int(name[1:]) + 1, math.inf
+    lo, hi = name.split("-")
+    return int(lo), int(hi)
+
+
+def _bucket_columns(names: list[str], lengths: list[int]) -> list[tuple[str, int]]:
+    """(bucket, L) pairs worth a column: every L that still cuts the bucket's reviews, plus
+    the first L that no longer does (larger L give the same inputs, hence the same numbers)."""
+    cols = []
+    for b in sorted(names, key=_bounds):
+        hi = _bounds(b)[1]
+        cols += [(b, L) for L in lengths if L < hi]
+        cols += [(b, L) for L in lengths if L >= hi][:1]
+    return cols
+
+
+def imdb_markdown(results: dict) -> str:
+    """IMDb test scores per evaluation length, then accuracy per review-length bucket."""
+    per_pe = results["imdb"]
+    lengths = _lengths(next(iter(per_pe.values())), "acc_")
+    head = (["PE"] + [f"acc @{L}" for L in lengths] + [f"macro-F1 @{L}" for L in lengths]
+            + [f"loss @{L}" for L in lengths] + ["best epoch"])
+    lines = ["**IMDb** (test set; reviews truncated at L tokens, shorter ones unchanged)", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for pe, row in per_pe.items():
+        cells = ([pe] + [_pct(row[f"acc_{L}"]) for L in lengths] + [_pct(row[f"f1_{L}"]) for L in lengths]
+                 + [_loss(row[f"loss_{L}"]) for L in lengths] + [str(row["best_epoch"])])
+        lines.append("| " + " | ".join(cells) + " |")
+    buckets = results.get("imdb_buckets")
+    if buckets:
+        first = next(iter(buckets.values()))
+        names = list(first[str(lengths[0])])
+        cols = _bucket_columns(names, lengths)
+        counts = {b: first[str(lengths[0])][b]["n"] for b in names}
+        lines += ["", "IMDb accuracy per review-length bucket (length of the whole review in tokens, n reviews), "
+                  "truncated at L; a larger L than shown gives the same inputs", "",
+                  "| PE | " + " | ".join(f"{b} (n={counts[b]}) @{L}" for b, L in cols) + " |",
+                  "|" + "---|" * (len(cols) + 1)]
+        for pe, per_len in buckets.items():
+            lines.append("| " + " | ".join([pe] + [_pct(per_len[str(L)][b]["acc"]) for b, L in cols]) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def results_markdown(results: dict) -> str:
-    """One table per task: token accuracy and exact match at each headline length, plus training steps."""
+    """One table per task: token accuracy and exact match at each headline length, plus training steps;
+    then the IMDb tables when results.json has them."""
     lines = []
     for task, per_pe in results["tasks"].items():
         lengths = sorted({int(k.split("_")[1]) for row in per_pe.values() for k in row if k.startswith("acc_")})
@@ -30,6 +87,8 @@ def results_markdown(results: dict) -> str:
             cells += [str(row["train_steps"]), "yes" if row["converged"] else "**no**"]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
+    if results.get("imdb"):
+        lines.append(imdb_markdown(results))
     return "\n".join(lines).rstrip() + "\n"
 
 

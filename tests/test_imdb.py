@@ -1,0 +1,296 @@
+"""IMDb on generated reviews: reading and its errors, the tokenizer, splits, length buckets,
+the classifier's padding invariance, truncation, and the training/evaluation loop."""
+
+import dataclasses
+import gzip
+import hashlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT
+from fake_imdb import write_archive, write_folder
+from posenc import config
+from posenc.classifier import Classifier
+from posenc.data import imdb
+from posenc.errors import DataError
+from posenc.train_imdb import evaluate_classifier, predict, scores, train_classifier
+
+PES = ["sinusoidal", "learned", "rope", "alibi"]
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    return write_archive(tmp_path_factory.mktemp("imdb") / "aclImdb_v1.tar.gz")
+
+
+def imdb_cfg(tiny_cfg, source, **kw):
+    return dataclasses.replace(tiny_cfg.imdb, archive=str(source), url="", hub_dataset="", **kw)
+
+
+@pytest.fixture
+def prepared(tiny_cfg, archive, monkeypatch):
+    monkeypatch.delenv("IMDB_ARCHIVE", raising=False)
+    return imdb.prepare(imdb_cfg(tiny_cfg, archive), tiny_cfg.seed)
+
+
+# ---------------------------------------------------------------- reading and its errors
+
+def test_archive_and_folder_give_the_same_reviews(tmp_path, archive):
+    a = imdb.read_archive(archive)
+    f = imdb.read_folder(write_folder(tmp_path))  # same generator, same seed
+    for split in ("train", "test"):
+        assert a[split].texts == f[split].texts
+        assert (a[split].labels == f[split].labels).all() and set(a[split].labels) == {0, 1}
+        assert not any("<br" in t for t in a[split].texts)
+
+
+def test_imdb_archive_env_overrides_the_param(tiny_cfg, archive, tmp_path, monkeypatch):
+    cfg = imdb_cfg(tiny_cfg, tmp_path / "nowhere.tar.gz")
+    monkeypatch.setenv("IMDB_ARCHIVE", str(archive))
+    reviews, source = imdb.load_reviews(cfg)
+    assert source["sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert len(reviews["train"].texts) == len(reviews["test"].texts) > 0
+
+
+def test_missing_data_names_the_three_ways(tiny_cfg, tmp_path, monkeypatch):
+    monkeypatch.delenv("IMDB_ARCHIVE", raising=False)
+    with pytest.raises(DataError) as e:
+        imdb.load_reviews(imdb_cfg(tiny_cfg, tmp_path / "missing.tar.gz"))
+    msg = str(e.value)
+    assert "missing.tar.gz" in msg and "IMDB_ARCHIVE" in msg and "imdb.url" in msg and "imdb.hub_dataset" in msg
+    assert "\n" not in msg
+
+
+def test_an_unreachable_download_is_reported_and_leaves_no_file(tiny_cfg, tmp_path, monkeypatch):
+    monkeypatch.delenv("IMDB_ARCHIVE", raising=False)
+    dest = tmp_path / "dl" / "aclImdb_v1.tar.gz"
+    cfg = dataclasses.replace(imdb_cfg(tiny_cfg, dest), url="http://127.0.0.1:9/aclImdb_v1.tar.gz")
+    with pytest.raises(DataError, match="download failed"):
+        imdb.load_reviews(cfg)
+    assert not dest.exists() and not list(dest.parent.glob("*.part"))
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_corrupt_archive_is_a_data_error(archive, tmp_path, damage):
+    bad = tmp_path / "bad.tar.gz"
+    data = archive.read_bytes()
+    bad.write_bytes(b"not an archive at all" if damage == "garbage" else data[: len(data) // 2])
+    with pytest.raises(DataError, match="bad.tar.gz: corrupt"):
+        imdb.read_archive(bad)
+
+
+def test_empty_review_file_is_named(tmp_path):
+    root = write_folder(tmp_path)
+    (root / "train" / "pos" / "3_9.txt").write_text("  <br /> ")
+    with pytest.raises(DataError, match=r"aclImdb/train/pos/3_9.txt is empty"):
+        imdb.read_folder(tmp_path)
+
+
+def test_wrong_layout_is_a_data_error(tmp_path):
+    import shutil
+    root = write_folder(tmp_path)
+    shutil.rmtree(root / "test" / "neg")
+    with pytest.raises(DataError, match="wrong layout.*aclImdb/test/neg"):
+        imdb.read_folder(tmp_path)
+    other = tmp_path / "other"
+    (other / "reviews").mkdir(parents=True)
+    (other / "reviews" / "1.txt").write_text("hello")
+    with pytest.raises(DataError, match="wrong layout"):
+        imdb.read_folder(other)
+
+
+# ---------------------------------------------------------------- tokenizer and splits
+
+def test_prepare_keeps_full_lengths_and_a_stratified_val_split(prepared, tiny_cfg, archive):
+    tok, splits, summary = prepared
+    raw = imdb.read_archive(archive)
+    assert len(splits["train"]) + len(splits["val"]) == len(raw["train"].texts)
+    assert len(splits["test"]) == len(raw["test"].texts)
+    val = splits["val"]
+    assert len(val) == round(tiny_cfg.imdb.val_frac * len(raw["train"].texts))
+    assert abs(int(val.labels.sum()) - len(val) / 2) <= 1  # stratified: balanced like the source
+    # no truncation on disk: every stored review is its whole encoding
+    test = splits["test"]
+    for i in (0, len(test) - 1):
+        full = tok.encode(raw["test"].texts[i]).ids
+        assert test.tokens[test.offsets[i]: test.offsets[i] + test.lengths[i]].tolist() == full
+    assert tok.token_to_id(imdb.PAD) == 0 and tok.token_to_id(imdb.UNK) == 1
+    assert summary["lengths"]["test"]["max"] == int(test.lengths.max())
+    assert sum(summary["lengths"]["test"]["buckets"].values()) == len(test)
+
+
+def test_tokenizer_json_is_identical_across_two_runs(tmp_path, tiny_cfg, archive, monkeypatch):
+    """Run the real stage twice into two folders and hash what it wrote."""
+    monkeypatch.setenv("IMDB_ARCHIVE", str(archive))
+    params = tmp_path / "params.yaml"
+    import yaml
+    from conftest import tiny_params
+    params.write_text(yaml.safe_dump(tiny_params()))
+    digests = []
+    for run in ("a", "b"):
+        proc = subprocess.run([sys.executable, str(ROOT / "stages/prepare_imdb.py"), "--params", str(params),
+                               "--out", str(tmp_path / run), "--summary", str(tmp_path / f"{run}.json")],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        digests.append({p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((tmp_path / run).iterdir())})
+    assert set(digests[0]) == {"tokenizer.json", "train.npz", "val.npz", "test.npz"}
+    assert digests[0] == digests[1]
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt"])
+def test_prepare_stage_errors_are_one_line_and_write_nothing(tmp_path, archive, damage):
+    src = tmp_path / "src.tar.gz"
+    if damage == "corrupt":
+        src.write_bytes(gzip.compress(b"this is no tar file"))
+    params = tmp_path / "params.yaml"
+    import yaml
+    from conftest import tiny_params
+    data = tiny_params()
+    data["imdb"].update(archive=str(src), url="", hub_dataset="")
+    params.write_text(yaml.safe_dump(data))
+    env = {"PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, str(ROOT / "stages/prepare_imdb.py"), "--params", str(params),
+                           "--out", str(tmp_path / "out"), "--summary", str(tmp_path / "s.json")],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "src.tar.gz" in proc.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "s.json").exists()
+
+
+def test_load_split_rejects_missing_and_corrupt_files(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        imdb.load_split(tmp_path / "train.npz")
+    (tmp_path / "train.npz").write_bytes(b"garbage")
+    with pytest.raises(DataError, match="corrupt"):
+        imdb.load_split(tmp_path / "train.npz")
+
+
+# ---------------------------------------------------------------- buckets and batches
+
+def test_bucket_edges_are_inclusive_upper_bounds():
+    edges = (256, 512, 1024)
+    assert imdb.bucket_names(edges) == ["<=256", "257-512", "513-1024", ">1024"]
+    got = imdb.bucket_of(np.array([1, 256, 257, 512, 513, 1024, 1025]), edges).tolist()
+    assert got == [0, 0, 1, 1, 2, 2, 3]
+
+
+def test_length_batches_cover_every_review_once_with_little_padding():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(5, 500, size=1000)
+    for batches in (imdb.length_batches(lengths, 32), imdb.length_batches(lengths, 32, np.random.default_rng(1))):
+        flat = np.concatenate(batches)
+        assert sorted(flat.tolist()) == list(range(1000))
+        padded = sum(len(b) * lengths[b].max() for b in batches)
+        assert padded < 1.2 * lengths.sum()  # random batches would pad about 2x
+
+
+def test_truncation_changes_only_reviews_longer_than_L(prepared):
+    _, splits, _ = prepared
+    test = splits["test"]
+    L = int(np.median(test.lengths))
+    idx = np.arange(len(test))
+    ids, mask, _ = imdb.make_batch(test, idx, L)
+    full_ids, full_mask, _ = imdb.make_batch(test, idx, int(test.lengths.max()))
+    for i in idx:
+        n = int(test.lengths[i])
+        assert int(mask[i].sum()) == min(n, L)
+        assert ids[i, : min(n, L)].tolist() == full_ids[i, : min(n, L)].tolist()
+    short = test.lengths <= L
+    assert short.any() and (~short).any()
+    # short reviews are the same input at L and at full length; long ones are cut
+    assert (mask.sum(1).numpy()[short] == full_mask.sum(1).numpy()[short]).all()
+    assert (mask.sum(1).numpy()[~short] < full_mask.sum(1).numpy()[~short]).all()
+
+
+# ---------------------------------------------------------------- classifier
+
+def make_classifier(tiny_cfg, pe, vocab=50):
+    torch.manual_seed(0)
+    return Classifier(tiny_cfg.model, pe, vocab, tiny_cfg.imdb.train_max_len, dropout=0.1).eval()
+
+
+@pytest.mark.parametrize("pe", PES)
+@pytest.mark.parametrize("fused", [True, False])
+def test_padding_never_changes_a_prediction(tiny_cfg, pe, fused):
+    model = make_classifier(tiny_cfg, pe)
+    model.set_fused(fused)
+    ids = torch.randint(2, 50, (1, 11))
+    alone = model(ids, torch.ones_like(ids))
+    padded = torch.cat([ids, torch.randint(2, 50, (1, 7))], dim=1)  # junk, not even [PAD], behind the mask
+    mask = torch.cat([torch.ones(1, 11), torch.zeros(1, 7)], dim=1).long()
+    assert torch.allclose(model(padded, mask), alone, atol=1e-5)
+    # and in a batch with a longer neighbour
+    other = torch.randint(2, 50, (1, 18))
+    batch = torch.cat([padded, other])
+    bmask = torch.cat([mask, torch.ones(1, 18, dtype=torch.long)])
+    assert torch.allclose(model(batch, bmask)[:1], alone, atol=1e-5)
+
+
+@pytest.mark.parametrize("pe", PES)
+def test_classifier_fused_equals_manual_and_attends_both_ways(tiny_cfg, pe):
+    model = make_classifier(tiny_cfg, pe)
+    ids = torch.randint(2, 50, (3, 14))
+    mask = torch.ones_like(ids)
+    mask[0, 9:] = 0
+    fused = model(ids, mask)
+    model.set_fused(False)
+    assert torch.allclose(model(ids, mask), fused, atol=1e-5)
+    # bidirectional: changing the last real token moves the pooled prediction of the whole review
+    changed = ids.clone()
+    changed[1, -1] = (changed[1, -1] + 1 - 2) % 48 + 2
+    assert not torch.allclose(model(changed, mask)[1], model(ids, mask)[1], atol=1e-6)
+
+
+def test_scores_on_known_predictions():
+    labels = np.array([0, 0, 1, 1])
+    perfect = np.array([[2.0, 0], [2, 0], [0, 2], [0, 2]], dtype=np.float32)
+    s = scores(perfect, labels)
+    assert s["acc"] == 1.0 and s["f1"] == 1.0 and s["n"] == 4
+    one_class = np.array([[0, 1.0]] * 4, dtype=np.float32)  # always "pos": F1 pos 2/3, neg 0
+    s = scores(one_class, labels)
+    assert s["acc"] == 0.5 and s["f1"] == pytest.approx(1 / 3)
+    assert np.isnan(scores(np.full((2, 2), np.nan, dtype=np.float32), labels[:2])["loss"])
+
+
+# ---------------------------------------------------------------- training and evaluation
+
+def test_training_is_deterministic_and_keeps_the_best_val_loss(prepared, tiny_cfg):
+    tok, splits, _ = prepared
+    a = train_classifier(tiny_cfg, "rope", splits, tok.get_vocab_size(), progress=False)
+    b = train_classifier(tiny_cfg, "rope", splits, tok.get_vocab_size(), progress=False)
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+    losses = a["epochs"]["val_loss"]
+    assert len(losses) == tiny_cfg.imdb.epochs
+    assert a["summary"]["best_val_loss"] == min(losses)
+    assert a["summary"]["best_epoch"] == 1 + int(np.argmin(losses))
+    model = Classifier(tiny_cfg.model, "rope", tok.get_vocab_size(), tiny_cfg.imdb.train_max_len)
+    model.load_state_dict(a["state_dict"])
+    val = scores(predict(model, splits["val"], tiny_cfg.imdb.train_max_len, 4, torch.device("cpu")), splits["val"].labels)
+    assert val["loss"] == pytest.approx(min(losses), rel=1e-5)
+
+
+@pytest.mark.parametrize("pe", ["learned", "alibi"])
+def test_evaluation_reuses_logits_only_where_the_input_is_unchanged(prepared, tiny_cfg, pe):
+    """Each length's scores equal a from-scratch pass over the test set truncated at that length."""
+    tok, splits, _ = prepared
+    model = make_classifier(tiny_cfg, pe, tok.get_vocab_size())
+    test = splits["test"]
+    out = evaluate_classifier(model, test, tiny_cfg)
+    assert list(out) == [str(L) for L in tiny_cfg.imdb.eval_lengths]
+    for L in tiny_cfg.imdb.eval_lengths:
+        ref = scores(predict(model, test, L, 3, torch.device("cpu")), test.labels)
+        assert out[str(L)]["acc"] == pytest.approx(ref["acc"])
+        assert out[str(L)]["loss"] == pytest.approx(ref["loss"], rel=1e-5)
+        assert out[str(L)]["frac_truncated"] == pytest.approx(float((test.lengths > L).mean()))
+        assert sum(b["n"] for b in out[str(L)]["buckets"].values()) == len(test)
+    # reviews no longer than the first length get the same logits at every length
+    first, last = tiny_cfg.imdb.eval_lengths[0], tiny_cfg.imdb.eval_lengths[-1]
+    short = np.flatnonzero(test.lengths <= first)
+    a = predict(model, test, first, 4, torch.device("cpu"), short)
+    b = predict(model, test, last, 4, torch.device("cpu"), short)
+    assert np.allclose(a, b, atol=1e-5)
