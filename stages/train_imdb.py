@@ -17,7 +17,7 @@ def main() -> None:
     ap.add_argument("--data", required=True, help="folder written by prepare_imdb")
     ap.add_argument("--model", required=True, help="checkpoint to write (.pt)")
     ap.add_argument("--log", required=True, help="training summary to write (.json)")
-    ap.add_argument("--curve", required=True, help="per-step loss/accuracy to write (.csv)")
+    ap.add_argument("--live", required=True, help="DVCLive folder for per-step loss/accuracy (dvc plots)")
     args = ap.parse_args()
     cfg = config.load(args.params)
     config.check_choice(args.pe, cfg.pes, "pes")
@@ -25,11 +25,11 @@ def main() -> None:
     splits = {name: imdb.load_split(data / f"{name}.npz") for name in ("train", "val")}
     vocab_size = imdb.load_tokenizer(data / "tokenizer.json").get_vocab_size()
 
-    out = train_classifier(cfg, args.pe, splits, vocab_size)
+    with _cli.live_log(args.live) as log:
+        out = train_classifier(cfg, args.pe, splits, vocab_size, on_log=log)
     io.save_checkpoint(args.model, {"config": config.to_dict(cfg), "pe": args.pe, "vocab_size": vocab_size,
                                     "state_dict": out["state_dict"]})
     io.write_json(args.log, {"summary": out["summary"], "timing": out["timing"], "epochs": out["epochs"]})
-    io.write_csv(args.curve, out["history"])
     s, t = out["summary"], out["timing"]
     print(f"imdb/{args.pe}: {s['steps']} steps, best epoch {s['best_epoch']}, "
           f"{t['wall_s']:.0f} s, {t['tokens_per_s']:.0f} tokens/s")

@@ -21,6 +21,8 @@ def tiny_params() -> dict:
     data["train"].update(batch_size=4, max_steps=6, check_every=3, log_every=2, curriculum_steps=3,
                          curriculum_start_len=8)
     data["evaluate"].update(batch_size=4)
+    data["probe"].update(lengths=[16, 32], batch_size=2, map_lengths=[16, 32])
+    data["profile"].update(lengths=[16, 32], batch_size=2, warmup=1, repeats=2, matmul_size=64)
     data["imdb"].update(tokenizer_vocab=300, min_frequency=1, val_frac=0.25, train_max_len=16,
                         eval_lengths=[16, 32], bucket_edges=[16, 32], epochs=2, batch_size=4)
     return data

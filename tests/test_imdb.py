@@ -189,22 +189,35 @@ def test_length_batches_cover_every_review_once_with_little_padding():
         assert padded < 1.2 * lengths.sum()  # random batches would pad about 2x
 
 
-def test_truncation_changes_only_reviews_longer_than_L(prepared):
+@pytest.mark.parametrize("truncation", ["head", "tail"])
+def test_truncation_changes_only_reviews_longer_than_L(prepared, truncation):
     _, splits, _ = prepared
     test = splits["test"]
     L = int(np.median(test.lengths))
     idx = np.arange(len(test))
-    ids, mask, _ = imdb.make_batch(test, idx, L)
-    full_ids, full_mask, _ = imdb.make_batch(test, idx, int(test.lengths.max()))
+    ids, mask, _ = imdb.make_batch(test, idx, L, truncation)
+    full_ids, full_mask, _ = imdb.make_batch(test, idx, int(test.lengths.max()), truncation)
     for i in idx:
-        n = int(test.lengths[i])
-        assert int(mask[i].sum()) == min(n, L)
-        assert ids[i, : min(n, L)].tolist() == full_ids[i, : min(n, L)].tolist()
+        n, k = int(test.lengths[i]), min(int(test.lengths[i]), L)
+        assert int(mask[i].sum()) == k
+        whole = full_ids[i, :n].tolist()
+        kept = whole[:k] if truncation == "head" else whole[n - k :]
+        assert ids[i, :k].tolist() == kept  # kept tokens start at position 0 either way
     short = test.lengths <= L
     assert short.any() and (~short).any()
     # short reviews are the same input at L and at full length; long ones are cut
     assert (mask.sum(1).numpy()[short] == full_mask.sum(1).numpy()[short]).all()
     assert (mask.sum(1).numpy()[~short] < full_mask.sum(1).numpy()[~short]).all()
+    if truncation == "tail":  # and they keep their end, which head truncation drops
+        long_one = int(np.flatnonzero(~short)[0])
+        n = int(test.lengths[long_one])
+        assert ids[long_one, L - 1] == full_ids[long_one, n - 1]
+
+
+def test_unknown_truncation_is_refused(prepared):
+    _, splits, _ = prepared
+    with pytest.raises(ValueError, match="truncation"):
+        imdb.make_batch(splits["test"], np.arange(2), 8, "middle")
 
 
 # ---------------------------------------------------------------- classifier
@@ -270,7 +283,8 @@ def test_training_is_deterministic_and_keeps_the_best_val_loss(prepared, tiny_cf
     assert a["summary"]["best_epoch"] == 1 + int(np.argmin(losses))
     model = Classifier(tiny_cfg.model, "rope", tok.get_vocab_size(), tiny_cfg.imdb.train_max_len)
     model.load_state_dict(a["state_dict"])
-    val = scores(predict(model, splits["val"], tiny_cfg.imdb.train_max_len, 4, torch.device("cpu")), splits["val"].labels)
+    val = scores(predict(model, splits["val"], tiny_cfg.imdb.train_max_len, tiny_cfg.imdb.truncation, 4,
+                         torch.device("cpu")), splits["val"].labels)
     assert val["loss"] == pytest.approx(min(losses), rel=1e-5)
 
 
@@ -283,7 +297,7 @@ def test_evaluation_reuses_logits_only_where_the_input_is_unchanged(prepared, ti
     out = evaluate_classifier(model, test, tiny_cfg)
     assert list(out) == [str(L) for L in tiny_cfg.imdb.eval_lengths]
     for L in tiny_cfg.imdb.eval_lengths:
-        ref = scores(predict(model, test, L, 3, torch.device("cpu")), test.labels)
+        ref = scores(predict(model, test, L, tiny_cfg.imdb.truncation, 3, torch.device("cpu")), test.labels)
         assert out[str(L)]["acc"] == pytest.approx(ref["acc"])
         assert out[str(L)]["loss"] == pytest.approx(ref["loss"], rel=1e-5)
         assert out[str(L)]["frac_truncated"] == pytest.approx(float((test.lengths > L).mean()))
@@ -291,6 +305,6 @@ def test_evaluation_reuses_logits_only_where_the_input_is_unchanged(prepared, ti
     # reviews no longer than the first length get the same logits at every length
     first, last = tiny_cfg.imdb.eval_lengths[0], tiny_cfg.imdb.eval_lengths[-1]
     short = np.flatnonzero(test.lengths <= first)
-    a = predict(model, test, first, 4, torch.device("cpu"), short)
-    b = predict(model, test, last, 4, torch.device("cpu"), short)
+    a = predict(model, test, first, tiny_cfg.imdb.truncation, 4, torch.device("cpu"), short)
+    b = predict(model, test, last, tiny_cfg.imdb.truncation, 4, torch.device("cpu"), short)
     assert np.allclose(a, b, atol=1e-5)

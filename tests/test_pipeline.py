@@ -69,6 +69,16 @@ def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
         assert all(0.0 <= row[f"acc_{L}"] <= 1.0 for L in (16, 32))
         assert set(results["imdb_buckets"][pe]["32"]) <= {"<=16", "17-32", ">32"}
     assert results["imdb_data"]["test_reviews"] > 0
+    # DVCLive logs per model, and dvc.yaml left as it was (dvcyaml=None)
+    names = [f"{task}_{pe}" for task in params["synthetic"]["tasks"] for pe in PES] + [f"imdb_{pe}" for pe in PES]
+    for name in names:
+        live = repo / "metrics/live" / name / "plots/metrics"
+        assert (live / "train/loss.tsv").read_text().startswith("step\tloss\n")
+        assert (live / "val/acc.tsv").is_file()
+    assert (repo / "dvc.yaml").read_text() == (ROOT / "dvc.yaml").read_text()
+    plots = json.loads(dvc(repo, "plots", "show", "--json").stdout)
+    shown = json.dumps(plots)
+    assert all(f"metrics/live/{name}" in shown for name in names)
     first = (repo / "metrics/results.json").read_bytes()
 
     second = dvc(repo, "repro")
@@ -102,7 +112,7 @@ def test_exp_run_with_set_param_and_metrics_diff(repo):
 def test_bad_input_is_one_line_and_writes_nothing(repo, tmp_path):
     out = tmp_path / "m.pt"
     proc = run([sys.executable, "stages/train.py", "--pe", "xpos", "--task", "copy", "--data", "data/synthetic/copy.npz",
-                "--model", str(out), "--log", str(tmp_path / "l.json"), "--curve", str(tmp_path / "c.csv")],
+                "--model", str(out), "--log", str(tmp_path / "l.json"), "--live", str(tmp_path / "live")],
                repo, check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "pes: 'xpos' is not listed" in proc.stderr
@@ -120,7 +130,7 @@ def test_bad_input_is_one_line_and_writes_nothing(repo, tmp_path):
     corrupt = tmp_path / "copy.npz"
     corrupt.write_bytes(b"garbage")
     proc = run([sys.executable, "stages/train.py", "--pe", "rope", "--task", "copy", "--data", str(corrupt),
-                "--model", str(out), "--log", str(tmp_path / "l.json"), "--curve", str(tmp_path / "c.csv")],
+                "--model", str(out), "--log", str(tmp_path / "l.json"), "--live", str(tmp_path / "live")],
                repo, check=False)
     assert proc.returncode == 2 and "copy.npz: corrupt prepared data" in proc.stderr
     assert not out.exists() and not list(tmp_path.glob(".*tmp*"))
@@ -129,10 +139,10 @@ def test_bad_input_is_one_line_and_writes_nothing(repo, tmp_path):
 def test_imdb_stage_errors_are_one_line_and_write_nothing(repo, tmp_path):
     out = tmp_path / "m.pt"
     proc = run([sys.executable, "stages/train_imdb.py", "--pe", "xpos", "--data", "data/imdb", "--model", str(out),
-                "--log", str(tmp_path / "l.json"), "--curve", str(tmp_path / "c.csv")], repo, check=False)
+                "--log", str(tmp_path / "l.json"), "--live", str(tmp_path / "live")], repo, check=False)
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "pes: 'xpos'" in proc.stderr
     proc = run([sys.executable, "stages/train_imdb.py", "--pe", "rope", "--data", str(tmp_path / "none"),
-                "--model", str(out), "--log", str(tmp_path / "l.json"), "--curve", str(tmp_path / "c.csv")],
+                "--model", str(out), "--log", str(tmp_path / "l.json"), "--live", str(tmp_path / "live")],
                repo, check=False)
     assert proc.returncode == 2 and "train.npz: prepared IMDb split not found" in proc.stderr
     assert not out.exists()

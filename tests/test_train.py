@@ -28,6 +28,18 @@ def test_two_runs_give_identical_weights_and_metrics(tiny_cfg, pe):
     assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
 
 
+def test_live_log_receives_every_history_row_and_check(tiny_cfg):
+    rows = []
+    out = train.train_lm(tiny_cfg, "rope", "copy", splits_for(tiny_cfg, "copy"), progress=False,
+                         on_log=lambda step, metrics: rows.append((step, metrics)))
+    h, c = out["history"], out["checks"]
+    logged = [(s, m) for s, m in rows if "train/loss" in m]
+    assert [s for s, _ in logged] == h["step"]
+    assert [m["train/loss"] for _, m in logged] == h["loss"] and [m["train/acc"] for _, m in logged] == h["acc"]
+    assert [(s, m["val/acc"]) for s, m in rows if "val/acc" in m] == list(zip(c["step"], c["val_acc"]))
+    assert c["step"]  # the tiny run makes at least one check
+
+
 def test_lr_schedule_warms_up_then_decays_to_zero(tiny_cfg):
     t = tiny_cfg.train
     lrs = [train.lr_at(s, tiny_cfg) for s in range(t.max_steps + 1)]

@@ -18,6 +18,7 @@ from posenc.errors import ConfigError
 
 TASKS = ("copy", "duplicate")
 NORMS = ("layernorm", "rmsnorm")
+IMDB_TRUNCATION = ("head", "tail")
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class ImdbConfig:
     val_frac: float  # stratified share of train held out for model selection
     max_reviews: int  # per split, a stratified subset for quick runs (0 = all)
     train_max_len: int  # training inputs are truncated to this many tokens
+    truncation: str  # which end of a long review is kept: "head" (its start) or "tail" (its end)
     eval_lengths: tuple[int, ...]  # test reviews truncated at each of these lengths
     bucket_edges: tuple[int, ...]  # review-length buckets: <=e0, e0+1..e1, ..., >e_last
     epochs: int
@@ -96,6 +98,26 @@ class ImdbConfig:
 
 
 @dataclass(frozen=True)
+class ProbeConfig:
+    """Looking inside trained models (stage probe): gradients, attention maps, attention entropy."""
+
+    lengths: tuple[int, ...]  # gradient-norm probes on a fixed batch at each of these lengths
+    batch_size: int  # sequences (synthetic) or reviews (IMDb) in that batch
+    map_lengths: tuple[int, ...]  # attention maps of one fixed copy example at these lengths
+
+
+@dataclass(frozen=True)
+class ProfileConfig:
+    """The cost of each PE (stage profile): throughput and memory of an untrained model."""
+
+    lengths: tuple[int, ...]  # sequence lengths measured (may exceed model.max_positions)
+    batch_size: int
+    warmup: int  # untimed repetitions before measuring
+    repeats: int  # timed repetitions; the median is reported
+    matmul_size: int  # n of the n x n fp32 matmul that measures the machine's peak FLOP/s
+
+
+@dataclass(frozen=True)
 class Config:
     seed: int
     pes: tuple[str, ...]
@@ -104,6 +126,8 @@ class Config:
     train: TrainConfig
     evaluate: EvalConfig
     imdb: ImdbConfig
+    probe: ProbeConfig
+    profile: ProfileConfig
 
 
 def _coerce(value, hint, key: str):
@@ -224,6 +248,8 @@ def validate(cfg: Config) -> None:
     _check(0.0 < t.stop_acc <= 1.0, "train.stop_acc", f"must be in (0, 1], got {t.stop_acc}")
     _check(cfg.evaluate.batch_size > 0, "evaluate.batch_size", f"must be > 0, got {cfg.evaluate.batch_size}")
     _validate_imdb(cfg.imdb, m)
+    _validate_probe(cfg.probe, s, m)
+    _validate_profile(cfg.profile)
 
 
 def _increasing(values: tuple[int, ...]) -> bool:
@@ -238,6 +264,8 @@ def _validate_imdb(c: ImdbConfig, m: ModelConfig) -> None:
     _check(c.max_reviews >= 0, "imdb.max_reviews", f"must be >= 0 (0 = all), got {c.max_reviews}")
     _check(2 <= c.train_max_len <= m.max_positions, "imdb.train_max_len",
            f"must be between 2 and model.max_positions ({m.max_positions}), got {c.train_max_len}")
+    _check(c.truncation in IMDB_TRUNCATION, "imdb.truncation",
+           f"unknown truncation {c.truncation!r}; choose from {', '.join(IMDB_TRUNCATION)}")
     _check(len(c.eval_lengths) > 0, "imdb.eval_lengths", "must not be empty")
     _check(_increasing(c.eval_lengths), "imdb.eval_lengths", "must be strictly increasing")
     for i, L in enumerate(c.eval_lengths):
@@ -252,6 +280,26 @@ def _validate_imdb(c: ImdbConfig, m: ModelConfig) -> None:
     _check(0.0 <= c.warmup_frac < 1.0, "imdb.warmup_frac", f"must be in [0, 1), got {c.warmup_frac}")
     _check(c.grad_clip > 0, "imdb.grad_clip", f"must be > 0, got {c.grad_clip}")
     _check(0.0 <= c.dropout < 1.0, "imdb.dropout", f"must be in [0, 1), got {c.dropout}")
+
+
+def _validate_probe(c: ProbeConfig, s: SyntheticConfig, m: ModelConfig) -> None:
+    evaluated = set(s.eval_lengths) | set(s.curve_lengths)
+    for key in ("lengths", "map_lengths"):
+        values = getattr(c, key)
+        _check(len(values) > 0 and _increasing(values), f"probe.{key}",
+               "must be a non-empty, strictly increasing list of lengths")
+        for i, L in enumerate(values):
+            _check(L in evaluated, f"probe.{key}[{i}]",
+                   f"length {L} has no evaluation set: use one of synthetic.eval_lengths or synthetic.curve_lengths")
+    _check(c.batch_size > 0, "probe.batch_size", f"must be > 0, got {c.batch_size}")
+
+
+def _validate_profile(c: ProfileConfig) -> None:
+    _check(len(c.lengths) > 0 and _increasing(c.lengths) and c.lengths[0] >= 2, "profile.lengths",
+           "must be a non-empty, strictly increasing list of lengths >= 2")
+    for key in ("batch_size", "repeats", "matmul_size"):
+        _check(getattr(c, key) > 0, f"profile.{key}", f"must be > 0, got {getattr(c, key)}")
+    _check(c.warmup >= 0, "profile.warmup", f"must be >= 0, got {c.warmup}")
 
 
 def from_dict(data) -> Config:

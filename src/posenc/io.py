@@ -3,7 +3,6 @@ folder and renamed into place, so a failure never leaves a half-written file."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import tempfile
@@ -45,14 +44,6 @@ def read_json(path) -> dict:
         raise DataError(f"{path}: not found") from None
     except (OSError, ValueError) as e:
         raise DataError(f"{path}: unreadable JSON ({type(e).__name__})") from None
-
-
-def write_csv(path, columns: dict[str, list]) -> None:
-    names = list(columns)
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(names)
-        w.writerows(zip(*(columns[n] for n in names)))
 
 
 def save_npz(path, arrays: dict[str, np.ndarray]) -> None:

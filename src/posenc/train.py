@@ -15,6 +15,7 @@ import math
 import os
 import random
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -97,11 +98,17 @@ def accuracy_on(model, sources: Sources, task: str, cfg: Config, device) -> floa
     return right / total
 
 
-def train_lm(cfg: Config, pe: str, task: str, splits: dict[str, Sources], progress: bool = True) -> dict:
+LogFn = Callable[[int, dict[str, float]], None]  # (step, {"train/loss": ..., ...}), e.g. to DVCLive
+
+
+def train_lm(cfg: Config, pe: str, task: str, splits: dict[str, Sources], progress: bool = True,
+             on_log: LogFn | None = None) -> dict:
     """Train one causal LM.
 
     Returns {"state_dict", "history" (per log step: step, loss, acc, lr),
     "checks" (per stop-rule check: step, val_acc), "summary", "timing"}.
+    Every history row is also passed to `on_log` as train/loss, train/acc and
+    train/lr, and every check as val/acc, while training runs.
     """
     seed_everything(cfg.seed)
     device = pick_device()
@@ -116,6 +123,8 @@ def train_lm(cfg: Config, pe: str, task: str, splits: dict[str, Sources], progre
     def log(step: int, loss: float, acc: float) -> None:
         for key, value in zip(history, (step, loss, acc, lr_at(step, cfg))):
             history[key].append(value)
+        if on_log:
+            on_log(step, {"train/loss": loss, "train/acc": acc, "train/lr": lr_at(step, cfg)})
 
     checks = {"step": [], "val_acc": []}
     streak, stop_reason, tokens, steps_done = 0, "max_steps", 0, 0
@@ -147,6 +156,8 @@ def train_lm(cfg: Config, pe: str, task: str, splits: dict[str, Sources], progre
         if steps_done % t.check_every == 0:
             val_acc = accuracy_on(model, splits["val"], task, cfg, device)
             checks["step"].append(steps_done), checks["val_acc"].append(val_acc)
+            if on_log:
+                on_log(steps_done, {"val/acc": val_acc})
             streak = streak + 1 if val_acc >= t.stop_acc else 0
             if progress:
                 bar.write(f"{task}/{pe} step {steps_done}: val_acc {val_acc:.4f} ({time.perf_counter() - start:.0f} s)")

@@ -1,6 +1,7 @@
 """Training loop for the IMDb classifiers: one recipe for every PE.
 
-Inputs truncated to imdb.train_max_len tokens and batched by similar length;
+Inputs truncated to imdb.train_max_len tokens (keeping the end of a long
+review with imdb.truncation = tail, its start with head) and batched by similar length;
 AdamW (weight decay on matrices only), linear warmup then cosine decay to 0
 over imdb.epochs, gradient clipping. After each epoch the validation split
 (held out from train) is scored at the training length, and the weights with
@@ -25,7 +26,7 @@ from posenc.config import Config
 from posenc.data import imdb
 from posenc.data.imdb import Encoded
 from posenc.errors import DataError
-from posenc.train import autocast, pick_device, seed_everything
+from posenc.train import LogFn, autocast, pick_device, seed_everything
 
 
 def build_classifier(cfg: Config, pe: str, vocab_size: int) -> Classifier:
@@ -42,13 +43,14 @@ def lr_at(step: int, total: int, cfg: Config) -> float:
 
 
 @torch.no_grad()
-def predict(model, e: Encoded, max_len: int, batch_size: int, device, idx: np.ndarray | None = None) -> np.ndarray:
+def predict(model, e: Encoded, max_len: int, truncation: str, batch_size: int, device,
+            idx: np.ndarray | None = None) -> np.ndarray:
     """Logits (N, C) in float32 for reviews `idx` (default all) truncated at max_len, batched by length."""
     model.eval()
     idx = np.arange(len(e)) if idx is None else idx
     out = np.zeros((len(idx), 2), dtype=np.float32)
     for b in imdb.length_batches(np.minimum(e.lengths[idx], max_len), batch_size):
-        ids, mask, _ = imdb.make_batch(e, idx[b], max_len)
+        ids, mask, _ = imdb.make_batch(e, idx[b], max_len, truncation)
         with autocast(device):
             logits = model(ids.to(device), mask.to(device))
         out[b] = logits.float().cpu().numpy()
@@ -68,8 +70,13 @@ def scores(logits: np.ndarray, labels: np.ndarray) -> dict:
             "f1": float(np.mean(f1s)), "loss": loss if math.isfinite(loss) else float("nan"), "n": int(len(labels))}
 
 
-def train_classifier(cfg: Config, pe: str, splits: dict[str, Encoded], vocab_size: int, progress: bool = True) -> dict:
-    """Train one classifier; returns {"state_dict" (best val loss), "history", "epochs", "summary", "timing"}."""
+def train_classifier(cfg: Config, pe: str, splits: dict[str, Encoded], vocab_size: int, progress: bool = True,
+                     on_log: LogFn | None = None) -> dict:
+    """Train one classifier; returns {"state_dict" (best val loss), "history", "epochs", "summary", "timing"}.
+
+    Log rows also go to `on_log` (train/loss, train/acc, train/lr), and each
+    epoch's validation scores as val/loss and val/acc at the epoch's last step.
+    """
     seed_everything(cfg.seed)
     c = cfg.imdb
     device = pick_device()
@@ -89,6 +96,8 @@ def train_classifier(cfg: Config, pe: str, splits: dict[str, Encoded], vocab_siz
     def log(step: int, loss: float, acc: float, lr: float) -> None:
         for key, value in zip(history, (step, loss, acc, lr)):
             history[key].append(value)
+        if on_log:
+            on_log(step, {"train/loss": loss, "train/acc": acc, "train/lr": lr})
     epochs = {"epoch": [], "val_loss": [], "val_acc": []}
     best, best_loss, step, tokens, stop_reason = None, math.inf, 0, 0, "epochs"
     start = time.perf_counter()
@@ -96,7 +105,7 @@ def train_classifier(cfg: Config, pe: str, splits: dict[str, Encoded], vocab_siz
     for epoch in range(c.epochs):
         model.train()
         for b in imdb.length_batches(train_len, c.batch_size, rng):
-            ids, mask, labels = (t.to(device) for t in imdb.make_batch(train, b, c.train_max_len))
+            ids, mask, labels = (t.to(device) for t in imdb.make_batch(train, b, c.train_max_len, c.truncation))
             lr = lr_at(step, total, cfg)
             for group in opt.param_groups:
                 group["lr"] = lr
@@ -120,8 +129,11 @@ def train_classifier(cfg: Config, pe: str, splits: dict[str, Encoded], vocab_siz
         if stop_reason != "epochs":
             log(step, float("nan"), float("nan"), lr_at(step, total, cfg))
             break
-        v = scores(predict(model, val, c.train_max_len, cfg.evaluate.batch_size, device), val.labels)
+        v = scores(predict(model, val, c.train_max_len, c.truncation, cfg.evaluate.batch_size, device),
+                   val.labels)
         epochs["epoch"].append(epoch + 1), epochs["val_loss"].append(v["loss"]), epochs["val_acc"].append(v["acc"])
+        if on_log:
+            on_log(step, {"val/loss": v["loss"], "val/acc": v["acc"]})
         if progress:
             bar.write(f"imdb/{pe} epoch {epoch + 1}: val_loss {v['loss']:.4f} val_acc {v['acc']:.4f} "
                       f"({time.perf_counter() - start:.0f} s)")
@@ -156,7 +168,7 @@ def evaluate_classifier(model, test: Encoded, cfg: Config) -> dict:
     prev = 0
     for L in c.eval_lengths:
         todo = np.flatnonzero(test.lengths > prev) if logits is not None else np.arange(len(test))
-        fresh = predict(model, test, L, cfg.evaluate.batch_size, device, todo)
+        fresh = predict(model, test, L, c.truncation, cfg.evaluate.batch_size, device, todo)
         if logits is None:
             logits = fresh
         else:

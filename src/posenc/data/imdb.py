@@ -29,7 +29,7 @@ import torch
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 from tqdm import tqdm
 
-from posenc.config import ImdbConfig
+from posenc.config import IMDB_TRUNCATION, ImdbConfig
 from posenc.errors import DataError
 
 LABELS = ("neg", "pos")  # label id = index
@@ -326,13 +326,22 @@ def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generato
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def make_batch(e: Encoded, idx: np.ndarray, max_len: int) -> tuple:
-    """Right-padded (ids (B, T), attention_mask (B, T), labels (B,)) with reviews truncated at max_len."""
+def make_batch(e: Encoded, idx: np.ndarray, max_len: int, truncation: str) -> tuple:
+    """Right-padded (ids (B, T), attention_mask (B, T), labels (B,)) with reviews truncated at max_len.
+
+    truncation "head" keeps a long review's first max_len tokens, "tail" its
+    last max_len (Keras' default `truncating="pre"`). Either way the kept
+    tokens sit at positions 0..max_len-1, and a review no longer than max_len
+    is passed whole.
+    """
+    if truncation not in IMDB_TRUNCATION:
+        raise ValueError(f"truncation must be one of {IMDB_TRUNCATION}, got {truncation!r}")
     n = np.minimum(e.lengths[idx], max_len)
     T = int(n.max())
     ids = np.zeros((len(idx), T), dtype=np.int64)  # 0 = [PAD]
     mask = np.zeros((len(idx), T), dtype=np.int64)
     for b, (i, k) in enumerate(zip(idx, n)):
-        ids[b, :k] = e.tokens[e.offsets[i] : e.offsets[i] + k]
+        start = e.offsets[i] if truncation == "head" else e.offsets[i] + e.lengths[i] - k
+        ids[b, :k] = e.tokens[start : start + k]
         mask[b, :k] = 1
     return torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(e.labels[idx])
