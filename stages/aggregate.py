@@ -1,4 +1,4 @@
-"""Stage aggregate: collect every model's evaluation into metrics/results.json."""
+"""Stage aggregate: collect every model's evaluation and probes into metrics/results.json."""
 
 import argparse
 from pathlib import Path
@@ -15,6 +15,7 @@ def main() -> None:
     ap.add_argument("--evals", required=True, help="folder of <task>_<pe>.json from evaluate")
     ap.add_argument("--logs", required=True, help="folder of <task>_<pe>.json from train")
     ap.add_argument("--imdb-data", required=True, help="length summary from prepare_imdb")
+    ap.add_argument("--probes", required=True, help="folder of <task>_<pe>.json and imdb_<pe>.json from the probes")
     ap.add_argument("--out", required=True, help="results file to write")
     args = ap.parse_args()
     cfg = config.load(args.params)
@@ -26,7 +27,9 @@ def main() -> None:
     imdb_evals = {pe: io.read_json(Path(args.evals) / f"imdb_{pe}.json")["lengths"] for pe in cfg.pes}
     imdb_trains = {pe: io.read_json(Path(args.logs) / f"imdb_{pe}.json")["summary"] for pe in cfg.pes}
     imdb_data = io.read_json(args.imdb_data)
-    io.write_json(args.out, aggregate(cfg, evals, trains, imdb_evals, imdb_trains, imdb_data))
+    probes = {(task, pe): io.read_json(Path(args.probes) / f"{task}_{pe}.json")
+              for task in (*cfg.synthetic.tasks, "imdb") for pe in cfg.pes}
+    io.write_json(args.out, aggregate(cfg, evals, trains, imdb_evals, imdb_trains, imdb_data, probes))
     print(f"wrote {args.out}")
 
 

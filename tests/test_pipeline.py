@@ -76,6 +76,13 @@ def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
         assert (live / "train/loss.tsv").read_text().startswith("step\tloss\n")
         assert (live / "val/acc.tsv").is_file()
     assert (repo / "dvc.yaml").read_text() == (ROOT / "dvc.yaml").read_text()
+    for task in (*params["synthetic"]["tasks"], "imdb"):
+        for pe in PES:
+            probe = json.loads((repo / f"metrics/probe/{task}_{pe}.json").read_text())
+            assert set(probe["gradients"]) == {"16", "32"}
+            assert set(results["stability"][task][pe]) >= {"grad_norm_last_layer_32", "max_loss", "nan", "nan_count"}
+    figures = sorted(p.name for p in (repo / "figures").glob("*.png"))
+    assert "accuracy_vs_length.png" in figures and "attention_maps.png" in figures and len(figures) == 8
     plots = json.loads(dvc(repo, "plots", "show", "--json").stdout)
     shown = json.dumps(plots)
     assert all(f"metrics/live/{name}" in shown for name in names)
@@ -89,6 +96,13 @@ def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
 
     shown = json.loads(dvc(repo, "metrics", "show", "--json").stdout)
     assert shown  # dvc sees the metrics file
+
+
+def test_figures_are_rebuilt_from_metrics_alone(repo):
+    shutil.rmtree(repo / "figures")
+    out = dvc(repo, "repro", "plot").stdout
+    assert "Running stage 'plot'" in out and "Running stage 'train" not in out and "Running stage 'probe" not in out
+    assert len(list((repo / "figures").glob("*.png"))) == 8
 
 
 def test_forced_rerun_gives_byte_identical_results(repo):

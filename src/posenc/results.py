@@ -6,24 +6,34 @@ re-runs only the cheap aggregate stage, never an evaluation.
 
 from __future__ import annotations
 
+import math
+
 from posenc.config import Config
 
 
+def scored(acc: float, loss: float) -> float:
+    """The course scores a model whose loss is NaN or inf as 0 points, whatever its argmax hits."""
+    return acc if math.isfinite(loss) else 0.0
+
+
 def aggregate(cfg: Config, evals: dict[tuple[str, str], dict], trains: dict[tuple[str, str], dict],
-              imdb_evals: dict[str, dict], imdb_trains: dict[str, dict], imdb_data: dict) -> dict:
+              imdb_evals: dict[str, dict], imdb_trains: dict[str, dict], imdb_data: dict,
+              probes: dict[tuple[str, str], dict]) -> dict:
     """Build results.json. `evals[(task, pe)]` is evaluate_lm's output,
     `trains[(task, pe)]` the training summary; `imdb_evals[pe]` is
-    evaluate_classifier's output, `imdb_trains[pe]` its training summary and
-    `imdb_data` prepare_imdb's summary.
+    evaluate_classifier's output, `imdb_trains[pe]` its training summary,
+    `imdb_data` prepare_imdb's summary and `probes[(task or "imdb", pe)]` the
+    probe stage's output.
 
     Top of the file keeps the seed's schema: synthetic[L][pe] = token accuracy
     of the headline task, imdb[pe] = {acc_L, f1_L, loss_L}. Everything else
-    sits beside them.
+    sits beside them. Accuracies at a length where the loss is not finite are 0.
     """
     s = cfg.synthetic
     results: dict = {"synthetic": {}}
     for L in s.eval_lengths:
-        results["synthetic"][str(L)] = {pe: evals[(s.headline_task, pe)][str(L)]["token_acc"] for pe in cfg.pes}
+        results["synthetic"][str(L)] = {pe: scored(evals[(s.headline_task, pe)][str(L)]["token_acc"],
+                                                   evals[(s.headline_task, pe)][str(L)]["loss"]) for pe in cfg.pes}
     results["headline_task"] = s.headline_task
     results["tasks"] = {}
     for task in s.tasks:
@@ -31,7 +41,7 @@ def aggregate(cfg: Config, evals: dict[tuple[str, str], dict], trains: dict[tupl
         for pe in cfg.pes:
             ev, tr = evals[(task, pe)], trains[(task, pe)]
             per_pe[pe] = {
-                **{f"acc_{L}": ev[str(L)]["token_acc"] for L in s.eval_lengths},
+                **{f"acc_{L}": scored(ev[str(L)]["token_acc"], ev[str(L)]["loss"]) for L in s.eval_lengths},
                 **{f"exact_{L}": ev[str(L)]["exact_match"] for L in s.eval_lengths},
                 **{f"loss_{L}": ev[str(L)]["loss"] for L in s.eval_lengths},
                 "train_steps": tr["steps"],
@@ -39,12 +49,41 @@ def aggregate(cfg: Config, evals: dict[tuple[str, str], dict], trains: dict[tupl
             }
         results["tasks"][task] = per_pe
     results["curves"] = {
-        task: {pe: {L: evals[(task, pe)][L]["token_acc"] for L in sorted(evals[(task, pe)], key=int)}
+        task: {pe: {L: scored(ev["token_acc"], ev["loss"]) for L, ev in sorted(evals[(task, pe)].items(),
+                                                                              key=lambda kv: int(kv[0]))}
                for pe in cfg.pes}
         for task in s.tasks
     }
     results.update(imdb_results(cfg, imdb_evals, imdb_trains, imdb_data))
+    results["stability"] = {
+        **{task: {pe: stability(cfg, probes[(task, pe)], [ev["loss"] for ev in evals[(task, pe)].values()])
+                  for pe in cfg.pes} for task in s.tasks},
+        "imdb": {pe: stability(cfg, probes[("imdb", pe)], [ev["loss"] for ev in imdb_evals[pe].values()])
+                 for pe in cfg.pes},
+    }
     return results
+
+
+def stability(cfg: Config, probe: dict, eval_losses: list[float]) -> dict:
+    """The stability figures of one model (DESIGN section 7).
+
+    grad_norm_last_layer_<L>: mean gradient norm of the last block at the
+    longest probe length L (see probes.py); max_loss: the largest mean loss
+    over every evaluated length (NaN if any is not finite); nan_count:
+    non-finite probe losses and gradient entries plus non-finite evaluation
+    losses; nan: whether there was any.
+    """
+    L = str(max(cfg.probe.lengths))
+    last = f"layer{cfg.model.n_layers - 1}"
+    grads = probe["gradients"]
+    probe_losses = [g["loss"] for g in grads.values()]
+    nan_count = sum(g["nonfinite"] for g in grads.values()) + sum(not math.isfinite(x) for x in eval_losses)
+    finite = all(math.isfinite(x) for x in eval_losses)
+    return {f"grad_norm_last_layer_{L}": grads[L]["layer_mean_grad_norm"][last],
+            f"probe_loss_{L}": grads[L]["loss"],
+            "max_probe_loss": max(probe_losses) if all(math.isfinite(x) for x in probe_losses) else float("nan"),
+            "max_loss": max(eval_losses) if finite else float("nan"),
+            "nan_count": nan_count, "nan": nan_count > 0}
 
 
 def imdb_results(cfg: Config, evals: dict[str, dict], trains: dict[str, dict], data: dict) -> dict:
@@ -54,7 +93,8 @@ def imdb_results(cfg: Config, evals: dict[str, dict], trains: dict[str, dict], d
     for pe in cfg.pes:
         ev, tr = evals[pe], trains[pe]
         out["imdb"][pe] = {
-            **{f"{key}_{L}": ev[L][key] for key in ("acc", "f1", "loss") for L in lengths},
+            **{f"acc_{L}": scored(ev[L]["acc"], ev[L]["loss"]) for L in lengths},
+            **{f"{key}_{L}": ev[L][key] for key in ("f1", "loss") for L in lengths},
             "best_epoch": tr["best_epoch"],
             "train_steps": tr["steps"],
         }

@@ -1,0 +1,219 @@
+"""Figures (DESIGN section 8), drawn from saved metrics only: results.json, the probes'
+JSON and attention maps, and the DVCLive training logs. Nothing here trains or loads a model.
+
+Every function returns one matplotlib Figure; the plot stage saves them. Each PE
+keeps the same colour in every figure (`pe_colors`), taken from the registry order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402
+
+from posenc.encodings import available  # noqa: E402
+
+sns.set_theme(style="whitegrid", context="notebook")
+
+
+def pe_colors() -> dict[str, tuple]:
+    """One fixed colour per registered PE, the same in every figure."""
+    names = available()
+    return dict(zip(names, sns.color_palette("colorblind", len(names))))
+
+
+def _mark_training_length(ax, train_len: int) -> None:
+    ax.axvline(train_len, color="0.4", ls="--", lw=1)
+    ax.axvspan(train_len, ax.get_xlim()[1], color="0.9", zorder=0)
+    ax.text(train_len, 0.02, f" longer than training ({train_len})", transform=ax.get_xaxis_transform(),
+            fontsize=8, color="0.3", va="bottom", ha="left")
+
+
+def accuracy_vs_length(results: dict, tasks: list[str], pes: list[str], train_len: int, marks: list[int]):
+    """Token accuracy on target positions vs sequence length, one panel per task, one line per PE."""
+    colors = pe_colors()
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.2), squeeze=False, sharey=True)
+    for ax, task in zip(axes[0], tasks):
+        for pe in pes:
+            curve = results["curves"][task][pe]
+            xs = sorted(int(L) for L in curve)
+            ax.plot(xs, [100 * curve[str(L)] for L in xs], marker="o", ms=3, label=pe, color=colors[pe])
+            ax.scatter([L for L in marks if str(L) in curve], [100 * curve[str(L)] for L in marks if str(L) in curve],
+                       s=40, color=colors[pe], edgecolor="black", zorder=3)
+        ax.set_xlim(0, max(int(L) for L in results["curves"][task][pes[0]]) * 1.03)
+        _mark_training_length(ax, train_len)
+        ax.set(title=f"{task}: accuracy vs length", xlabel="sequence length (tokens)",
+               ylabel="token accuracy on targets (%)", ylim=(-2, 102), xticks=sorted({train_len, *marks, 0}))
+    axes[0][-1].legend(title="PE", loc="center right")
+    fig.tight_layout()
+    return fig
+
+
+def imdb_vs_length(results: dict, pes: list[str], train_len: int):
+    """IMDb test accuracy and loss vs truncation length, and accuracy on the longest review bucket."""
+    colors = pe_colors()
+    lengths = sorted({int(k.split("_")[1]) for k in results["imdb"][pes[0]] if k.startswith("acc_")})
+    buckets = list(results["imdb_buckets"][pes[0]][str(lengths[-1])])
+    longest = buckets[-1]
+    n_long = results["imdb_buckets"][pes[0]][str(lengths[-1])][longest]["n"]
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
+    panels = [("accuracy (%)", lambda pe, L: 100 * results["imdb"][pe][f"acc_{L}"], "all test reviews"),
+              ("mean cross-entropy (nats)", lambda pe, L: results["imdb"][pe][f"loss_{L}"], "all test reviews"),
+              ("accuracy (%)", lambda pe, L: 100 * results["imdb_buckets"][pe][str(L)][longest]["acc"],
+               f"reviews of {longest} tokens (n={n_long})")]
+    for ax, (ylabel, value, subset) in zip(axes, panels):
+        for pe in pes:
+            ax.plot(lengths, [value(pe, L) for L in lengths], marker="o", label=pe, color=colors[pe])
+        ax.set_xlim(0, lengths[-1] * 1.05)
+        _mark_training_length(ax, train_len)
+        ax.set(xticks=lengths, xlabel="test reviews truncated at L tokens", ylabel=ylabel, title=f"IMDb: {subset}")
+    axes[0].legend(title="PE")
+    fig.tight_layout()
+    return fig
+
+
+def grad_norm_heatmaps(probes: dict[str, dict], pes: list[str], lengths: list[int], title: str):
+    """Per-component gradient norm (log10) on the probe batch, one heatmap per length, rows = PEs."""
+    components = list(probes[pes[0]]["gradients"][str(lengths[0])]["grad_norm"])
+    values = {L: np.array([[probes[pe]["gradients"][str(L)]["grad_norm"][c] for c in components] for pe in pes])
+              for L in lengths}
+    finite = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in values.values()])
+    lo, hi = (np.log10(finite.min()), np.log10(finite.max())) if finite.size else (-3.0, 0.0)
+    fig, axes = plt.subplots(1, len(lengths), figsize=(5.2 * len(lengths), 1.2 + 0.55 * len(pes)), sharey=True)
+    axes = np.atleast_1d(axes)
+    for i, (ax, L) in enumerate(zip(axes, lengths)):
+        with np.errstate(divide="ignore"):
+            logs = np.log10(values[L])
+        sns.heatmap(pd.DataFrame(logs, index=pes, columns=components), ax=ax, vmin=lo, vmax=hi, cmap="mako",
+                    annot=True, fmt=".1f", annot_kws={"fontsize": 7}, cbar=i == len(lengths) - 1,
+                    cbar_kws={"label": "log10 gradient L2 norm"})
+        ax.set(title=f"length {L}", xlabel="component", ylabel="PE" if i == 0 else "")
+        ax.tick_params(axis="x", rotation=60)
+    fig.suptitle(f"{title}: gradient norm per component on a fixed batch (blank = NaN)")
+    fig.tight_layout()
+    return fig
+
+
+def read_live(folder: Path, metric: str = "train/loss") -> pd.DataFrame:
+    """A DVCLive metric log (step, value) as a DataFrame."""
+    return pd.read_csv(folder / "plots" / "metrics" / f"{metric}.tsv", sep="\t")
+
+
+def training_curves(live: dict[str, dict[str, pd.DataFrame]], pes: list[str], smooth: int = 5):
+    """Training loss vs step, one panel per task (synthetic and IMDb), one line per PE (rolling mean)."""
+    colors = pe_colors()
+    tasks = list(live)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        for pe in pes:
+            df = live[task][pe]
+            ax.plot(df["step"], df["loss"].rolling(smooth, min_periods=1).mean(), label=pe, color=colors[pe], lw=1.2)
+        ax.set_yscale("log")
+        ax.set(title=f"{task}: training loss", xlabel="optimizer step",
+               ylabel="cross-entropy (nats, log scale)" + ("" if task == "imdb" else ", targets only"))
+    axes[0][0].legend(title="PE")
+    fig.tight_layout()
+    return fig
+
+
+def copy_head(probe: dict, L: int) -> tuple[int, int, float]:
+    """(layer, head, mass) of the head putting the most weight on the source token at length L."""
+    mass = np.array(probe["attention"][str(L)]["source_mass"], dtype=float)
+    if not np.isfinite(mass).any():
+        return 0, 0, float("nan")
+    layer, head = np.unravel_index(np.nanargmax(mass), mass.shape)
+    return int(layer), int(head), float(mass[layer, head])
+
+
+def attention_maps(maps: dict[str, dict], probes: dict[str, dict], pes: list[str], lengths: list[int], train_len: int):
+    """The same copy example's attention for each PE (rows) at each length (columns).
+
+    Each row shows the PE's copy head: the (layer, head) with the most weight on
+    the source token at the training length, followed to the longer inputs.
+    """
+    fig, axes = plt.subplots(len(pes), len(lengths), figsize=(4.4 * len(lengths) + 1, 4.0 * len(pes)), squeeze=False,
+                             layout="constrained")
+    choose_at = max([L for L in lengths if L <= train_len], default=lengths[0])
+    norm = LogNorm(vmin=1e-4, vmax=1.0)
+    for r, pe in enumerate(pes):
+        layer, head, _ = copy_head(probes[pe], choose_at)
+        for c, L in enumerate(lengths):
+            ax = axes[r][c]
+            w = maps[pe][f"attn_{L}"][layer, head].astype(np.float32)
+            img = ax.imshow(np.where(w > 0, w, np.nan), norm=norm, cmap="rocket_r", interpolation="nearest")
+            mass = probes[pe]["attention"][str(L)]["source_mass"][layer][head]
+            ax.set_title(f"{pe} @ {L}: layer {layer}, head {head}\nweight on source token {mass:.2f}", fontsize=9)
+            ax.set(xlabel="key position", ylabel="query position")
+            ax.grid(False)
+    fig.colorbar(img, ax=axes, shrink=0.5, label="attention weight (log scale)")
+    fig.suptitle("copy: attention of each PE's copy head (chosen at the training length), one example per length")
+    return fig
+
+
+def attention_entropy(probes: dict[str, dict], pes: list[str], train_len: int, title: str):
+    """Normalised attention entropy per layer vs length (1 = uniform over visible keys), one line per PE,
+    and for copy the weight the copy head puts on the source token."""
+    colors = pe_colors()
+    first = probes[pes[0]]["attention"]
+    lengths = sorted(int(L) for L in first)
+    n_layers = len(first[str(lengths[0])]["entropy_norm"])
+    has_mass = first[str(lengths[0])].get("source_mass") is not None
+    cols = n_layers + has_mass
+    fig, axes = plt.subplots(1, cols, figsize=(4.6 * cols, 4), squeeze=False)
+    for layer in range(n_layers):
+        ax = axes[0][layer]
+        for pe in pes:
+            ys = [probes[pe]["attention"][str(L)]["entropy_norm"][layer] for L in lengths]
+            ax.plot(lengths, ys, marker="o", ms=3, label=pe, color=colors[pe])
+        ax.set_xlim(0, lengths[-1] * 1.03)
+        _mark_training_length(ax, train_len)
+        ax.set(title=f"layer {layer}", xlabel="sequence length (tokens)", ylim=(-0.02, 1.02),
+               ylabel="entropy / log(visible keys)" if layer == 0 else "")
+    if has_mass:
+        ax = axes[0][-1]
+        choose_at = max([L for L in lengths if L <= train_len], default=lengths[0])
+        for pe in pes:
+            layer, head, _ = copy_head(probes[pe], choose_at)
+            ax.plot(lengths, [probes[pe]["attention"][str(L)]["source_mass"][layer][head] for L in lengths],
+                    marker="o", ms=3, label=pe, color=colors[pe])
+        ax.set_xlim(0, lengths[-1] * 1.03)
+        _mark_training_length(ax, train_len)
+        ax.set(title="copy head: weight on the source token", xlabel="sequence length (tokens)",
+               ylabel="mean attention weight", ylim=(-0.02, 1.02))
+    axes[0][0].legend(title="PE")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def all_figures(results: dict, probes: dict[tuple[str, str], dict], maps: dict[str, dict],
+                live: dict[str, dict[str, pd.DataFrame]], pes: list[str], tasks: list[str], headline: str,
+                train_len: int, imdb_train_len: int, probe_lengths: list[int], map_lengths: list[int]) -> dict:
+    """{file name: Figure} for every figure of the report."""
+    marks = sorted(int(L) for L in results["synthetic"])
+    figs = {
+        "accuracy_vs_length.png": accuracy_vs_length(results, tasks, pes, train_len, marks),
+        "imdb_vs_length.png": imdb_vs_length(results, pes, imdb_train_len),
+        "grad_norms.png": grad_norm_heatmaps({pe: probes[(headline, pe)] for pe in pes}, pes, probe_lengths,
+                                             f"{headline} task"),
+        "grad_norms_imdb.png": grad_norm_heatmaps({pe: probes[("imdb", pe)] for pe in pes}, pes, probe_lengths,
+                                                  "IMDb classifier"),
+        "training_loss.png": training_curves(live, pes),
+        "attention_entropy.png": attention_entropy({pe: probes[(headline, pe)] for pe in pes}, pes, train_len,
+                                                   f"{headline} task: how uniform attention becomes with length"),
+        "attention_entropy_imdb.png": attention_entropy({pe: probes[("imdb", pe)] for pe in pes}, pes,
+                                                        imdb_train_len, "IMDb: how uniform attention becomes"),
+    }
+    if headline == "copy":
+        figs["attention_maps.png"] = attention_maps(maps, {pe: probes[("copy", pe)] for pe in pes}, pes,
+                                                    map_lengths, train_len)
+    return figs
+

@@ -1,0 +1,169 @@
+"""Probes: gradient norms, attention entropy and source mass are finite, correctly shaped and
+agree with their definitions; a model forced to NaN is recorded as NaN and its stage succeeds."""
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT
+from fake_imdb import write_archive
+from posenc import config, io, probes
+from posenc.classifier import Classifier
+from posenc.data import imdb, synthetic
+from posenc.train import build_model
+from test_train import splits_for
+
+PES = ["sinusoidal", "learned", "rope", "alibi"]
+
+
+def tiny_lm(cfg, pe):
+    torch.manual_seed(0)
+    return build_model(cfg, pe)
+
+
+def run_probe(cfg, model, task="copy"):
+    p = cfg.probe
+    lengths = synthetic.eval_lengths(cfg.synthetic)
+    return probes.probe_lm(model, splits_for(cfg, task), task, cfg.synthetic.vocab_size, list(p.lengths),
+                           lengths, list(p.map_lengths), p.batch_size)
+
+
+@pytest.mark.parametrize("pe", PES)
+def test_lm_probes_are_finite_and_shaped(tiny_cfg, pe):
+    model = tiny_lm(tiny_cfg, pe)
+    metrics, maps = run_probe(tiny_cfg, model)
+    m = tiny_cfg.model
+    components = {"embedding", "head"} | {f"layer{i}.{k}" for i in range(m.n_layers) for k in ("attn", "ffn", "norm")}
+    assert set(metrics["gradients"]) == {str(L) for L in tiny_cfg.probe.lengths}
+    for g in metrics["gradients"].values():
+        assert set(g["grad_norm"]) == components and g["nonfinite"] == 0 and math.isfinite(g["loss"])
+        assert all(v >= 0 and math.isfinite(v) for v in g["grad_norm"].values())
+        assert g["grad_norm"]["layer0.attn"] > 0
+        # the components partition the layer: their squared norms add up to the layer's
+        layer = math.sqrt(sum(g["grad_norm"][f"layer0.{k}"] ** 2 for k in ("attn", "ffn", "norm")))
+        assert layer == pytest.approx(g["layer_grad_norm"]["layer0"], rel=1e-6)
+    assert set(metrics["attention"]) == {str(L) for L in synthetic.eval_lengths(tiny_cfg.synthetic)}
+    for a in metrics["attention"].values():
+        assert len(a["entropy"]) == len(a["entropy_norm"]) == m.n_layers
+        assert all(0.0 <= e <= 1.0 + 1e-9 for e in a["entropy_norm"])
+        assert len(a["source_mass"]) == m.n_layers and all(len(h) == m.n_heads for h in a["source_mass"])
+        assert all(0.0 <= x <= 1.0 for h in a["source_mass"] for x in h)
+    for L in tiny_cfg.probe.map_lengths:
+        w = maps[f"attn_{L}"]
+        T = synthetic.total_length("copy", int(maps[f"n_{L}"]))
+        assert w.dtype == np.float16 and w.shape == (m.n_layers, m.n_heads, T, T)
+        assert np.allclose(w.astype(np.float32).sum(-1), 1.0, atol=1e-2)
+        assert np.all(np.triu(w.astype(np.float32), k=1) == 0)  # causal: no weight on future keys
+
+
+def test_probe_does_not_change_the_model_and_is_deterministic(tiny_cfg):
+    model = tiny_lm(tiny_cfg, "rope")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    a, _ = run_probe(tiny_cfg, model)
+    b, _ = run_probe(tiny_cfg, model)
+    assert a == b
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_entropy_of_uniform_and_one_hot_attention():
+    T = 6
+    uniform = torch.tril(torch.ones(T, T)) / torch.arange(1, T + 1)[:, None]  # row t: 1/(t+1) on keys 0..t
+    one_hot = torch.eye(T)
+    n_keys = torch.arange(1, T + 1)[None]
+    queries = torch.ones(1, T, dtype=torch.bool)
+    u = probes.attention_entropy([uniform[None, None]], queries, n_keys)
+    expected = float(np.mean([math.log(k) for k in range(2, T + 1)]))  # rows with one key are skipped
+    assert u["entropy"][0] == pytest.approx(expected) and u["entropy_norm"][0] == pytest.approx(1.0)
+    o = probes.attention_entropy([one_hot[None, None]], queries, n_keys)
+    assert o["entropy"][0] == pytest.approx(0.0) and o["entropy_norm"][0] == pytest.approx(0.0)
+
+
+def test_source_mass_finds_the_position_copy_must_read():
+    n = 5
+    T = 2 * n + 1
+    w = torch.zeros(1, 2, T, T)
+    for t in range(n, 2 * n):
+        w[0, 0, t, t - n] = 1.0  # head 0 reads the source token
+        w[0, 1, t, t] = 1.0  # head 1 looks at itself
+    assert probes.source_mass([w], n) == [[1.0, 0.0]]
+
+
+def test_a_model_forced_to_nan_is_recorded_not_raised(tiny_cfg):
+    model = tiny_lm(tiny_cfg, "learned")
+    with torch.no_grad():
+        model.blocks[0].attn.qkv.weight[0, 0] = float("inf")
+    metrics, _ = run_probe(tiny_cfg, model)
+    for g in metrics["gradients"].values():
+        assert math.isnan(g["loss"]) and g["nonfinite"] > 0
+        assert math.isnan(g["grad_norm"]["layer0.attn"])
+    assert any(math.isnan(e) for a in metrics["attention"].values() for e in a["entropy"])
+
+
+def test_probe_stage_succeeds_on_a_nan_model_and_writes_nan(tmp_path, tiny_cfg, tiny_params_dict):
+    import yaml
+
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(tiny_params_dict))
+    data = tmp_path / "copy.npz"
+    io.save_npz(data, synthetic.generate(tiny_cfg.synthetic, "copy", tiny_cfg.seed))
+    model = tiny_lm(tiny_cfg, "alibi")
+    state = model.state_dict()
+    state["head.weight"][0, 0] = float("inf")
+    ckpt = tmp_path / "m.pt"
+    io.save_checkpoint(ckpt, {"config": config.to_dict(tiny_cfg), "pe": "alibi", "task": "copy", "state_dict": state})
+    out, maps = tmp_path / "p.json", tmp_path / "maps.npz"
+    proc = subprocess.run([sys.executable, str(ROOT / "stages/probe.py"), "--params", str(params), "--data", str(data),
+                           "--model", str(ckpt), "--out", str(out), "--maps", str(maps)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    written = json.loads(out.read_text())
+    assert all(math.isnan(g["loss"]) and g["nonfinite"] > 0 for g in written["gradients"].values())
+    assert set(np.load(maps)) >= {f"attn_{L}" for L in tiny_cfg.probe.map_lengths}
+
+
+def test_probe_stage_bad_checkpoint_is_one_line_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"nope")
+    out = tmp_path / "p.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "stages/probe.py"), "--params", str(ROOT / "params.yaml"),
+                           "--data", "x.npz", "--model", str(bad), "--out", str(out), "--maps", str(tmp_path / "m.npz")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "bad.pt: corrupt checkpoint" in proc.stderr
+    assert not out.exists()
+
+
+# ---------------------------------------------------------------- IMDb classifiers
+
+def test_probe_batch_is_balanced_long_and_fixed():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(10, 3000, size=400)
+    labels = rng.integers(0, 2, size=400)
+    idx = probes.probe_batch_indices(lengths, labels, 1024, 8)
+    assert len(idx) == 8 and len(set(idx.tolist())) == 8
+    assert (lengths[idx] > 1024).all() and labels[idx].sum() == 4
+    assert (idx == probes.probe_batch_indices(lengths, labels, 1024, 8)).all()
+    short = probes.probe_batch_indices(np.full(10, 5), labels[:10], 1024, 4)  # none long enough: still a batch
+    assert len(short) == 4
+
+
+@pytest.mark.parametrize("pe", ["learned", "alibi"])
+def test_classifier_probes_are_finite(tmp_path, tiny_cfg, pe):
+    import dataclasses
+
+    cfg = dataclasses.replace(tiny_cfg.imdb, archive=str(write_archive(tmp_path / "a.tar.gz")), url="", hub_dataset="")
+    tok, splits, _ = imdb.prepare(cfg, tiny_cfg.seed)
+    torch.manual_seed(0)
+    model = Classifier(tiny_cfg.model, pe, tok.get_vocab_size(), cfg.train_max_len, dropout=0.1)
+    out = probes.probe_classifier(model, splits["test"], list(tiny_cfg.probe.lengths), cfg.truncation,
+                                  tiny_cfg.probe.batch_size)
+    assert len(out["reviews"]) == tiny_cfg.probe.batch_size
+    for L in tiny_cfg.probe.lengths:
+        g, a = out["gradients"][str(L)], out["attention"][str(L)]
+        assert g["nonfinite"] == 0 and math.isfinite(g["loss"]) and g["grad_norm"]["layer0.attn"] > 0
+        assert all(0.0 <= e <= 1.0 + 1e-9 for e in a["entropy_norm"])
