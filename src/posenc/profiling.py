@@ -1,0 +1,176 @@
+"""The cost of each positional encoding, measured (the course's profiler as a pipeline stage).
+
+For every PE, and a no-PE baseline (`nope`) measured in the same run, on an
+untrained causal LM of the `model` shape, at each profile length L:
+
+* forward tokens/s (eval mode, no gradients) and training-step tokens/s
+  (forward, loss, backward, AdamW step), the median of `repeats` timings
+  after `warmup` untimed ones;
+* peak memory: CUDA's peak allocation on a GPU; on the CPU the process's peak
+  resident set (ru_maxrss), which is why every (PE, L) runs in a fresh process;
+* the overhead of the PE: its time per token divided by the baseline's;
+* achieved FLOP/s of the training step, as a fraction of the dense fp32
+  matmul throughput measured in the same run.
+
+FLOPs per token follow Kaplan et al. 2020 (table 1): forward 2N + 2 n_layer L d
+per token, where N counts the weights of every matmul (attention projections,
+FFN, output head); here 4 n_layer L d, since QK^T and AV are both counted in
+full; a training step is three forward passes. Timings are measurements for
+the report, never assertions: they move with the machine and its load.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import resource
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import torch
+
+from posenc import config as config_mod
+from posenc.config import Config
+from posenc.data.synthetic import pad_id
+from posenc.model import CausalLM
+from posenc.train import make_optimizer, pick_device, seed_everything
+
+BASELINE = "nope"
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _median_seconds(fn, warmup: int, repeats: int, device: torch.device) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def matmul_flops(n: int, warmup: int, repeats: int) -> dict:
+    """Dense n x n fp32 matmul throughput of this device (2 n^3 FLOPs per product)."""
+    device = pick_device()
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    seconds = _median_seconds(lambda: a @ b, warmup, repeats, device)
+    return {"n": n, "seconds": seconds, "flops_per_s": 2 * n**3 / seconds}
+
+
+def matmul_params(model: CausalLM) -> int:
+    """Weights that take part in a matmul per token (no embeddings, biases or norms)."""
+    return sum(p.numel() for name, p in model.named_parameters() if p.dim() == 2 and "emb" not in name
+               and not name.startswith("pe."))
+
+
+def flops_per_token(model: CausalLM, L: int) -> dict:
+    """Kaplan-style FLOPs per token: forward 2N + 4 n_layer L d; training 3x forward."""
+    n_layers, d = len(model.blocks), model.head.in_features
+    forward = 2 * matmul_params(model) + 4 * n_layers * L * d
+    return {"forward": forward, "train": 3 * forward}
+
+
+def _build(cfg: Config, pe: str, L: int) -> CausalLM:
+    # Longer profile lengths than model.max_positions need bigger fixed tables; learned PE still
+    # has its train_max_len rows only and clamps, exactly as in evaluation.
+    m = dataclasses.replace(cfg.model, max_positions=max(cfg.model.max_positions, L))
+    vocab = pad_id(cfg.synthetic.vocab_size) + 1
+    return CausalLM(m, pe, vocab, cfg.synthetic.train_max_len)
+
+
+def measure_one(cfg_dict: dict, pe: str, L: int) -> dict:
+    """Throughput and peak memory of one PE at one length (meant to run in a fresh process)."""
+    cfg = config_mod.from_dict(cfg_dict)
+    p = cfg.profile
+    seed_everything(cfg.seed)
+    device = pick_device()
+    model = _build(cfg, pe, L).to(device)
+    opt = make_optimizer(model, cfg)
+    vocab = model.head.out_features
+    idx = torch.randint(0, vocab, (p.batch_size, L), device=device)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    @torch.no_grad()
+    def forward():
+        model.eval()
+        model(idx)
+
+    def train_step():
+        model.train()
+        logits = model(idx)
+        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), idx.roll(-1, dims=1).flatten())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    fwd = _median_seconds(forward, p.warmup, p.repeats, device)
+    step = _median_seconds(train_step, p.warmup, p.repeats, device)
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated() / 2**20
+        kind = "cuda_max_allocated"
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+        kind = "process_peak_rss"
+    tokens = p.batch_size * L
+    flops = flops_per_token(model, L)
+    return {"forward_tokens_per_s": tokens / fwd, "train_tokens_per_s": tokens / step,
+            "forward_s": fwd, "train_step_s": step, "peak_mem_mib": peak, "peak_mem_kind": kind,
+            "rss_before_mib": rss_before / 1024 if device.type == "cpu" else None,
+            "train_flops_per_s": flops["train"] * tokens / step, "flops_per_token": flops,
+            "n_params": sum(q.numel() for q in model.parameters())}
+
+
+def profile(cfg: Config, progress=None) -> dict:
+    """Every PE of cfg.pes plus the baseline at every profile length -> the profile.json dict."""
+    p = cfg.profile
+    pes = [BASELINE] + [pe for pe in cfg.pes if pe != BASELINE]
+    cfg_dict = config_mod.to_dict(cfg)
+    seed_everything(cfg.seed)
+    device = pick_device()
+    matmul = matmul_flops(p.matmul_size, p.warmup, p.repeats)
+    runs = {pe: {} for pe in pes}
+    # A fresh process per measurement: ru_maxrss is a process-lifetime peak.
+    ctx = multiprocessing.get_context("spawn")
+    for L in p.lengths:
+        for pe in pes:
+            with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+                runs[pe][str(L)] = pool.submit(measure_one, cfg_dict, pe, L).result()
+            if progress:
+                progress(pe, L, runs[pe][str(L)])
+    base = runs[BASELINE]
+    models = {}
+    for pe in pes:
+        lengths = {}
+        for L, r in runs[pe].items():
+            lengths[L] = {**r, "forward_overhead": base[L]["forward_tokens_per_s"] / r["forward_tokens_per_s"],
+                          "train_overhead": base[L]["train_tokens_per_s"] / r["train_tokens_per_s"],
+                          "mfu": r["train_flops_per_s"] / matmul["flops_per_s"]}
+        n_params = next(iter(runs[pe].values()))["n_params"]
+        models[pe] = {"n_params": n_params, "extra_params": n_params - next(iter(base.values()))["n_params"],
+                      "lengths": lengths}
+    return {"device": device.type, "device_name": torch.cuda.get_device_name() if device.type == "cuda" else
+            _cpu_name(), "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
+            "batch_size": p.batch_size, "repeats": p.repeats, "warmup": p.warmup, "baseline": BASELINE,
+            "matmul": matmul, "models": models}
+
+
+def _cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "cpu"

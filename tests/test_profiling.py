@@ -1,0 +1,49 @@
+"""Profiler: every PE and the no-PE baseline at every length (past max_positions too), the
+FLOP count from its formula, extra parameters; timings are only checked to be measurements."""
+
+import math
+
+import pytest
+
+from conftest import tiny_params
+from posenc import config
+from posenc.profiling import BASELINE, flops_per_token, matmul_params, profile
+from posenc.train import build_model
+
+
+@pytest.fixture(scope="module")
+def measured():
+    data = tiny_params()
+    data["pes"] = ["learned", "alibi"]
+    data["profile"].update(lengths=[16, 48])  # 48 > model.max_positions (32): tables grow for the profile
+    cfg = config.from_dict(data)
+    return cfg, profile(cfg)
+
+
+def test_every_pe_and_the_baseline_at_every_length(measured):
+    cfg, out = measured
+    assert set(out["models"]) == {BASELINE, "learned", "alibi"}
+    for pe, m in out["models"].items():
+        assert set(m["lengths"]) == {"16", "48"}
+        for r in m["lengths"].values():
+            for key in ("forward_tokens_per_s", "train_tokens_per_s", "peak_mem_mib", "train_flops_per_s", "mfu"):
+                assert r[key] > 0 and math.isfinite(r[key])
+            if pe == BASELINE:
+                assert r["forward_overhead"] == 1.0 and r["train_overhead"] == 1.0
+    assert out["matmul"]["flops_per_s"] > 0 and out["device"] in ("cpu", "cuda")
+
+
+def test_extra_parameters_are_the_pe_tables(measured):
+    cfg, out = measured
+    assert out["models"]["learned"]["extra_params"] == cfg.synthetic.train_max_len * cfg.model.d_model
+    assert out["models"]["alibi"]["extra_params"] == 0
+
+
+def test_flops_per_token_follow_the_formula(tiny_cfg):
+    model = build_model(tiny_cfg, "rope")
+    m = tiny_cfg.model
+    per_layer = 3 * m.d_model**2 + m.d_model**2 + 2 * m.ffn_mult * m.d_model**2  # qkv, proj, FFN in and out
+    assert matmul_params(model) == m.n_layers * per_layer + m.d_model * model.head.out_features
+    f = flops_per_token(model, 20)
+    assert f["forward"] == 2 * matmul_params(model) + 4 * m.n_layers * 20 * m.d_model
+    assert f["train"] == 3 * f["forward"]
