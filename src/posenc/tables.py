@@ -72,9 +72,8 @@ def imdb_markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def results_markdown(results: dict) -> str:
-    """One table per task: token accuracy and exact match at each headline length, plus training steps;
-    then the IMDb tables when results.json has them."""
+def synthetic_markdown(results: dict) -> str:
+    """One table per task: token accuracy and exact match at each headline length, plus training steps."""
     lines = []
     for task, per_pe in results["tasks"].items():
         lengths = sorted({int(k.split("_")[1]) for row in per_pe.values() for k in row if k.startswith("acc_")})
@@ -87,9 +86,15 @@ def results_markdown(results: dict) -> str:
             cells += [str(row["train_steps"]), "yes" if row["converged"] else "**no**"]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-    if results.get("imdb"):
-        lines.append(imdb_markdown(results))
     return "\n".join(lines).rstrip() + "\n"
+
+
+def results_markdown(results: dict) -> str:
+    """The synthetic tables, then the IMDb tables when results.json has them."""
+    text = synthetic_markdown(results)
+    if results.get("imdb"):
+        text += "\n" + imdb_markdown(results)
+    return text
 
 
 def sync_readme(readme: str, results: dict) -> str:

@@ -1,0 +1,304 @@
+"""REPORT.md: the comparison, written from the pipeline's own artifacts.
+
+Every sentence that states an outcome is generated here from the numbers
+(results.json, profile.json, the training summaries and the probes); the verbs
+follow fixed rules (`verdict`), so a change of numbers changes the text and no
+stale sentence survives. The prose about how each encoding works comes from
+theory.py and states no result.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from posenc.config import Config
+from posenc.encodings import alibi_slopes
+from posenc.tables import _bounds, imdb_markdown, synthetic_markdown
+from posenc.theory import theory
+
+KEEP = 0.9  # an encoding "keeps" its accuracy if it retains at least this share of it at the longest length ...
+COLLAPSE = 0.5  # ... "degrades" down to this share, and "collapses" below it
+SAME_POINTS = 0.5  # IMDb: a change smaller than this many accuracy points is "unchanged"
+LOST_HEAD = 0.5  # the copy head "loses" the source token if its weight there falls below this share of before
+
+
+@dataclass(frozen=True)
+class Inputs:
+    cfg: Config
+    results: dict  # metrics/results.json
+    profile: dict  # metrics/profile.json
+    trains: dict[str, dict]  # "<task>_<pe>" and "imdb_<pe>" -> metrics/train/*.json
+    probes: dict[str, dict]  # same names -> metrics/probe/*.json
+    figures: tuple[str, ...]  # PNG names present in figures/
+
+
+def finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def pct(x) -> str:
+    return f"{100 * x:.1f} %" if finite(x) else "NaN"
+
+
+def num(x, fmt: str = ".3g") -> str:
+    return format(x, fmt) if finite(x) else "NaN"
+
+
+def verdict(short: float, long: float, long_loss: float = 0.0) -> tuple[str, float]:
+    """('keeps' | 'degrades' | 'collapses' | 'breaks down (NaN)', retained share) for accuracy
+    `short` at the training length and `long` at a longer one."""
+    if not finite(long_loss):
+        return "breaks down (NaN loss, scored 0)", 0.0
+    if not finite(short) or not finite(long) or short <= 0:
+        return "collapses", 0.0
+    kept = long / short
+    word = "keeps its accuracy" if kept >= KEEP else "degrades" if kept >= COLLAPSE else "collapses"
+    return word, kept
+
+
+def reference_length(lengths, train_len: int) -> int:
+    """The evaluated length that stands for "the training length": the longest one not beyond it."""
+    within = [L for L in lengths if L <= train_len]
+    return max(within) if within else min(lengths)
+
+
+def figure(inp: Inputs, name: str, caption: str) -> str:
+    return f"![{caption}](figures/{name})\n\n*{caption}*\n" if name in inp.figures else ""
+
+
+# ---------------------------------------------------------------- sections
+
+def setup(inp: Inputs) -> str:
+    cfg, m, t, s, i = inp.cfg, inp.cfg.model, inp.cfg.train, inp.cfg.synthetic, inp.cfg.imdb
+    head = s.headline_task
+    n_params = {pe: inp.trains[f"{head}_{pe}"]["summary"]["n_params"] for pe in cfg.pes}
+    devices = sorted({tr["timing"]["device"] for tr in inp.trains.values()})
+    wall = sum(tr["timing"]["wall_s"] for tr in inp.trains.values())
+    d = inp.results.get("imdb_data", {})
+    prof = inp.profile
+    return "\n".join([
+        "## Setup", "",
+        f"- **Model** (every PE): {m.n_layers} pre-norm blocks, d_model {m.d_model}, {m.n_heads} heads of size "
+        f"{m.d_model // m.n_heads}, FFN x{m.ffn_mult} with GELU, {m.norm}, dropout {m.dropout} "
+        f"(IMDb classifier: {i.dropout}). Parameters of the {head} LMs: "
+        + ", ".join(f"{pe} {n:,}" for pe, n in n_params.items()) + ".",
+        f"- **Synthetic data**: content tokens 0..{s.vocab_size - 1} plus SEP and PAD; a training pool of "
+        f"{s.train_size:,} source sequences per task (length up to {s.train_max_len} tokens, n uniform), "
+        f"{s.val_size} validation sequences at {s.train_max_len} for the stop rule, {s.eval_size} test sequences "
+        f"per length at {', '.join(map(str, sorted(set(s.eval_lengths) | set(s.curve_lengths))))}.",
+        f"- **Synthetic recipe**: AdamW lr {t.lr}, weight decay {t.weight_decay}, {t.batch_size} sequences a "
+        f"step, warmup {t.warmup_frac:.0%} then cosine over at most {t.max_steps} steps, clip {t.grad_clip}, "
+        f"length curriculum {t.curriculum_start_len} -> {s.train_max_len} tokens over {t.curriculum_steps} steps; "
+        f"stop once validation token accuracy is >= {t.stop_acc} on {t.stop_patience} checks "
+        f"{t.check_every} steps apart.",
+        f"- **IMDb**: {d.get('train_reviews', '?')} train / {d.get('val_reviews', '?')} validation / "
+        f"{d.get('test_reviews', '?')} test reviews, BPE vocabulary {d.get('vocab_size', i.tokenizer_vocab)}; "
+        f"training inputs keep the {'last' if i.truncation == 'tail' else 'first'} {i.train_max_len} tokens "
+        f"of a review ({i.truncation} truncation, also used at test time); {i.epochs} epochs, AdamW lr {i.lr}, "
+        f"batch {i.batch_size}; the weights with the best validation loss are kept.",
+        f"- **Seed** {cfg.seed}; trained on {', '.join(devices)}; {len(inp.trains)} trainings took "
+        f"{wall / 60:.0f} min of wall time in total; torch {prof.get('torch', '?')}, "
+        f"profiled on {prof.get('device_name', prof.get('device', '?'))} with {prof.get('threads', '?')} threads.",
+        "- **Reproduce**: `IMDB_ARCHIVE=/path/to/aclImdb_v1.tar.gz make repro` (or `dvc repro`); every number "
+        "below is rebuilt from `params.yaml`, and this file by the `report` stage.", ""])
+
+
+def ranking(per_pe: dict[str, dict], L: int) -> str:
+    order = sorted(per_pe, key=lambda pe: per_pe[pe][f"acc_{L}"], reverse=True)
+    return " > ".join(f"{pe} {pct(per_pe[pe][f'acc_{L}'])}" for pe in order)
+
+
+def synthetic_section(inp: Inputs) -> str:
+    s = inp.cfg.synthetic
+    longer = [L for L in s.eval_lengths if L > s.train_max_len]
+    lines = ["## Synthetic tasks: accuracy vs length", "",
+             f"Teacher-forced token accuracy on target positions (and exact match of whole sequences). "
+             f"Models saw at most {s.train_max_len} tokens in training.", "", synthetic_markdown(inp.results)]
+    for task, per_pe in inp.results["tasks"].items():
+        for L in longer:
+            lines.append(f"- {task} at {L}: {ranking(per_pe, L)}.")
+        not_met = [pe for pe, row in per_pe.items() if not row["converged"]]
+        lines.append(f"- {task}: " + (f"{', '.join(not_met)} did not meet the stop rule within "
+                                      f"{inp.cfg.train.max_steps} steps." if not_met else
+                                      "every PE met the stop rule at the training length."))
+    lines += ["", figure(inp, "accuracy_vs_length.png", "Token accuracy vs sequence length, one line per PE"),
+              figure(inp, "training_loss.png", "Training loss per step (rolling mean of 5 logged steps)")]
+    return "\n".join(lines)
+
+
+def imdb_change(row: dict, T: int, L: int) -> str:
+    delta = 100 * (row[f"acc_{L}"] - row[f"acc_{T}"])
+    if not finite(row[f"loss_{L}"]):
+        return f"gives a NaN loss at {L} (scored 0)"
+    if abs(delta) < SAME_POINTS:
+        return f"is unchanged at {L} ({pct(row[f'acc_{L}'])})"
+    return f"{'gains' if delta > 0 else 'loses'} {abs(delta):.1f} points at {L} ({pct(row[f'acc_{L}'])})"
+
+
+def longest_bucket(inp: Inputs, pe: str, L: int) -> tuple[str, dict]:
+    buckets = inp.results["imdb_buckets"][pe][str(L)]
+    name = max(buckets, key=lambda b: _bounds(b)[0])
+    return name, buckets[name]
+
+
+def imdb_section(inp: Inputs) -> str:
+    i = inp.cfg.imdb
+    T, L = reference_length(i.eval_lengths, i.train_max_len), max(i.eval_lengths)
+    lines = ["## IMDb: real text", "",
+             f"Test reviews truncated at L tokens ({i.truncation} truncation); reviews shorter than L are "
+             "unchanged, so a longer L only changes the long reviews.", "", imdb_markdown(inp.results)]
+    for pe, row in inp.results["imdb"].items():
+        name, b_long = longest_bucket(inp, pe, L)
+        _, b_short = longest_bucket(inp, pe, T)
+        lines.append(f"- {pe}: {pct(row[f'acc_{T}'])} at {T}, {imdb_change(row, T, L)}; on the {b_long['n']} "
+                     f"reviews of {name} tokens {pct(b_short['acc'])} at {T} and {pct(b_long['acc'])} at {L}.")
+    lines += ["", figure(inp, "imdb_vs_length.png", "IMDb accuracy and loss vs truncation length")]
+    return "\n".join(lines)
+
+
+def stability_section(inp: Inputs) -> str:
+    L = max(inp.cfg.probe.lengths)
+    head = ["model", "PE", f"last-layer mean grad norm @{L}", f"probe loss @{L}", "max eval loss", "NaN values"]
+    lines = ["## Stability", "",
+             f"Gradients on a fixed batch of {inp.cfg.probe.batch_size} sequences (reviews for IMDb) at "
+             f"{', '.join(map(str, inp.cfg.probe.lengths))} tokens; the mean gradient norm of a layer is the "
+             "mean of ||dL/dW|| over its weight tensors. A NaN run is recorded, never a crash, and scored 0.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    nan_runs = []
+    for task, per_pe in inp.results["stability"].items():
+        for pe, st in per_pe.items():
+            lines.append(f"| {task} | {pe} | {num(st[f'grad_norm_last_layer_{L}'])} | {num(st[f'probe_loss_{L}'])} "
+                         f"| {num(st['max_loss'])} | {st['nan_count']} |")
+            if st["nan"]:
+                nan_runs.append(f"{task}/{pe}")
+    lines += ["", ("- Runs with NaN or inf values: " + ", ".join(nan_runs) + " (their accuracies are scored 0)."
+                   if nan_runs else "- No run produced a NaN or inf loss or gradient."), "",
+              figure(inp, "grad_norms.png", f"Gradient norm per component, {inp.cfg.synthetic.headline_task} task"),
+              figure(inp, "grad_norms_imdb.png", "Gradient norm per component, IMDb classifiers")]
+    return "\n".join(lines)
+
+
+def cost_section(inp: Inputs) -> str:
+    prof = inp.profile
+    models = prof["models"]
+    lengths = list(next(iter(models.values()))["lengths"])
+    T = str(inp.cfg.synthetic.train_max_len) if str(inp.cfg.synthetic.train_max_len) in lengths else lengths[0]
+    head = (["PE", "kind", "extra params", "extra work per attention call", "other extra work"]
+            + [f"train time x @{L}" for L in lengths] + [f"peak mem @{lengths[-1]} (MiB)",
+                                                        f"train tokens/s @{T}", f"of matmul peak @{T}"])
+    lines = ["## Cost", "",
+             f"Measured by the `profile` stage ({prof['device']}, {prof.get('device_name', '')}, batch "
+             f"{prof['batch_size']}, median of {prof['repeats']} repetitions): time per training token relative to "
+             f"the no-PE baseline `{prof['baseline']}` measured in the same run (x1.00 = no overhead), peak memory "
+             f"({next(iter(models.values()))['lengths'][lengths[-1]]['peak_mem_kind'].replace('_', ' ')}), and "
+             f"achieved FLOP/s of a training step as a share of a dense "
+             f"{prof['matmul']['n']}x{prof['matmul']['n']} matmul ({prof['matmul']['flops_per_s'] / 1e9:.0f} "
+             "GFLOP/s here). Big-O terms: T tokens, d model width, H heads.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for pe, mp in models.items():
+        th = theory(pe)
+        r = mp["lengths"]
+        lines.append("| " + " | ".join([pe, th.kind, f"{mp['extra_params']:,}", th.attention_cost, th.other_cost]
+                                       + [f"x{r[L]['train_overhead']:.2f}" for L in lengths]
+                                       + [f"{r[lengths[-1]]['peak_mem_mib']:.0f}",
+                                          f"{r[T]['train_tokens_per_s']:,.0f}", f"{r[T]['mfu']:.0%}"]) + " |")
+    slowest = max((pe for pe in models if pe != prof["baseline"]),
+                  key=lambda pe: models[pe]["lengths"][lengths[-1]]["train_overhead"], default=None)
+    if slowest:
+        lines += ["", f"- At {lengths[-1]} tokens the largest training overhead is {slowest}'s: "
+                      f"x{models[slowest]['lengths'][lengths[-1]]['train_overhead']:.2f} the baseline's time per token."]
+    return "\n".join(lines) + "\n"
+
+
+def pros_cons_section(inp: Inputs) -> str:
+    s = inp.cfg.synthetic
+    L = max(s.eval_lengths)
+    lines = ["## Pros and cons", "", f"| PE | pros | cons | measured: {s.headline_task} @{L} | IMDb @{L} |",
+             "|---|---|---|---|---|"]
+    for pe in inp.cfg.pes:
+        th, row = theory(pe), inp.results["tasks"][s.headline_task][pe]
+        word, kept = verdict(row[f"acc_{reference_length(s.eval_lengths, s.train_max_len)}"], row[f"acc_{L}"],
+                             row[f"loss_{L}"])
+        irow = inp.results["imdb"][pe]
+        lines.append(f"| {pe} | {'; '.join(th.pros)} | {'; '.join(th.cons)} | {pct(row[f'acc_{L}'])}: {word} "
+                     f"| {pct(irow[f'acc_{L}'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def probe_sentences(inp: Inputs, pe: str, verdict_word: str) -> list[str]:
+    s = inp.cfg.synthetic
+    T, L = reference_length(s.eval_lengths, s.train_max_len), max(s.eval_lengths)
+    probe = inp.probes[f"{s.headline_task}_{pe}"]
+    att = probe["attention"]
+    out = []
+    last = len(att[str(T)]["entropy_norm"]) - 1
+    out.append(f"Attention of the last layer is {num(att[str(T)]['entropy_norm'][last], '.2f')} of uniform at {T} "
+               f"and {num(att[str(L)]['entropy_norm'][last], '.2f')} at {L} (normalised entropy, 1 = uniform).")
+    mass = att[str(T)].get("source_mass")
+    if mass:
+        flat = [(x, li, h) for li, row in enumerate(mass) for h, x in enumerate(row) if finite(x)]
+        if flat:
+            m_T, li, h = max(flat)
+            m_L = att[str(L)]["source_mass"][li][h]
+            lost = not finite(m_L) or m_L < LOST_HEAD * m_T
+            tie = ("in step with the accuracy drop" if lost and verdict_word != "keeps its accuracy" else
+                   "so this head alone does not explain the accuracy drop" if not lost and
+                   verdict_word != "keeps its accuracy" else "consistent with the kept accuracy" if not lost else
+                   "although the accuracy is kept (other heads read the token)")
+            out.append(f"Its copy head (layer {li}, head {h}) puts {num(m_T, '.2f')} of its weight on the source "
+                       f"token at {T} and {num(m_L, '.2f')} at {L}: it {'loses' if lost else 'still finds'} the "
+                       f"token it must copy, {tie}.")
+    g = probe["gradients"]
+    gl = f"layer{last}"
+    Ls = sorted(int(x) for x in g)
+    g0, g1 = g[str(Ls[0])]["layer_mean_grad_norm"][gl], g[str(Ls[-1])]["layer_mean_grad_norm"][gl]
+    ratio = f" (x{g1 / g0:.1f})" if finite(g0) and finite(g1) and g0 > 0 else ""
+    out.append(f"The last layer's mean gradient norm goes from {num(g0)} at {Ls[0]} to {num(g1)} at {Ls[-1]}{ratio}.")
+    return out
+
+
+def pe_sections(inp: Inputs) -> str:
+    cfg, s = inp.cfg, inp.cfg.synthetic
+    T, L = s.train_max_len, max(max(s.eval_lengths), max(s.curve_lengths, default=0))
+    ref = reference_length(s.eval_lengths, T)
+    slopes = ", ".join(f"1/{round(1 / x)}" for x in alibi_slopes(cfg.model.n_heads).tolist())
+    fill = {"train": T, "last": T - 1, "longest_last": L - 1, "slopes": slopes}
+    lines = ["## Why each encoding survives or collapses", ""]
+    Lmax = max(s.eval_lengths)
+    for pe in cfg.pes:
+        th = theory(pe)
+        lines += [f"### {pe}", "", f"*How it works.* {th.mechanism.format(**fill)}", "", "*What we measured.*", ""]
+        head_word = None
+        for task, per_pe in inp.results["tasks"].items():
+            row = per_pe[pe]
+            word, kept = verdict(row[f"acc_{ref}"], row[f"acc_{Lmax}"], row[f"loss_{Lmax}"])
+            head_word = word if task == s.headline_task else head_word
+            steps = (f"{row['train_steps']} steps, stop rule met" if row["converged"] else
+                     f"stopped at {row['train_steps']} steps without meeting the stop rule, so its longer-length "
+                     "numbers extrapolate from an unconverged model")
+            middle = ", ".join(f"{pct(row[f'acc_{x}'])} at {x}" for x in s.eval_lengths if ref < x < Lmax)
+            lines.append(f"- {task}: {pct(row[f'acc_{ref}'])} at {ref} ({steps}); {middle + ', ' if middle else ''}"
+                         f"{pct(row[f'acc_{Lmax}'])} at {Lmax}: it {word}"
+                         + ("." if word.startswith("breaks") else f" ({kept:.0%} of its {ref}-token accuracy)."))
+        irow = inp.results["imdb"][pe]
+        i = cfg.imdb
+        iref = reference_length(i.eval_lengths, i.train_max_len)
+        lines.append(f"- IMDb: {pct(irow[f'acc_{iref}'])} at {iref}; it {imdb_change(irow, iref, max(i.eval_lengths))}.")
+        lines += [f"- {x}" for x in probe_sentences(inp, pe, head_word)]
+        lines.append("")
+    lines += [figure(inp, "attention_maps.png", "The same copy example: each PE's copy head at the training "
+                                                "length and at the longest"),
+              figure(inp, "attention_entropy.png", "Attention entropy per layer vs length, and the copy head's "
+                                                   "weight on the source token"),
+              figure(inp, "attention_entropy_imdb.png", "IMDb: attention entropy per layer vs length")]
+    return "\n".join(lines)
+
+
+def build_report(inp: Inputs) -> str:
+    parts = ["# Positional encodings and length extrapolation: report",
+             "*Generated by the `report` stage from `metrics/` and `figures/`; do not edit. Every sentence that "
+             "states a result is computed from the numbers below.*",
+             setup(inp), synthetic_section(inp), imdb_section(inp), stability_section(inp), cost_section(inp),
+             pros_cons_section(inp), pe_sections(inp)]
+    return "\n\n".join(p.strip() for p in parts) + "\n"

@@ -1,0 +1,121 @@
+"""The report: its sentences follow the numbers (a NaN run, a PE that collapses, one that keeps
+its accuracy), and changing a number leaves no stale sentence behind."""
+
+import copy
+import math
+
+import pytest
+
+from posenc import encodings, report
+from posenc.theory import THEORY, theory
+
+PES = ["sinusoidal", "learned", "rope", "alibi"]
+NAN = float("nan")
+
+
+def section(text: str, pe: str) -> str:
+    """The '### pe' part of the report."""
+    start = text.index(f"### {pe}\n")
+    end = text.find("\n### ", start + 1)
+    return text[start:] if end < 0 else text[start:end]
+
+
+@pytest.fixture
+def inputs(tiny_cfg):
+    # copy at 16 (training length) / 32: alibi keeps, learned collapses, sinusoidal degrades, rope goes NaN
+    acc = {"sinusoidal": (0.99, 0.7), "learned": (0.99, 0.05), "rope": (0.99, 0.0), "alibi": (0.99, 0.97)}
+    loss = {pe: (0.1, NAN if pe == "rope" else 1.0) for pe in PES}
+    tasks = {t: {pe: {"acc_16": acc[pe][0], "acc_32": acc[pe][1], "exact_16": 0.5, "exact_32": 0.0,
+                      "loss_16": loss[pe][0], "loss_32": loss[pe][1], "train_steps": 300,
+                      "converged": pe != "sinusoidal"} for pe in PES} for t in ("copy", "duplicate")}
+    imdb = {pe: {"acc_16": 0.80, "acc_32": 0.80 + (0.05 if pe == "alibi" else -0.2 if pe == "learned" else 0.001),
+                 "f1_16": 0.8, "f1_32": 0.8, "loss_16": 0.4, "loss_32": 0.4, "best_epoch": 1, "train_steps": 10}
+            for pe in PES}
+    buckets = {pe: {L: {b: {"acc": 0.7, "f1": 0.7, "loss": 0.5, "n": 3} for b in ("<=16", "17-32", ">32")}
+                    for L in ("16", "32")} for pe in PES}
+    stability = {t: {pe: {"grad_norm_last_layer_32": 0.5, "probe_loss_32": 1.0, "max_probe_loss": 1.0,
+                          "max_loss": NAN if pe == "rope" else 1.0, "nan_count": 3 if pe == "rope" else 0,
+                          "nan": pe == "rope"} for pe in PES} for t in ("copy", "duplicate", "imdb")}
+    results = {"tasks": tasks, "headline_task": "copy", "imdb": imdb, "imdb_buckets": buckets,
+               "stability": stability, "imdb_data": {"train_reviews": 9, "val_reviews": 3, "test_reviews": 12,
+                                                     "vocab_size": 300}}
+    trains = {f"{t}_{pe}": {"summary": {"n_params": 1000}, "timing": {"device": "cpu", "wall_s": 60.0}}
+              for t in ("copy", "duplicate", "imdb") for pe in PES}
+
+    def probe(pe):
+        mass_long = 0.05 if pe in ("learned", "rope") else 0.9
+        att = {L: {"entropy": [1.0], "entropy_norm": [0.3 if L == "16" else 0.8],
+                   "source_mass": [[0.95 if L == "16" else mass_long, 0.1]]} for L in ("16", "24", "32")}
+        grads = {L: {"loss": 1.0, "layer_mean_grad_norm": {"layer0": 0.1 if L == "16" else 0.4}} for L in ("16", "32")}
+        return {"attention": att, "gradients": grads}
+
+    probes = {f"{t}_{pe}": probe(pe) for t in ("copy", "duplicate", "imdb") for pe in PES}
+    row = {"train_overhead": 1.1, "forward_overhead": 1.05, "peak_mem_mib": 300.0, "train_tokens_per_s": 5000.0,
+           "mfu": 0.3, "peak_mem_kind": "process_peak_rss"}
+    profile = {"device": "cpu", "device_name": "test cpu", "threads": 2, "torch": "x", "batch_size": 2, "repeats": 2,
+               "baseline": "nope", "matmul": {"n": 64, "flops_per_s": 1e9},
+               "models": {pe: {"extra_params": 0, "lengths": {"16": dict(row), "32": dict(row)}}
+                          for pe in ["nope", *PES]}}
+    profile["models"]["rope"]["lengths"]["32"]["train_overhead"] = 1.7
+    return report.Inputs(cfg=tiny_cfg, results=results, profile=profile, trains=trains, probes=probes,
+                         figures=("accuracy_vs_length.png",))
+
+
+def test_sentences_follow_the_numbers(inputs):
+    text = report.build_report(inputs)
+    assert "it keeps its accuracy (98% of its 16-token accuracy)" in section(text, "alibi")
+    assert "it collapses (5% of its 16-token accuracy)" in section(text, "learned")
+    assert "it degrades (71% of its 16-token accuracy)" in section(text, "sinusoidal")
+    assert "without meeting the stop rule" in section(text, "sinusoidal")
+    assert "breaks down (NaN loss, scored 0)" in section(text, "rope")
+    assert "Runs with NaN or inf values: copy/rope, duplicate/rope, imdb/rope" in text
+    assert "largest training overhead is rope's: x1.70" in text
+    # probes: the copy head keeps the source token for alibi, loses it for learned
+    assert "it still finds the token it must copy, consistent with the kept accuracy" in section(text, "alibi")
+    assert "it loses the token it must copy, in step with the accuracy drop" in section(text, "learned")
+    assert "from 0.1 at 16 to 0.4 at 32 (x4.0)" in section(text, "alibi")
+    # IMDb changes
+    assert "gains 5.0 points at 32" in section(text, "alibi")
+    assert "loses 20.0 points at 32" in section(text, "learned")
+    assert "is unchanged at 32" in section(text, "sinusoidal")
+    assert "copy at 32: alibi 97.0 % > sinusoidal 70.0 % > learned 5.0 % > rope 0.0 %" in text
+    assert "![Token accuracy vs sequence length" in text and "attention_maps.png" not in text  # only present figures
+
+
+def test_changing_a_number_leaves_no_stale_sentence(inputs):
+    before = report.build_report(inputs)
+    changed = copy.deepcopy(inputs.results)
+    for t in ("copy", "duplicate"):
+        changed["tasks"][t]["alibi"]["acc_32"] = 0.12
+    after = report.build_report(report.Inputs(**{**inputs.__dict__, "results": changed}))
+    assert "keeps its accuracy" in section(before, "alibi") and "keeps its accuracy" not in section(after, "alibi")
+    assert "97.0 %" not in after and "it collapses (12% of its 16-token accuracy)" in section(after, "alibi")
+    assert "alibi 97.0 %" not in after and "copy at 32: sinusoidal 70.0 % > alibi 12.0 %" in after
+    # the copy head still finds the token, so now it cannot be what explains the drop
+    assert "so this head alone does not explain the accuracy drop" in section(after, "alibi")
+
+
+def test_no_nan_sentence_when_no_run_is_nan(inputs):
+    clean = copy.deepcopy(inputs.results)
+    for per_pe in clean["stability"].values():
+        per_pe["rope"].update(nan=False, nan_count=0, max_loss=1.0)
+    text = report.build_report(report.Inputs(**{**inputs.__dict__, "results": clean}))
+    assert "No run produced a NaN or inf" in text and "Runs with NaN" not in text
+
+
+def test_every_registered_pe_has_theory_that_states_no_number():
+    assert set(THEORY) == set(encodings.available())
+    fill = {"train": 256, "last": 255, "longest_last": 1023, "slopes": "1/4, 1/16"}
+    for pe in encodings.available():
+        text = theory(pe).mechanism.format(**fill)
+        assert "%" not in text  # mechanisms, not results
+    with pytest.raises(KeyError, match="theory.py"):
+        theory("xpos")
+
+
+def test_verdict_rules():
+    assert report.verdict(1.0, 0.95)[0] == "keeps its accuracy"
+    assert report.verdict(1.0, 0.6)[0] == "degrades"
+    assert report.verdict(1.0, 0.1)[0] == "collapses"
+    assert report.verdict(1.0, 0.9, NAN)[0].startswith("breaks down")
+    assert math.isclose(report.verdict(0.8, 0.4)[1], 0.5)
