@@ -1,12 +1,40 @@
-# One-command workflows. Everything runs inside a local virtualenv (.venv).
-VENV   ?= .venv
-PY     := $(VENV)/bin/python
-export PATH := $(abspath $(VENV))/bin:$(PATH)
+# One-command workflows. By default everything runs in a local virtualenv (.venv);
+# DOCKER=1 runs repro/test/bench/jupyter in the CPU image, DOCKER=gpu in the GPU image.
+# Docker is never required: build, build-gpu, sh and stop are the only Docker-only targets.
+VENV      ?= .venv
+IMAGE     ?= posenc:cpu
+GPU_IMAGE ?= posenc:gpu
+PORT      ?= 8888
+DOCKER    ?=
+JUPYTER   := posenc-jupyter
 
-.PHONY: help setup repro test clean
+ifeq ($(IN_DOCKER),1)          # set by the images: their environment is already installed
+PY    := python
+SETUP :=
+else
+PY    := $(VENV)/bin/python
+SETUP := setup
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+endif
+
+# docker run with the repo at /workspace as the calling user (files stay the host user's),
+# and IMDB_ARCHIVE's folder mounted read-only when it is set.
+ifeq ($(DOCKER),gpu)
+RUN_IMAGE := $(GPU_IMAGE)
+GPU_FLAG  := --gpus all
+else
+RUN_IMAGE := $(IMAGE)
+GPU_FLAG  :=
+endif
+DOCKER_RUN = docker run --rm $(GPU_FLAG) --user "$$(id -u):$$(id -g)" -e HOME=/tmp \
+	-v "$(CURDIR)":/workspace -w /workspace \
+	$(if $(IMDB_ARCHIVE),-v "$(abspath $(dir $(IMDB_ARCHIVE)))":/imdb:ro -e IMDB_ARCHIVE=/imdb/$(notdir $(IMDB_ARCHIVE)))
+
+.PHONY: help setup repro test bench readme build build-gpu jupyter sh stop clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@echo "  DOCKER=1 (CPU image) or DOCKER=gpu runs repro, test, bench and jupyter in Docker"
 
 setup: $(VENV)/.installed  ## create .venv and install the pinned requirements
 
@@ -17,17 +45,53 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
-repro: setup  ## run the whole default pipeline (dvc repro), then refresh the README table
+ifneq ($(DOCKER),)
+repro test bench:
+	$(DOCKER_RUN) $(RUN_IMAGE) make $@ DOCKER=
+else
+repro: $(SETUP)  ## run the whole default pipeline (dvc repro), then refresh the README tables
 	dvc repro
 	$(PY) stages/readme.py
 
-test: setup  ## run the test suite
+test: $(SETUP)  ## run the test suite
 	$(PY) -m pytest
 
-clean:  ## remove the virtualenv and caches (keeps data/, models/ and the DVC cache)
+bench: $(SETUP)  ## re-measure the cost of every PE (the profile stage) -> metrics/profile.json
+	dvc repro --force profile
+endif
+
+readme: $(SETUP)  ## refresh the README results tables from metrics/results.json
+	$(PY) stages/readme.py
+
+build:  ## build the CPU image (posenc:cpu, from Dockerfile)
+	docker build -t $(IMAGE) -f Dockerfile .
+
+build-gpu:  ## build the GPU image (posenc:gpu, from Dockerfile.gpu)
+	docker build -t $(GPU_IMAGE) -f Dockerfile.gpu .
+
+# JupyterLab only on 127.0.0.1, with a fresh random token; the URL to open is printed.
+ifneq ($(DOCKER),)
+jupyter:
+	@token=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))'); \
+	docker run -d --name $(JUPYTER) $(GPU_FLAG) --user "$$(id -u):$$(id -g)" -e HOME=/tmp \
+		-v "$(CURDIR)":/workspace -w /workspace -p 127.0.0.1:$(PORT):8888 $(RUN_IMAGE) \
+		jupyter lab --ip=0.0.0.0 --port=8888 --no-browser --IdentityProvider.token="$$token" >/dev/null && \
+	echo "JupyterLab (container $(JUPYTER)): http://127.0.0.1:$(PORT)/lab/tree/notebooks?token=$$token  (make stop ends it)"
+else
+jupyter: $(SETUP)  ## JupyterLab on 127.0.0.1 with a random token (DOCKER=1: in a container)
+	$(PY) -m pip install -q -r requirements-jupyter.txt
+	@token=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(24))'); \
+	echo "JupyterLab: http://127.0.0.1:$(PORT)/lab/tree/notebooks?token=$$token  (Ctrl-C ends it)"; \
+	$(PY) -m jupyter lab --ip=127.0.0.1 --port=$(PORT) --no-browser --IdentityProvider.token="$$token"
+endif
+
+sh:  ## a shell in the image, the repo mounted at /workspace (DOCKER=gpu: the GPU image)
+	docker run --rm -it $(GPU_FLAG) --user "$$(id -u):$$(id -g)" -e HOME=/tmp \
+		-v "$(CURDIR)":/workspace -w /workspace $(RUN_IMAGE) bash
+
+stop:  ## stop the JupyterLab container started by `make jupyter DOCKER=1`
+	docker rm -f $(JUPYTER)
+
+clean:  ## remove the virtualenv and caches (keeps data/, models/, metrics/ and the DVC cache)
 	rm -rf $(VENV) .pytest_cache src/*.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
-
-.PHONY: readme
-readme: setup  ## refresh the README results table from metrics/results.json
-	$(PY) stages/readme.py

@@ -105,6 +105,27 @@ def test_figures_are_rebuilt_from_metrics_alone(repo):
     assert len(list((repo / "figures").glob("*.png"))) == 8
 
 
+def test_report_and_profile_are_written(repo):
+    text = (repo / "REPORT.md").read_text()
+    assert "## Why each encoding survives or collapses" in text and "](figures/accuracy_vs_length.png)" in text
+    profile = json.loads((repo / "metrics/profile.json").read_text())
+    assert set(profile["models"]) == {"nope", *PES}
+
+
+def test_notebook_runs_headless_on_the_results(repo, monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("POSENC_ROOT", str(repo))
+    nb = nbformat.read(ROOT / "notebooks/results.ipynb", as_version=4)
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")  # committed without outputs
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}}
+                   ).execute()  # raises on any cell error
+    outputs = json.dumps([c.get("outputs", []) for c in nb.cells if c.cell_type == "code"])
+    assert all(pe in outputs for pe in PES)
+    assert "image/png" in outputs and "Why each encoding" in outputs
+
+
 def test_forced_rerun_gives_byte_identical_results(repo):
     before = (repo / "metrics/results.json").read_bytes()
     dvc(repo, "repro", "--force", "train@copy-rope", "evaluate@copy-rope", "prepare_imdb", "train_imdb@alibi",
