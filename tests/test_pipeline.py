@@ -188,3 +188,10 @@ def test_imdb_stage_errors_are_one_line_and_write_nothing(repo, tmp_path):
                 "--out", str(tmp_path / "e.json")], repo, check=False)
     assert proc.returncode == 2 and "bad.pt: corrupt checkpoint" in proc.stderr
     assert not (tmp_path / "e.json").exists()
+
+
+def test_no_stage_script_shadows_a_stdlib_module():
+    """Stage scripts run with stages/ first on sys.path: a stages/profile.py once broke `import cProfile`
+    inside torch for every stage."""
+    names = {p.stem for p in (ROOT / "stages").glob("*.py")}
+    assert not names & set(sys.stdlib_module_names)
