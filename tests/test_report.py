@@ -119,3 +119,15 @@ def test_verdict_rules():
     assert report.verdict(1.0, 0.1)[0] == "collapses"
     assert report.verdict(1.0, 0.9, NAN)[0].startswith("breaks down")
     assert math.isclose(report.verdict(0.8, 0.4)[1], 0.5)
+
+
+def test_cost_columns_follow_numeric_length_order(inputs):
+    # profile.json is written with sorted keys, so "128" comes before "16" as text
+    prof = copy.deepcopy(inputs.profile)
+    for m in prof["models"].values():
+        m["lengths"] = {L: dict(m["lengths"]["16"]) for L in ("128", "16", "32")}
+    text = report.build_report(report.Inputs(**{**inputs.__dict__, "profile": prof}))
+    cost = text[text.index("## Cost\n"):text.index("## Pros and cons")]
+    header = next(line for line in cost.splitlines() if line.startswith("| PE"))
+    assert header.index("@16 ") < header.index("@32 ") < header.index("@128 ")
+    assert "peak mem @128" in header

@@ -65,16 +65,16 @@ def imdb_vs_length(results: dict, pes: list[str], train_len: int):
     longest = buckets[-1]
     n_long = results["imdb_buckets"][pes[0]][str(lengths[-1])][longest]["n"]
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
-    panels = [("accuracy (%)", lambda pe, L: 100 * results["imdb"][pe][f"acc_{L}"], "all test reviews"),
-              ("mean cross-entropy (nats)", lambda pe, L: results["imdb"][pe][f"loss_{L}"], "all test reviews"),
+    panels = [("accuracy (%)", lambda pe, L: 100 * results["imdb"][pe][f"acc_{L}"], "accuracy, all test reviews"),
+              ("mean cross-entropy (nats)", lambda pe, L: results["imdb"][pe][f"loss_{L}"], "loss, all test reviews"),
               ("accuracy (%)", lambda pe, L: 100 * results["imdb_buckets"][pe][str(L)][longest]["acc"],
-               f"reviews of {longest} tokens (n={n_long})")]
+               f"accuracy, reviews of {longest} tokens (n={n_long})")]
     for ax, (ylabel, value, subset) in zip(axes, panels):
         for pe in pes:
             ax.plot(lengths, [value(pe, L) for L in lengths], marker="o", label=pe, color=colors[pe])
         ax.set_xlim(0, lengths[-1] * 1.05)
         _mark_training_length(ax, train_len)
-        ax.set(xticks=lengths, xlabel="test reviews truncated at L tokens", ylabel=ylabel, title=f"IMDb: {subset}")
+        ax.set(xticks=lengths, xlabel="test reviews cut to L tokens", ylabel=ylabel, title=f"IMDb: {subset}")
     axes[0].legend(title="PE")
     fig.tight_layout()
     return fig

@@ -182,7 +182,7 @@ def stability_section(inp: Inputs) -> str:
 def cost_section(inp: Inputs) -> str:
     prof = inp.profile
     models = prof["models"]
-    lengths = list(next(iter(models.values()))["lengths"])
+    lengths = sorted(next(iter(models.values()))["lengths"], key=int)  # JSON keys sort as text: "1024" < "256"
     T = str(inp.cfg.synthetic.train_max_len) if str(inp.cfg.synthetic.train_max_len) in lengths else lengths[0]
     head = (["PE", "kind", "extra params", "extra work per attention call", "other extra work"]
             + [f"train time x @{L}" for L in lengths] + [f"peak mem @{lengths[-1]} (MiB)",
