@@ -2,10 +2,38 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 
+from posenc import config
+from posenc.artifacts import Layout
 from posenc.errors import PosencError
+
+
+def parser(doc: str, task: bool = False, pe: bool = False) -> argparse.ArgumentParser:
+    """--params and --root (where the artifacts live, see posenc/artifacts.py), plus --task / --pe if asked."""
+    ap = argparse.ArgumentParser(description=doc)
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--root", default=".", help="folder holding data/, models/, metrics/ (default: here)")
+    if task:
+        ap.add_argument("--task", required=True)
+    if pe:
+        ap.add_argument("--pe", required=True)
+    return ap
+
+
+def setup(ap: argparse.ArgumentParser):
+    """Parse the arguments, load params.yaml, check --task/--pe against it -> (args, cfg, layout)."""
+    args = ap.parse_args()
+    cfg = config.load(args.params)
+    if getattr(args, "pe", None) is not None:
+        config.check_choice(args.pe, cfg.pes, "pes")
+    task = getattr(args, "task", None)
+    if task is not None and task != "imdb":
+        config.check_choice(task, cfg.synthetic.tasks, "synthetic.tasks")
+    return args, cfg, Layout(Path(args.root))
 
 
 def run(main) -> None:

@@ -1,28 +1,21 @@
 """Stage evaluate_imdb: accuracy, macro-F1 and loss of one classifier with test reviews truncated at each length."""
 
-import argparse
-from pathlib import Path
-
 import _cli
 
-from posenc import config, io
+from posenc import io
+from posenc.analysis.evaluate_imdb import evaluate_classifier
+from posenc.artifacts import IMDB
 from posenc.data import imdb
-from posenc.train_imdb import evaluate_classifier, load_classifier
+from posenc.nn.checkpoint import load_model
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--data", required=True, help="folder written by prepare_imdb")
-    ap.add_argument("--model", required=True, help="checkpoint from train_imdb")
-    ap.add_argument("--out", required=True, help="metrics to write (.json)")
-    args = ap.parse_args()
-    cfg = config.load(args.params)
-    model, pe = load_classifier(args.model)
-    test = imdb.load_split(Path(args.data) / "test.npz")
+    args, cfg, layout = _cli.setup(_cli.parser(__doc__, pe=True))
+    model, _ = load_model(layout.checkpoint(IMDB, args.pe))
+    test = imdb.load_split(layout.imdb_data / "test.npz")
     metrics = evaluate_classifier(model, test, cfg)
-    io.write_json(args.out, {"pe": pe, "lengths": metrics})
-    print(f"imdb/{pe}: " + ", ".join(f"acc@{L} {m['acc']:.4f}" for L, m in metrics.items()))
+    io.write_json(layout.eval_json(IMDB, args.pe), {"pe": args.pe, "lengths": metrics})
+    print(f"imdb/{args.pe}: " + ", ".join(f"acc@{L} {m['acc']:.4f}" for L, m in metrics.items()))
 
 
 if __name__ == "__main__":

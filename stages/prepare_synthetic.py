@@ -1,22 +1,15 @@
 """Stage prepare_synthetic: generate every split of every synthetic task once, from the seed."""
 
-import argparse
-from pathlib import Path
-
 import _cli
 
-from posenc import config, io
+from posenc import io
 from posenc.data import synthetic
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--out", required=True, help="folder for <task>.npz")
-    args = ap.parse_args()
-    cfg = config.load(args.params)
+    args, cfg, layout = _cli.setup(_cli.parser(__doc__))
     for task in cfg.synthetic.tasks:
-        path = Path(args.out) / f"{task}.npz"
+        path = layout.synthetic_data(task)
         io.save_npz(path, synthetic.generate(cfg.synthetic, task, cfg.seed))
         print(f"wrote {path}")
 

@@ -1,39 +1,26 @@
 """Stage probe: gradient norms, attention entropy, source mass and attention maps of one trained LM."""
 
-import argparse
-
 import _cli
 
-from posenc import config, io
+from posenc import io
+from posenc.analysis.probes_lm import probe_lm
 from posenc.data import synthetic
-from posenc.errors import DataError
-from posenc.probes import probe_lm
-from posenc.train import load_model, seed_everything
+from posenc.engine.runtime import seed_everything
+from posenc.nn.checkpoint import load_model
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--data", required=True, help="prepared <task>.npz")
-    ap.add_argument("--model", required=True, help="checkpoint from the train stage")
-    ap.add_argument("--out", required=True, help="probe metrics to write (.json)")
-    ap.add_argument("--maps", required=True, help="attention maps to write (.npz)")
-    args = ap.parse_args()
-    cfg = config.load(args.params)
-    model, pe, task = load_model(args.model)
-    splits = synthetic.load(args.data, task, cfg.synthetic.vocab_size)
-    lengths = synthetic.eval_lengths(cfg.synthetic)
-    missing = [L for L in lengths if f"eval_{L}" not in splits]
-    if missing:
-        raise DataError(f"{args.data}: no evaluation split for lengths {missing} (re-run prepare_synthetic)")
+    args, cfg, layout = _cli.setup(_cli.parser(__doc__, task=True, pe=True))
+    task, pe = args.task, args.pe
+    model, _ = load_model(layout.checkpoint(task, pe))
+    splits = synthetic.load_for_eval(layout.synthetic_data(task), task, cfg.synthetic)
     seed_everything(cfg.seed)
     p = cfg.probe
-    metrics, maps = probe_lm(model, splits, task, cfg.synthetic.vocab_size, list(p.lengths), lengths,
-                             list(p.map_lengths), p.batch_size)
-    io.save_npz(args.maps, maps)
-    io.write_json(args.out, {"pe": pe, "task": task, **metrics})
-    grads = metrics["gradients"]
-    print(f"{task}/{pe}: loss " + ", ".join(f"{L}: {g['loss']:.3g}" for L, g in grads.items()))
+    metrics, maps = probe_lm(model, splits, task, cfg.synthetic.vocab_size, list(p.lengths),
+                             synthetic.eval_lengths(cfg.synthetic), list(p.map_lengths), p.batch_size)
+    io.save_npz(layout.attention_maps(task, pe), maps)
+    io.write_json(layout.probe_json(task, pe), {"pe": pe, "task": task, **metrics})
+    print(f"{task}/{pe}: loss " + ", ".join(f"{L}: {g['loss']:.3g}" for L, g in metrics["gradients"].items()))
 
 
 if __name__ == "__main__":

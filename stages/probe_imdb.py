@@ -1,31 +1,23 @@
 """Stage probe_imdb: gradient norms and attention entropy of one IMDb classifier on long test reviews."""
 
-import argparse
-from pathlib import Path
-
 import _cli
 
-from posenc import config, io
+from posenc import io
+from posenc.analysis.probes_imdb import probe_classifier
+from posenc.artifacts import IMDB
 from posenc.data import imdb
-from posenc.probes import probe_classifier
-from posenc.train import seed_everything
-from posenc.train_imdb import load_classifier
+from posenc.engine.runtime import seed_everything
+from posenc.nn.checkpoint import load_model
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--data", required=True, help="folder written by prepare_imdb")
-    ap.add_argument("--model", required=True, help="checkpoint from train_imdb")
-    ap.add_argument("--out", required=True, help="probe metrics to write (.json)")
-    args = ap.parse_args()
-    cfg = config.load(args.params)
-    model, pe = load_classifier(args.model)
-    test = imdb.load_split(Path(args.data) / "test.npz")
+    args, cfg, layout = _cli.setup(_cli.parser(__doc__, pe=True))
+    model, _ = load_model(layout.checkpoint(IMDB, args.pe))
+    test = imdb.load_split(layout.imdb_data / "test.npz")
     seed_everything(cfg.seed)
     metrics = probe_classifier(model, test, list(cfg.probe.lengths), cfg.imdb.truncation, cfg.probe.batch_size)
-    io.write_json(args.out, {"pe": pe, "task": "imdb", **metrics})
-    print(f"imdb/{pe}: loss " + ", ".join(f"{L}: {g['loss']:.3g}" for L, g in metrics["gradients"].items()))
+    io.write_json(layout.probe_json(IMDB, args.pe), {"pe": args.pe, "task": IMDB, **metrics})
+    print(f"imdb/{args.pe}: loss " + ", ".join(f"{L}: {g['loss']:.3g}" for L, g in metrics["gradients"].items()))
 
 
 if __name__ == "__main__":

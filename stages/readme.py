@@ -7,7 +7,7 @@ import _cli
 
 from posenc import io
 from posenc.errors import DataError
-from posenc.tables import sync_readme
+from posenc.reporting.tables import sync_readme
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ IMDB_TRUNCATION = ("head", "tail")
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    """Copy / duplicate data (DESIGN section 5)."""
+    """Copy / duplicate data."""
 
     tasks: tuple[str, ...]
     headline_task: str  # the task whose token accuracy fills results.json["synthetic"]
@@ -38,7 +38,7 @@ class SyntheticConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The shared Transformer block (DESIGN section 4)."""
+    """The shared Transformer block."""
 
     n_layers: int
     d_model: int
@@ -46,7 +46,6 @@ class ModelConfig:
     ffn_mult: int
     norm: str
     dropout: float
-    rope_base: float
     max_positions: int  # size of the fixed PE tables: the longest input a model accepts
 
 
@@ -75,7 +74,7 @@ class EvalConfig:
 
 @dataclass(frozen=True)
 class ImdbConfig:
-    """IMDb sentiment classification (DESIGN section 6): data, tokenizer and the classifier recipe."""
+    """IMDb sentiment classification: data, tokenizer and the classifier recipe."""
 
     archive: str  # aclImdb_v1.tar.gz or an extracted aclImdb/ folder; env IMDB_ARCHIVE overrides
     url: str  # official archive, downloaded when the local one is missing ("" = never download)
@@ -121,6 +120,7 @@ class ProfileConfig:
 class Config:
     seed: int
     pes: tuple[str, ...]
+    pe: dict[str, dict]  # each PE's own hyperparameters, pe.<name>, checked by that PE's class (nn/pe/<name>.py)
     synthetic: SyntheticConfig
     model: ModelConfig
     train: TrainConfig
@@ -159,9 +159,18 @@ def _coerce(value, hint, key: str):
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key}: expected a list, got {value!r}")
         return tuple(_coerce(v, item_hint, f"{key}[{i}]") for i, v in enumerate(value))
+    if typing.get_origin(hint) is dict:  # dict[str, dict]: sections owned by someone else (see validate)
+        if not isinstance(value, dict) or not all(isinstance(v, dict) or v is None for v in value.values()):
+            raise ConfigError(f"{key}: expected a mapping of name -> mapping, got {value!r}")
+        return {str(k): dict(v or {}) for k, v in value.items()}
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, key)
     raise TypeError(f"unsupported type hint {hint!r} for {key}")  # a bug, not user input
+
+
+def build_section(cls, data, prefix: str):
+    """A frozen dataclass from one params section, with the same strict checks as the rest of params.yaml."""
+    return _build(cls, data, prefix)
 
 
 def _build(cls, data, prefix: str = ""):
@@ -194,7 +203,7 @@ def min_length(task: str) -> int:
 
 def validate(cfg: Config) -> None:
     """Cross-field checks that a type alone cannot express."""
-    from posenc.encodings import available  # local: keeps config importable without a model
+    from posenc.nn.pe import available  # lists the PE modules without importing them (or torch)
 
     s, m, t = cfg.synthetic, cfg.model, cfg.train
     _check(cfg.seed >= 0, "seed", f"must be >= 0, got {cfg.seed}")
@@ -202,6 +211,10 @@ def validate(cfg: Config) -> None:
     for i, pe in enumerate(cfg.pes):
         _check(pe in available(), f"pes[{i}]", f"unknown PE {pe!r}; choose from {', '.join(available())}")
     _check(len(set(cfg.pes)) == len(cfg.pes), "pes", "contains duplicates")
+    for name in cfg.pe:
+        _check(name in available(), f"pe.{name}", f"unknown PE; choose from {', '.join(available())}")
+    for pe in cfg.pes:
+        _check(pe in cfg.pe, f"pe.{pe}", "missing section (write `{}` for a PE without parameters)")
 
     _check(len(s.tasks) > 0, "synthetic.tasks", "must list at least one task")
     for i, task in enumerate(s.tasks):
@@ -228,12 +241,9 @@ def validate(cfg: Config) -> None:
     _check(m.n_heads > 0, "model.n_heads", f"must be > 0, got {m.n_heads}")
     _check(m.d_model > 0 and m.d_model % m.n_heads == 0, "model.d_model",
            f"must be a positive multiple of model.n_heads ({m.n_heads}), got {m.d_model}")
-    _check((m.d_model // m.n_heads) % 2 == 0, "model.d_model",
-           "head size d_model/n_heads must be even (RoPE rotates pairs of dimensions)")
     _check(m.ffn_mult > 0, "model.ffn_mult", f"must be > 0, got {m.ffn_mult}")
     _check(m.norm in NORMS, "model.norm", f"unknown norm {m.norm!r}; choose from {', '.join(NORMS)}")
     _check(0.0 <= m.dropout < 1.0, "model.dropout", f"must be in [0, 1), got {m.dropout}")
-    _check(m.rope_base > 1.0, "model.rope_base", f"must be > 1, got {m.rope_base}")
 
     _check(t.lr > 0, "train.lr", f"must be > 0, got {t.lr}")
     _check(t.weight_decay >= 0, "train.weight_decay", f"must be >= 0, got {t.weight_decay}")

@@ -1,4 +1,4 @@
-"""IMDb reviews (Maas et al., ACL 2011): reading, BPE tokenizer, splits, length buckets (DESIGN section 6).
+"""IMDb reviews (Maas et al., ACL 2011): reading, BPE tokenizer, splits, length buckets.
 
 Sources, tried in order:
   1. a local archive (`aclImdb_v1.tar.gz`) or an extracted `aclImdb/` folder:
@@ -30,6 +30,7 @@ from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 from tqdm import tqdm
 
 from posenc.config import IMDB_TRUNCATION, ImdbConfig
+from posenc import io
 from posenc.errors import DataError
 
 LABELS = ("neg", "pos")  # label id = index
@@ -243,13 +244,11 @@ def to_arrays(e: Encoded) -> dict[str, np.ndarray]:
 def load_split(path: str | Path) -> Encoded:
     """Read a prepared split; missing, corrupt or inconsistent -> DataError."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: prepared IMDb split not found (run `dvc repro prepare_imdb`)")
+    arrays = io.load_npz(path, "prepared IMDb split", "run `dvc repro prepare_imdb`")
     try:
-        with np.load(path, allow_pickle=False) as f:
-            e = Encoded(f["lengths"].astype(np.int64), f["tokens"], f["labels"].astype(np.int64))
-    except (OSError, ValueError, KeyError, EOFError, zlib.error) as err:
-        raise DataError(f"{path}: corrupt prepared IMDb split ({type(err).__name__})") from None
+        e = Encoded(arrays["lengths"].astype(np.int64), arrays["tokens"], arrays["labels"].astype(np.int64))
+    except KeyError:
+        raise DataError(f"{path}: inconsistent prepared IMDb split (re-run prepare_imdb)") from None
     if int(e.lengths.sum()) != len(e.tokens) or len(e.labels) != len(e.lengths) or (e.lengths <= 0).any():
         raise DataError(f"{path}: inconsistent prepared IMDb split (re-run prepare_imdb)")
     return e

@@ -1,4 +1,4 @@
-"""Copy and duplicate tasks for decoder-only models (DESIGN section 5).
+"""Copy and duplicate tasks for decoder-only models.
 
 Vocabulary: content tokens 0..V-1, then SEP = V and PAD = V + 1.
 
@@ -15,13 +15,13 @@ in one .npz per task; the task format is applied when batching.
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from posenc import io
 from posenc.config import SyntheticConfig, min_length
 from posenc.errors import ConfigError, DataError
 
@@ -105,13 +105,7 @@ def eval_lengths(cfg: SyntheticConfig) -> list[int]:
 def load(path: str | Path, task: str, vocab_size: int) -> dict[str, Sources]:
     """Read a prepared .npz; any missing, corrupt or mismatched file is a DataError."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: prepared data not found (run `dvc repro prepare_synthetic`)")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise DataError(f"{path}: corrupt prepared data ({type(e).__name__})") from None
+    arrays = io.load_npz(path, "prepared data", "run `dvc repro prepare_synthetic`")
     if str(arrays.get("task")) != task or int(arrays.get("vocab_size", -1)) != vocab_size:
         raise DataError(f"{path}: holds task {arrays.get('task')!s}, vocab {arrays.get('vocab_size')!s}; "
                         f"expected {task}, vocab {vocab_size} (re-run prepare_synthetic)")
@@ -125,6 +119,15 @@ def load(path: str | Path, task: str, vocab_size: int) -> dict[str, Sources]:
             splits[name] = Sources(arrays[key].astype(np.int64), tokens)
     if "train" not in splits or "val" not in splits:
         raise DataError(f"{path}: missing train/val splits (re-run prepare_synthetic)")
+    return splits
+
+
+def load_for_eval(path: str | Path, task: str, cfg: SyntheticConfig) -> dict[str, Sources]:
+    """load(), and check that every evaluation length of `cfg` has its split."""
+    splits = load(path, task, cfg.vocab_size)
+    missing = [L for L in eval_lengths(cfg) if f"eval_{L}" not in splits]
+    if missing:
+        raise DataError(f"{path}: no evaluation split for lengths {missing} (re-run prepare_synthetic)")
     return splits
 
 

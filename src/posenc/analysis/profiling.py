@@ -33,9 +33,10 @@ import torch
 
 from posenc import config as config_mod
 from posenc.config import Config
-from posenc.data.synthetic import pad_id
-from posenc.model import CausalLM
-from posenc.train import make_optimizer, pick_device, seed_everything
+from posenc.engine.lm import lm_recipe, lm_spec
+from posenc.engine.runtime import pick_device, seed_everything
+from posenc.engine.trainer import make_optimizer
+from posenc.nn.backbone import Transformer, build_model
 
 BASELINE = "nope"
 
@@ -67,25 +68,24 @@ def matmul_flops(n: int, warmup: int, repeats: int) -> dict:
     return {"n": n, "seconds": seconds, "flops_per_s": 2 * n**3 / seconds}
 
 
-def matmul_params(model: CausalLM) -> int:
+def matmul_params(model: Transformer) -> int:
     """Weights that take part in a matmul per token (no embeddings, biases or norms)."""
     return sum(p.numel() for name, p in model.named_parameters() if p.dim() == 2 and "emb" not in name
                and not name.startswith("pe."))
 
 
-def flops_per_token(model: CausalLM, L: int) -> dict:
+def flops_per_token(model: Transformer, L: int) -> dict:
     """Kaplan-style FLOPs per token: forward 2N + 4 n_layer L d; training 3x forward."""
     n_layers, d = len(model.blocks), model.head.in_features
     forward = 2 * matmul_params(model) + 4 * n_layers * L * d
     return {"forward": forward, "train": 3 * forward}
 
 
-def _build(cfg: Config, pe: str, L: int) -> CausalLM:
+def _build(cfg: Config, pe: str, L: int) -> Transformer:
     # Longer profile lengths than model.max_positions need bigger fixed tables; learned PE still
     # has its train_max_len rows only and clamps, exactly as in evaluation.
-    m = dataclasses.replace(cfg.model, max_positions=max(cfg.model.max_positions, L))
-    vocab = pad_id(cfg.synthetic.vocab_size) + 1
-    return CausalLM(m, pe, vocab, cfg.synthetic.train_max_len)
+    spec = lm_spec(cfg, pe)
+    return build_model(dataclasses.replace(spec, max_positions=max(spec.max_positions, L)))
 
 
 def measure_one(cfg_dict: dict, pe: str, L: int) -> dict:
@@ -95,7 +95,7 @@ def measure_one(cfg_dict: dict, pe: str, L: int) -> dict:
     seed_everything(cfg.seed)
     device = pick_device()
     model = _build(cfg, pe, L).to(device)
-    opt = make_optimizer(model, cfg)
+    opt = make_optimizer(model, lm_recipe(cfg))
     vocab = model.head.out_features
     idx = torch.randint(0, vocab, (p.batch_size, L), device=device)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -1,4 +1,4 @@
-"""Aggregation of every evaluation into metrics/results.json (DESIGN section 7).
+"""Aggregation of every evaluation into metrics/results.json.
 
 Kept apart from evaluate.py so that changing how results are assembled
 re-runs only the cheap aggregate stage, never an evaluation.
@@ -8,7 +8,31 @@ from __future__ import annotations
 
 import math
 
+from posenc import io
+from posenc.artifacts import IMDB, Layout
 from posenc.config import Config
+
+
+def key(metric: str, L) -> str:
+    """The results.json key of a per-length number: key("acc", 256) -> "acc_256"."""
+    return f"{metric}_{L}"
+
+
+def lengths_of(row: dict, metric: str) -> list[int]:
+    """The lengths at which `row` holds `metric`, ascending (the inverse of key())."""
+    prefix = f"{metric}_"
+    return sorted(int(k[len(prefix):]) for k in row if k.startswith(prefix) and k[len(prefix):].isdigit())
+
+
+def read_inputs(cfg: Config, layout: Layout) -> tuple:
+    """Everything aggregate() reads, from the per-model files of `layout`, in aggregate()'s argument order."""
+    tasks, pes = cfg.synthetic.tasks, cfg.pes
+    evals = {(t, pe): io.read_json(layout.eval_json(t, pe))["lengths"] for t in tasks for pe in pes}
+    trains = {(t, pe): io.read_json(layout.train_log(t, pe))["summary"] for t in tasks for pe in pes}
+    imdb_evals = {pe: io.read_json(layout.eval_json(IMDB, pe))["lengths"] for pe in pes}
+    imdb_trains = {pe: io.read_json(layout.train_log(IMDB, pe))["summary"] for pe in pes}
+    probes = {(t, pe): io.read_json(layout.probe_json(t, pe)) for t in (*tasks, IMDB) for pe in pes}
+    return evals, trains, imdb_evals, imdb_trains, io.read_json(layout.imdb_summary), probes
 
 
 def scored(acc: float, loss: float) -> float:
@@ -41,9 +65,9 @@ def aggregate(cfg: Config, evals: dict[tuple[str, str], dict], trains: dict[tupl
         for pe in cfg.pes:
             ev, tr = evals[(task, pe)], trains[(task, pe)]
             per_pe[pe] = {
-                **{f"acc_{L}": scored(ev[str(L)]["token_acc"], ev[str(L)]["loss"]) for L in s.eval_lengths},
-                **{f"exact_{L}": ev[str(L)]["exact_match"] for L in s.eval_lengths},
-                **{f"loss_{L}": ev[str(L)]["loss"] for L in s.eval_lengths},
+                **{key("acc", L): scored(ev[str(L)]["token_acc"], ev[str(L)]["loss"]) for L in s.eval_lengths},
+                **{key("exact", L): ev[str(L)]["exact_match"] for L in s.eval_lengths},
+                **{key("loss", L): ev[str(L)]["loss"] for L in s.eval_lengths},
                 "train_steps": tr["steps"],
                 "converged": tr["converged"],
             }
@@ -58,14 +82,14 @@ def aggregate(cfg: Config, evals: dict[tuple[str, str], dict], trains: dict[tupl
     results["stability"] = {
         **{task: {pe: stability(cfg, probes[(task, pe)], [ev["loss"] for ev in evals[(task, pe)].values()])
                   for pe in cfg.pes} for task in s.tasks},
-        "imdb": {pe: stability(cfg, probes[("imdb", pe)], [ev["loss"] for ev in imdb_evals[pe].values()])
+        IMDB: {pe: stability(cfg, probes[(IMDB, pe)], [ev["loss"] for ev in imdb_evals[pe].values()])
                  for pe in cfg.pes},
     }
     return results
 
 
 def stability(cfg: Config, probe: dict, eval_losses: list[float]) -> dict:
-    """The stability figures of one model (DESIGN section 7).
+    """The stability figures of one model.
 
     grad_norm_last_layer_<L>: mean gradient norm of the last block at the
     longest probe length L (see probes.py); max_loss: the largest mean loss
@@ -79,8 +103,8 @@ def stability(cfg: Config, probe: dict, eval_losses: list[float]) -> dict:
     probe_losses = [g["loss"] for g in grads.values()]
     nan_count = sum(g["nonfinite"] for g in grads.values()) + sum(not math.isfinite(x) for x in eval_losses)
     finite = all(math.isfinite(x) for x in eval_losses)
-    return {f"grad_norm_last_layer_{L}": grads[L]["layer_mean_grad_norm"][last],
-            f"probe_loss_{L}": grads[L]["loss"],
+    return {key("grad_norm_last_layer", L): grads[L]["layer_mean_grad_norm"][last],
+            key("probe_loss", L): grads[L]["loss"],
             "max_probe_loss": max(probe_losses) if all(math.isfinite(x) for x in probe_losses) else float("nan"),
             "max_loss": max(eval_losses) if finite else float("nan"),
             "nan_count": nan_count, "nan": nan_count > 0}
@@ -93,8 +117,8 @@ def imdb_results(cfg: Config, evals: dict[str, dict], trains: dict[str, dict], d
     for pe in cfg.pes:
         ev, tr = evals[pe], trains[pe]
         out["imdb"][pe] = {
-            **{f"acc_{L}": scored(ev[L]["acc"], ev[L]["loss"]) for L in lengths},
-            **{f"{key}_{L}": ev[L][key] for key in ("f1", "loss") for L in lengths},
+            **{key("acc", L): scored(ev[L]["acc"], ev[L]["loss"]) for L in lengths},
+            **{key(m, L): ev[L][m] for m in ("f1", "loss") for L in lengths},
             "best_epoch": tr["best_epoch"],
             "train_steps": tr["steps"],
         }

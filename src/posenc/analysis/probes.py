@@ -1,4 +1,4 @@
-"""Looking inside trained models: why an encoding survives or collapses (DESIGN section 8).
+"""Looking inside trained models: why an encoding survives or collapses.
 
 Three probes, all on fixed inputs so that every PE sees exactly the same data:
 
@@ -16,7 +16,8 @@ Three probes, all on fixed inputs so that every PE sees exactly the same data:
   a_{t-n+1}) must read the source token at position t - n; the mean weight
   each head puts on that key says whether the model still finds it.
 
-The attention maps of one fixed copy example are returned for the figures.
+The probes of one kind of model are in probes_lm.py (causal LMs, with the
+attention maps of one fixed copy example for the figures) and probes_imdb.py.
 """
 
 from __future__ import annotations
@@ -25,13 +26,8 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from posenc.data import imdb, synthetic
-from posenc.data.imdb import Encoded
-from posenc.data.synthetic import IGNORE, Sources
-from posenc.train import lm_loss
 
 
 def component_params(model: nn.Module) -> dict[str, list[nn.Parameter]]:
@@ -101,80 +97,3 @@ def source_mass(weights: list[torch.Tensor], n: int) -> list[list[float]]:
     """Copy task: mean weight on the source key t - n over target queries t = n .. 2n-1, per layer and head."""
     t = torch.arange(n, 2 * n)
     return [[_finite_or_nan(float(x)) for x in w[:, :, t, t - n].double().mean(dim=(0, 2))] for w in weights]
-
-
-# ---------------------------------------------------------------- synthetic causal LMs
-
-def _eval_batch(splits: dict[str, Sources], task: str, vocab_size: int, L: int, batch_size: int):
-    sources = splits[f"eval_{L}"]
-    chosen = [sources.get(i) for i in range(min(batch_size, len(sources)))]
-    return synthetic.make_batch(chosen, task, vocab_size), int(sources.lengths[0])
-
-
-@torch.no_grad()
-def _weights(model, idx):
-    model.eval()
-    _, weights = model(idx, need_weights=True)
-    return [w.float() for w in weights]
-
-
-def probe_lm(model, splits: dict[str, Sources], task: str, vocab_size: int, grad_lengths: list[int],
-             attention_lengths: list[int], map_lengths: list[int], batch_size: int) -> tuple[dict, dict]:
-    """All probes of one causal LM on the first `batch_size` evaluation sequences at each length.
-
-    Returns (metrics, maps): metrics["gradients"][L] from gradient_probe,
-    metrics["attention"][L] = {"entropy", "entropy_norm", "source_mass" (copy
-    only, else None)}; maps[f"attn_{L}"] = (layers, heads, T, T) float16
-    weights of evaluation sequence 0 and maps[f"n_{L}"] its source length.
-    """
-    model.cpu()
-    metrics: dict = {"gradients": {}, "attention": {}}
-    for L in grad_lengths:
-        (idx, labels), _ = _eval_batch(splits, task, vocab_size, L, batch_size)
-        metrics["gradients"][str(L)] = gradient_probe(model, lambda m: lm_loss(m(idx), labels))
-    maps = {}
-    for L in sorted(set(attention_lengths) | set(map_lengths)):
-        (idx, labels), n = _eval_batch(splits, task, vocab_size, L, batch_size)
-        weights = _weights(model, idx)
-        T = idx.shape[1]
-        if L in attention_lengths:
-            n_keys = torch.arange(1, T + 1).expand(idx.shape[0], T)
-            stats = attention_entropy(weights, labels != IGNORE, n_keys)
-            stats["source_mass"] = source_mass(weights, n) if task == "copy" else None
-            metrics["attention"][str(L)] = stats
-        if L in map_lengths:
-            maps[f"attn_{L}"] = torch.stack([w[0] for w in weights]).numpy().astype(np.float16)
-            maps[f"n_{L}"] = np.array(n)
-    return metrics, maps
-
-
-# ---------------------------------------------------------------- IMDb classifiers
-
-def probe_batch_indices(lengths: np.ndarray, labels: np.ndarray, longer_than: int, batch_size: int) -> np.ndarray:
-    """A fixed, label-balanced batch of reviews longer than `longer_than` tokens (the longest ones if too few)."""
-    order = np.lexsort((np.arange(len(lengths)), -lengths))  # longest first, ties by index
-    long_enough = order[lengths[order] > longer_than]
-    pool = long_enough if len(long_enough) >= batch_size else order
-    picked = []
-    for c in (0, 1):
-        picked += pool[labels[pool] == c][: (batch_size + 1 - c) // 2].tolist()
-    if len(picked) < batch_size:  # one class is short of reviews: fill with the other
-        picked += [i for i in pool if i not in picked][: batch_size - len(picked)]
-    return np.array(sorted(picked), dtype=np.int64)
-
-
-def probe_classifier(model, test: Encoded, lengths: list[int], truncation: str, batch_size: int) -> dict:
-    """Gradients and attention entropy of one classifier on a fixed batch of long test reviews
-    truncated at each length: {"reviews", "gradients" {L}, "attention" {L}}."""
-    model.cpu()
-    idx = probe_batch_indices(test.lengths, test.labels, max(lengths), batch_size)
-    metrics: dict = {"reviews": idx.tolist(), "gradients": {}, "attention": {}}
-    for L in lengths:
-        ids, mask, labels = imdb.make_batch(test, idx, L, truncation)
-        metrics["gradients"][str(L)] = gradient_probe(model, lambda m: F.cross_entropy(m(ids, mask).float(), labels))
-        with torch.no_grad():
-            model.eval()
-            _, weights = model(ids, mask, need_weights=True)
-        n_real = mask.sum(1, keepdim=True).expand_as(mask)
-        metrics["attention"][str(L)] = attention_entropy([w.float() for w in weights], mask.bool(), n_real)
-    return metrics

@@ -1,4 +1,4 @@
-"""Figures (DESIGN section 8), drawn from saved metrics only: results.json, the probes'
+"""Figures, drawn from saved metrics only: results.json, the probes'
 JSON and attention maps, and the DVCLive training logs. Nothing here trains or loads a model.
 
 Every function returns one matplotlib Figure; the plot stage saves them. Each PE
@@ -19,7 +19,8 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
-from posenc.encodings import available  # noqa: E402
+from posenc.nn.pe import available  # noqa: E402
+from posenc.reporting.results import key, lengths_of  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="notebook")
 
@@ -60,13 +61,13 @@ def accuracy_vs_length(results: dict, tasks: list[str], pes: list[str], train_le
 def imdb_vs_length(results: dict, pes: list[str], train_len: int):
     """IMDb test accuracy and loss vs truncation length, and accuracy on the longest review bucket."""
     colors = pe_colors()
-    lengths = sorted({int(k.split("_")[1]) for k in results["imdb"][pes[0]] if k.startswith("acc_")})
+    lengths = lengths_of(results["imdb"][pes[0]], "acc")
     buckets = list(results["imdb_buckets"][pes[0]][str(lengths[-1])])
     longest = buckets[-1]
     n_long = results["imdb_buckets"][pes[0]][str(lengths[-1])][longest]["n"]
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
-    panels = [("accuracy (%)", lambda pe, L: 100 * results["imdb"][pe][f"acc_{L}"], "accuracy, all test reviews"),
-              ("mean cross-entropy (nats)", lambda pe, L: results["imdb"][pe][f"loss_{L}"], "loss, all test reviews"),
+    panels = [("accuracy (%)", lambda pe, L: 100 * results["imdb"][pe][key("acc", L)], "accuracy, all test reviews"),
+              ("mean cross-entropy (nats)", lambda pe, L: results["imdb"][pe][key("loss", L)], "loss, all test reviews"),
               ("accuracy (%)", lambda pe, L: 100 * results["imdb_buckets"][pe][str(L)][longest]["acc"],
                f"accuracy, reviews of {longest} tokens (n={n_long})")]
     for ax, (ylabel, value, subset) in zip(axes, panels):

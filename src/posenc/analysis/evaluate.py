@@ -1,4 +1,4 @@
-"""Evaluation of trained causal LMs at every length.
+"""Evaluation of a trained causal LM at every length.
 
 Per length L: teacher-forced token accuracy on target positions (the headline
 number), sequence exact match (every target token right), and mean target loss.
@@ -14,7 +14,8 @@ import torch
 from posenc.config import Config
 from posenc.data import synthetic
 from posenc.data.synthetic import Sources
-from posenc.train import autocast, lm_loss, pick_device, target_counts
+from posenc.engine.lm import lm_loss, target_counts
+from posenc.engine.runtime import autocast, pick_device
 
 
 @torch.no_grad()

@@ -13,9 +13,23 @@ import math
 from dataclasses import dataclass
 
 from posenc.config import Config
-from posenc.encodings import alibi_slopes
-from posenc.tables import _bounds, imdb_markdown, synthetic_markdown
-from posenc.theory import theory
+from posenc.nn.pe import pe_class
+from posenc.nn.pe.base import Dims, Theory
+from posenc.reporting.results import key
+from posenc.reporting.tables import _bounds, imdb_markdown, synthetic_markdown
+
+
+def theory(pe: str) -> Theory:
+    """A PE's prose, owned by its class (nn/pe/<name>.py)."""
+    return pe_class(pe).theory
+
+
+def mechanism(cfg: Config, pe: str, fill: dict[str, int]) -> str:
+    """The PE's mechanism paragraph with the lengths and its own derived values (e.g. ALiBi's slopes) filled in."""
+    cls, m = pe_class(pe), cfg.model
+    dims = Dims(m.d_model, m.n_heads, m.max_positions, cfg.synthetic.train_max_len)
+    own = cls.theory_fill(cls.parse_params(cfg.pe.get(pe), f"pe.{pe}", dims), dims)
+    return cls.theory.mechanism.format(**fill, **own)
 
 KEEP = 0.9  # an encoding "keeps" its accuracy if it retains at least this share of it at the longest length ...
 COLLAPSE = 0.5  # ... "degrades" down to this share, and "collapses" below it
@@ -105,8 +119,8 @@ def setup(inp: Inputs) -> str:
 
 
 def ranking(per_pe: dict[str, dict], L: int) -> str:
-    order = sorted(per_pe, key=lambda pe: per_pe[pe][f"acc_{L}"], reverse=True)
-    return " > ".join(f"{pe} {pct(per_pe[pe][f'acc_{L}'])}" for pe in order)
+    order = sorted(per_pe, key=lambda pe: per_pe[pe][key("acc", L)], reverse=True)
+    return " > ".join(f"{pe} {pct(per_pe[pe][key('acc', L)])}" for pe in order)
 
 
 def synthetic_section(inp: Inputs) -> str:
@@ -128,12 +142,12 @@ def synthetic_section(inp: Inputs) -> str:
 
 
 def imdb_change(row: dict, T: int, L: int) -> str:
-    delta = 100 * (row[f"acc_{L}"] - row[f"acc_{T}"])
-    if not finite(row[f"loss_{L}"]):
+    delta = 100 * (row[key("acc", L)] - row[key("acc", T)])
+    if not finite(row[key("loss", L)]):
         return f"gives a NaN loss at {L} (scored 0)"
     if abs(delta) < SAME_POINTS:
-        return f"is unchanged at {L} ({pct(row[f'acc_{L}'])})"
-    return f"{'gains' if delta > 0 else 'loses'} {abs(delta):.1f} points at {L} ({pct(row[f'acc_{L}'])})"
+        return f"is unchanged at {L} ({pct(row[key('acc', L)])})"
+    return f"{'gains' if delta > 0 else 'loses'} {abs(delta):.1f} points at {L} ({pct(row[key('acc', L)])})"
 
 
 def longest_bucket(inp: Inputs, pe: str, L: int) -> tuple[str, dict]:
@@ -151,7 +165,7 @@ def imdb_section(inp: Inputs) -> str:
     for pe, row in inp.results["imdb"].items():
         name, b_long = longest_bucket(inp, pe, L)
         _, b_short = longest_bucket(inp, pe, T)
-        lines.append(f"- {pe}: {pct(row[f'acc_{T}'])} at {T}, {imdb_change(row, T, L)}; on the {b_long['n']} "
+        lines.append(f"- {pe}: {pct(row[key('acc', T)])} at {T}, {imdb_change(row, T, L)}; on the {b_long['n']} "
                      f"reviews of {name} tokens {pct(b_short['acc'])} at {T} and {pct(b_long['acc'])} at {L}.")
     lines += ["", figure(inp, "imdb_vs_length.png", "IMDb accuracy and loss vs truncation length")]
     return "\n".join(lines)
@@ -168,7 +182,7 @@ def stability_section(inp: Inputs) -> str:
     nan_runs = []
     for task, per_pe in inp.results["stability"].items():
         for pe, st in per_pe.items():
-            lines.append(f"| {task} | {pe} | {num(st[f'grad_norm_last_layer_{L}'])} | {num(st[f'probe_loss_{L}'])} "
+            lines.append(f"| {task} | {pe} | {num(st[key('grad_norm_last_layer', L)])} | {num(st[key('probe_loss', L)])} "
                          f"| {num(st['max_loss'])} | {st['nan_count']} |")
             if st["nan"]:
                 nan_runs.append(f"{task}/{pe}")
@@ -218,11 +232,11 @@ def pros_cons_section(inp: Inputs) -> str:
              "|---|---|---|---|---|"]
     for pe in inp.cfg.pes:
         th, row = theory(pe), inp.results["tasks"][s.headline_task][pe]
-        word, kept = verdict(row[f"acc_{reference_length(s.eval_lengths, s.train_max_len)}"], row[f"acc_{L}"],
-                             row[f"loss_{L}"])
+        word, kept = verdict(row[key("acc", reference_length(s.eval_lengths, s.train_max_len))], row[key("acc", L)],
+                             row[key("loss", L)])
         irow = inp.results["imdb"][pe]
-        lines.append(f"| {pe} | {'; '.join(th.pros)} | {'; '.join(th.cons)} | {pct(row[f'acc_{L}'])}: {word} "
-                     f"| {pct(irow[f'acc_{L}'])} |")
+        lines.append(f"| {pe} | {'; '.join(th.pros)} | {'; '.join(th.cons)} | {pct(row[key('acc', L)])}: {word} "
+                     f"| {pct(irow[key('acc', L)])} |")
     return "\n".join(lines) + "\n"
 
 
@@ -262,29 +276,27 @@ def pe_sections(inp: Inputs) -> str:
     cfg, s = inp.cfg, inp.cfg.synthetic
     T, L = s.train_max_len, max(max(s.eval_lengths), max(s.curve_lengths, default=0))
     ref = reference_length(s.eval_lengths, T)
-    slopes = ", ".join(f"1/{round(1 / x)}" for x in alibi_slopes(cfg.model.n_heads).tolist())
-    fill = {"train": T, "last": T - 1, "longest_last": L - 1, "slopes": slopes}
+    fill = {"train": T, "last": T - 1, "longest_last": L - 1}
     lines = ["## Why each encoding survives or collapses", ""]
     Lmax = max(s.eval_lengths)
     for pe in cfg.pes:
-        th = theory(pe)
-        lines += [f"### {pe}", "", f"*How it works.* {th.mechanism.format(**fill)}", "", "*What we measured.*", ""]
+        lines += [f"### {pe}", "", f"*How it works.* {mechanism(cfg, pe, fill)}", "", "*What we measured.*", ""]
         head_word = None
         for task, per_pe in inp.results["tasks"].items():
             row = per_pe[pe]
-            word, kept = verdict(row[f"acc_{ref}"], row[f"acc_{Lmax}"], row[f"loss_{Lmax}"])
+            word, kept = verdict(row[key("acc", ref)], row[key("acc", Lmax)], row[key("loss", Lmax)])
             head_word = word if task == s.headline_task else head_word
             steps = (f"{row['train_steps']} steps, stop rule met" if row["converged"] else
                      f"stopped at {row['train_steps']} steps without meeting the stop rule, so its longer-length "
                      "numbers extrapolate from an unconverged model")
-            middle = ", ".join(f"{pct(row[f'acc_{x}'])} at {x}" for x in s.eval_lengths if ref < x < Lmax)
-            lines.append(f"- {task}: {pct(row[f'acc_{ref}'])} at {ref} ({steps}); {middle + ', ' if middle else ''}"
-                         f"{pct(row[f'acc_{Lmax}'])} at {Lmax}: it {word}"
+            middle = ", ".join(f"{pct(row[key('acc', x)])} at {x}" for x in s.eval_lengths if ref < x < Lmax)
+            lines.append(f"- {task}: {pct(row[key('acc', ref)])} at {ref} ({steps}); {middle + ', ' if middle else ''}"
+                         f"{pct(row[key('acc', Lmax)])} at {Lmax}: it {word}"
                          + ("." if word.startswith("breaks") else f" ({kept:.0%} of its {ref}-token accuracy)."))
         irow = inp.results["imdb"][pe]
         i = cfg.imdb
         iref = reference_length(i.eval_lengths, i.train_max_len)
-        lines.append(f"- IMDb: {pct(irow[f'acc_{iref}'])} at {iref}; it {imdb_change(irow, iref, max(i.eval_lengths))}.")
+        lines.append(f"- IMDb: {pct(irow[key('acc', iref)])} at {iref}; it {imdb_change(irow, iref, max(i.eval_lengths))}.")
         lines += [f"- {x}" for x in probe_sentences(inp, pe, head_word)]
         lines.append("")
     lines += [figure(inp, "attention_maps.png", "The same copy example: each PE's copy head at the training "

@@ -1,0 +1,42 @@
+"""Evaluation of a trained IMDb classifier with the test reviews truncated at every evaluation length."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from posenc.config import Config
+from posenc.data import imdb
+from posenc.data.imdb import Encoded
+from posenc.engine.classify import predict, scores
+from posenc.engine.runtime import pick_device
+
+
+def evaluate_classifier(model, test: Encoded, cfg: Config) -> dict:
+    """Scores with test reviews truncated at each imdb.eval_lengths L, overall and per length bucket.
+
+    A review no longer than a shorter L already scored is the same input at
+    this L, so its logits are reused instead of recomputed.
+    """
+    c = cfg.imdb
+    device = pick_device()
+    model.to(device)
+    names = imdb.bucket_names(c.bucket_edges)
+    bucket = imdb.bucket_of(test.lengths, c.bucket_edges)
+    logits = None
+    out = {}
+    prev = 0
+    for L in c.eval_lengths:
+        todo = np.flatnonzero(test.lengths > prev) if logits is not None else np.arange(len(test))
+        fresh = predict(model, test, L, c.truncation, cfg.evaluate.batch_size, device, todo)
+        if logits is None:
+            logits = fresh
+        else:
+            logits = logits.copy()
+            logits[todo] = fresh
+        prev = L
+        res = scores(logits, test.labels)
+        res["buckets"] = {names[k]: scores(logits[bucket == k], test.labels[bucket == k])
+                          for k in range(len(names)) if (bucket == k).any()}
+        res["frac_truncated"] = float((test.lengths > L).mean())
+        out[str(L)] = res
+    return out

@@ -1,0 +1,54 @@
+"""Probes of the synthetic causal LMs: gradients, attention entropy, source mass and attention maps."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from posenc.analysis.probes import attention_entropy, gradient_probe, source_mass
+from posenc.data import synthetic
+from posenc.data.synthetic import IGNORE, Sources
+from posenc.engine.lm import lm_loss
+
+
+def _eval_batch(splits: dict[str, Sources], task: str, vocab_size: int, L: int, batch_size: int):
+    sources = splits[f"eval_{L}"]
+    chosen = [sources.get(i) for i in range(min(batch_size, len(sources)))]
+    return synthetic.make_batch(chosen, task, vocab_size), int(sources.lengths[0])
+
+
+@torch.no_grad()
+def _weights(model, idx):
+    model.eval()
+    _, weights = model(idx, need_weights=True)
+    return [w.float() for w in weights]
+
+
+def probe_lm(model, splits: dict[str, Sources], task: str, vocab_size: int, grad_lengths: list[int],
+             attention_lengths: list[int], map_lengths: list[int], batch_size: int) -> tuple[dict, dict]:
+    """All probes of one causal LM on the first `batch_size` evaluation sequences at each length.
+
+    Returns (metrics, maps): metrics["gradients"][L] from gradient_probe,
+    metrics["attention"][L] = {"entropy", "entropy_norm", "source_mass" (copy
+    only, else None)}; maps[f"attn_{L}"] = (layers, heads, T, T) float16
+    weights of evaluation sequence 0 and maps[f"n_{L}"] its source length.
+    """
+    model.cpu()
+    metrics: dict = {"gradients": {}, "attention": {}}
+    for L in grad_lengths:
+        (idx, labels), _ = _eval_batch(splits, task, vocab_size, L, batch_size)
+        metrics["gradients"][str(L)] = gradient_probe(model, lambda m: lm_loss(m(idx), labels))
+    maps = {}
+    for L in sorted(set(attention_lengths) | set(map_lengths)):
+        (idx, labels), n = _eval_batch(splits, task, vocab_size, L, batch_size)
+        weights = _weights(model, idx)
+        T = idx.shape[1]
+        if L in attention_lengths:
+            n_keys = torch.arange(1, T + 1).expand(idx.shape[0], T)
+            stats = attention_entropy(weights, labels != IGNORE, n_keys)
+            stats["source_mass"] = source_mass(weights, n) if task == "copy" else None
+            metrics["attention"][str(L)] = stats
+        if L in map_lengths:
+            maps[f"attn_{L}"] = torch.stack([w[0] for w in weights]).numpy().astype(np.float16)
+            maps[f"n_{L}"] = np.array(n)
+    return metrics, maps

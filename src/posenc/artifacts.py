@@ -1,0 +1,77 @@
+"""Where every pipeline file lives: the one owner of artifact paths.
+
+Stage scripts, the reporting code and the tests ask this module for paths;
+dvc.yaml spells the same paths out (DVC needs them literally), and a test
+checks that the two agree. A model is named by its task ("copy",
+"duplicate", or IMDB) and its PE: `<task>_<pe>`. Paths are relative to the
+repository root, or to `root` when one is given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+IMDB = "imdb"  # the task name of the IMDb classifiers
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path = Path(".")
+
+    # ------------------------------------------------------------ data
+    def synthetic_data(self, task: str) -> Path:
+        return self.root / "data/synthetic" / f"{task}.npz"
+
+    @property
+    def imdb_data(self) -> Path:  # tokenizer.json and {train,val,test}.npz
+        return self.root / "data/imdb"
+
+    @property
+    def imdb_summary(self) -> Path:
+        return self.root / "metrics/imdb_data.json"
+
+    # ------------------------------------------------------------ one model each
+    def checkpoint(self, task: str, pe: str) -> Path:
+        return self.root / "models" / f"{model_name(task, pe)}.pt"
+
+    def train_log(self, task: str, pe: str) -> Path:
+        return self.root / "metrics/train" / f"{model_name(task, pe)}.json"
+
+    def live_dir(self, task: str, pe: str) -> Path:
+        return self.root / "metrics/live" / model_name(task, pe)
+
+    def eval_json(self, task: str, pe: str) -> Path:
+        return self.root / "metrics/eval" / f"{model_name(task, pe)}.json"
+
+    def probe_json(self, task: str, pe: str) -> Path:
+        return self.root / "metrics/probe" / f"{model_name(task, pe)}.json"
+
+    def attention_maps(self, task: str, pe: str) -> Path:
+        return self.root / "data/probes" / f"{model_name(task, pe)}.npz"
+
+    # ------------------------------------------------------------ gathered over every model
+    @property
+    def results(self) -> Path:
+        return self.root / "metrics/results.json"
+
+    @property
+    def profile(self) -> Path:
+        return self.root / "metrics/profile.json"
+
+    @property
+    def figures(self) -> Path:
+        return self.root / "figures"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "REPORT.md"
+
+
+def model_name(task: str, pe: str) -> str:
+    return f"{task}_{pe}"
+
+
+def models(tasks, pes, imdb: bool = True) -> list[tuple[str, str]]:
+    """(task, pe) of every trained model: each synthetic task x PE, then the IMDb classifiers."""
+    return [(t, pe) for t in (*tasks, *((IMDB,) if imdb else ())) for pe in pes]

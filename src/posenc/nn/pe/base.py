@@ -1,0 +1,110 @@
+"""The contract every positional encoding (PE) follows: three hooks, positions as input.
+
+A PE may act in three places; each hook is the identity in this base class:
+
+    embed(x, positions)                        add position information to token embeddings  (sinusoidal, learned)
+    rotate(q, k, positions)                    rotate queries and keys after the head split  (RoPE)
+    score_bias(q_positions, k_positions)       additive bias on attention scores, (H, Tq, Tk) (ALiBi)
+
+The model computes `positions` once per forward pass (today 0..T-1; randomized,
+scaled or offset positions are a change of that one tensor) and hands the same
+tensor to every hook and every layer; the bias is built once per forward and
+shared by all layers (see nn/backbone.py). A PE owns its hyperparameters: a
+frozen dataclass `Params` filled from its own section `pe.<name>` of
+params.yaml, and its prose for the report (`theory`). See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from posenc import config
+from posenc.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Dims:
+    """What a PE may know about the model it sits in (never a hyperparameter of its own)."""
+
+    d_model: int
+    n_heads: int
+    max_positions: int  # longest input the model accepts (size of fixed tables)
+    train_max_len: int  # longest training input (size of a learned table)
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_heads
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """A PE without hyperparameters: its params section is `{}`."""
+
+
+@dataclass(frozen=True)
+class Theory:
+    """How a PE works, in the report's words. States no result: the report adds those from the numbers."""
+
+    kind: str  # absolute / relative / none
+    where: str  # where it acts (the hook it uses)
+    attention_cost: str  # extra work per attention call, big-O (T tokens, d model width, H heads)
+    other_cost: str  # extra work outside attention
+    pros: tuple[str, ...]
+    cons: tuple[str, ...]
+    mechanism: str  # may use {train}, {last}, {longest_last} and the PE's own theory_fill() keys
+
+
+class PositionalEncoding(nn.Module):
+    """Base class of every PE. With no hook overridden it adds no position information at all."""
+
+    Params: ClassVar[type] = NoParams
+    theory: ClassVar[Theory]
+
+    def __init__(self, params, dims: Dims):
+        super().__init__()
+        self.params, self.dims = params, dims
+
+    @classmethod
+    def parse_params(cls, section, key: str, dims: Dims | None = None):
+        """params.yaml's pe.<name> -> cls.Params; unknown or missing keys and bad values are one-line errors."""
+        params = config.build_section(cls.Params, {} if section is None else section, key)
+        if dims is not None:
+            cls.check(params, dims, key)
+        return params
+
+    @classmethod
+    def check(cls, params, dims: Dims, key: str) -> None:
+        """Cross-checks of the PE's params against the model's shape; raise ConfigError naming `key`."""
+
+    @classmethod
+    def theory_fill(cls, params, dims: Dims) -> dict[str, str]:
+        """Values for the PE's own placeholders in theory.mechanism (derived from params, never a result)."""
+        return {}
+
+    def embed(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """x: (B, T, D) token embeddings, positions: (T,) -> (B, T, D) with position information added."""
+        return x
+
+    def rotate(self, q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor):
+        """q, k: (B, H, T, Dh); positions: (T,) -> rotated (q, k)."""
+        return q, k
+
+    def score_bias(self, q_positions: torch.Tensor, k_positions: torch.Tensor) -> torch.Tensor | None:
+        """(H, Tq, Tk) bias added to QK^T / sqrt(Dh) (one per forward, shared by all layers), or None."""
+        return None
+
+
+def check_even_head(dims: Dims, name: str) -> None:
+    """For PEs that rotate pairs of head dimensions."""
+    if dims.head_dim % 2:
+        raise ConfigError(f"model.d_model: head size d_model/n_heads = {dims.head_dim} must be even for {name} "
+                          "(it rotates pairs of dimensions)")
+
+
+def require(cond: bool, key: str, msg: str) -> None:
+    if not cond:
+        raise ConfigError(f"{key}: {msg}")
