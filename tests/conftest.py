@@ -28,6 +28,21 @@ def tiny_params() -> dict:
     return data
 
 
+def default_sections() -> dict[str, dict]:
+    """params.yaml's `pe` section: every registered PE's shipped hyperparameters."""
+    return yaml.safe_load((ROOT / "params.yaml").read_text())["pe"]
+
+
+def tiny_spec(pe: str, head: str = "lm", **kw):
+    """A small model of any registered PE, with that PE's shipped params."""
+    from posenc.nn.backbone import ModelSpec
+
+    base = dict(head=head, pe=pe, vocab_size=12, train_max_len=16, n_layers=2, d_model=32, n_heads=4, ffn_mult=4,
+                norm="layernorm", dropout=0.0, attn_dropout=0.0, max_positions=64,
+                n_classes=2 if head == "classifier" else 0, pe_params=default_sections().get(pe, {}))
+    return ModelSpec(**{**base, **kw})
+
+
 @pytest.fixture
 def tiny_cfg() -> config.Config:
     return config.from_dict(tiny_params())

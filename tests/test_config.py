@@ -48,6 +48,10 @@ def edit(path_value):
     ("synthetic.train_max_len", 0, "synthetic.train_max_len: must be >= 4"),
     ("model.max_positions", 8, "model.max_positions: (8) is below the training length"),
     ("model.d_model", 15, "model.d_model: must be a positive multiple"),
+    ("model.rope_base", 10000.0, "model.rope_base: unknown key"),  # moved to pe.rope.base
+    ("pe.xpos", {}, "pe.xpos: unknown PE"),
+    ("pe.rope", KeyError, "pe.rope: missing section"),
+    ("pe", {"rope": [1]}, "pe: expected a mapping of name -> mapping"),
     ("model.norm", "batchnorm", "model.norm: unknown norm"),
     ("synthetic.headline_task", "duplicate2", "synthetic.headline_task"),
     ("train", [1, 2], "train: expected a mapping"),

@@ -13,11 +13,12 @@ import torch
 
 from conftest import ROOT
 from fake_imdb import write_archive, write_folder
-from posenc import config
-from posenc.classifier import Classifier
+from posenc.analysis.evaluate_imdb import evaluate_classifier
+from posenc.artifacts import Layout
+from posenc.engine.classify import classifier_spec, predict, scores, train_classifier
 from posenc.data import imdb
 from posenc.errors import DataError
-from posenc.train_imdb import evaluate_classifier, predict, scores, train_classifier
+from posenc.nn.backbone import build_model
 
 PES = ["sinusoidal", "learned", "rope", "alibi"]
 
@@ -133,13 +134,13 @@ def test_tokenizer_json_is_identical_across_two_runs(tmp_path, tiny_cfg, archive
     digests = []
     for run in ("a", "b"):
         proc = subprocess.run([sys.executable, str(ROOT / "stages/prepare_imdb.py"), "--params", str(params),
-                               "--out", str(tmp_path / run), "--summary", str(tmp_path / f"{run}.json")],
-                              capture_output=True, text=True)
+                               "--root", str(tmp_path / run)], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
-        digests.append({p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((tmp_path / run).iterdir())})
-    assert set(digests[0]) == {"tokenizer.json", "train.npz", "val.npz", "test.npz"}
+        layout = Layout(tmp_path / run)
+        digests.append({p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(layout.imdb_data.iterdir())})
+        digests[-1]["summary"] = hashlib.sha256(layout.imdb_summary.read_bytes()).hexdigest()
+    assert set(digests[0]) == {"tokenizer.json", "train.npz", "val.npz", "test.npz", "summary"}
     assert digests[0] == digests[1]
-    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
 
 
 @pytest.mark.parametrize("damage", ["missing", "corrupt"])
@@ -155,11 +156,10 @@ def test_prepare_stage_errors_are_one_line_and_write_nothing(tmp_path, archive, 
     params.write_text(yaml.safe_dump(data))
     env = {"PATH": "/usr/bin:/bin"}
     proc = subprocess.run([sys.executable, str(ROOT / "stages/prepare_imdb.py"), "--params", str(params),
-                           "--out", str(tmp_path / "out"), "--summary", str(tmp_path / "s.json")],
-                          capture_output=True, text=True, env=env)
+                           "--root", str(tmp_path / "out")], capture_output=True, text=True, env=env)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "src.tar.gz" in proc.stderr
-    assert not (tmp_path / "out").exists() and not (tmp_path / "s.json").exists()
+    assert not (tmp_path / "out").exists()
 
 
 def test_load_split_rejects_missing_and_corrupt_files(tmp_path):
@@ -224,39 +224,7 @@ def test_unknown_truncation_is_refused(prepared):
 
 def make_classifier(tiny_cfg, pe, vocab=50):
     torch.manual_seed(0)
-    return Classifier(tiny_cfg.model, pe, vocab, tiny_cfg.imdb.train_max_len, dropout=0.1).eval()
-
-
-@pytest.mark.parametrize("pe", PES)
-@pytest.mark.parametrize("fused", [True, False])
-def test_padding_never_changes_a_prediction(tiny_cfg, pe, fused):
-    model = make_classifier(tiny_cfg, pe)
-    model.set_fused(fused)
-    ids = torch.randint(2, 50, (1, 11))
-    alone = model(ids, torch.ones_like(ids))
-    padded = torch.cat([ids, torch.randint(2, 50, (1, 7))], dim=1)  # junk, not even [PAD], behind the mask
-    mask = torch.cat([torch.ones(1, 11), torch.zeros(1, 7)], dim=1).long()
-    assert torch.allclose(model(padded, mask), alone, atol=1e-5)
-    # and in a batch with a longer neighbour
-    other = torch.randint(2, 50, (1, 18))
-    batch = torch.cat([padded, other])
-    bmask = torch.cat([mask, torch.ones(1, 18, dtype=torch.long)])
-    assert torch.allclose(model(batch, bmask)[:1], alone, atol=1e-5)
-
-
-@pytest.mark.parametrize("pe", PES)
-def test_classifier_fused_equals_manual_and_attends_both_ways(tiny_cfg, pe):
-    model = make_classifier(tiny_cfg, pe)
-    ids = torch.randint(2, 50, (3, 14))
-    mask = torch.ones_like(ids)
-    mask[0, 9:] = 0
-    fused = model(ids, mask)
-    model.set_fused(False)
-    assert torch.allclose(model(ids, mask), fused, atol=1e-5)
-    # bidirectional: changing the last real token moves the pooled prediction of the whole review
-    changed = ids.clone()
-    changed[1, -1] = (changed[1, -1] + 1 - 2) % 48 + 2
-    assert not torch.allclose(model(changed, mask)[1], model(ids, mask)[1], atol=1e-6)
+    return build_model(classifier_spec(tiny_cfg, pe, vocab)).eval()
 
 
 def test_scores_on_known_predictions():
@@ -281,7 +249,7 @@ def test_training_is_deterministic_and_keeps_the_best_val_loss(prepared, tiny_cf
     assert len(losses) == tiny_cfg.imdb.epochs
     assert a["summary"]["best_val_loss"] == min(losses)
     assert a["summary"]["best_epoch"] == 1 + int(np.argmin(losses))
-    model = Classifier(tiny_cfg.model, "rope", tok.get_vocab_size(), tiny_cfg.imdb.train_max_len)
+    model = build_model(classifier_spec(tiny_cfg, "rope", tok.get_vocab_size()))
     model.load_state_dict(a["state_dict"])
     val = scores(predict(model, splits["val"], tiny_cfg.imdb.train_max_len, tiny_cfg.imdb.truncation, 4,
                          torch.device("cpu")), splits["val"].labels)

@@ -1,42 +1,41 @@
-"""Properties of the shared block: causality, padding invariance, fused == manual attention."""
+"""Properties every registered PE must have inside the shared Transformer, checked for each one automatically:
+causality, padding invariance, fused == manual attention, checkpoint round trip and determinism."""
 
 import pytest
 import torch
 
-from posenc.config import ModelConfig
-from posenc.encodings import build_pe
-from posenc.model import CausalLM, SelfAttention
+from conftest import tiny_spec
+from posenc import io
+from posenc.errors import ConfigError, DataError
+from posenc.nn.backbone import build_model
+from posenc.nn.checkpoint import load_model, save_model
+from posenc.nn.pe import available
 
-PES = ["sinusoidal", "learned", "rope", "alibi"]
-
-
-def model_cfg(**kw):
-    base = dict(n_layers=2, d_model=32, n_heads=4, ffn_mult=4, norm="layernorm", dropout=0.0,
-                rope_base=10000.0, max_positions=64)
-    base.update(kw)
-    return ModelConfig(**base)
+PES = available()  # every registered PE, `nope` included: a new module gets these tests with no edit here
 
 
-def make_lm(pe, **kw):
-    torch.manual_seed(0)
-    return CausalLM(model_cfg(**kw), pe, vocab_size=12, train_max_len=16).eval()
+def make(pe, head="lm", seed=0, **kw):
+    torch.manual_seed(seed)
+    return build_model(tiny_spec(pe, head, **kw)).eval()
 
 
 @pytest.mark.parametrize("pe", PES)
 def test_changing_a_future_token_leaves_earlier_logits_unchanged(pe):
-    model = make_lm(pe)
+    model = make(pe)
     idx = torch.randint(0, 12, (2, 24))
     changed = idx.clone()
     changed[:, 10] = (changed[:, 10] + 1) % 12
-    a, b = model(idx), model(changed)
-    assert torch.allclose(a[:, :10], b[:, :10], atol=1e-6)
-    assert not torch.allclose(a[:, 10:], b[:, 10:], atol=1e-4)
+    for fused in (True, False):
+        model.set_fused(fused)
+        a, b = model(idx), model(changed)
+        assert torch.allclose(a[:, :10], b[:, :10], atol=1e-6)
+        assert not torch.allclose(a[:, 10:], b[:, 10:], atol=1e-4)
 
 
 @pytest.mark.parametrize("pe", PES)
 @pytest.mark.parametrize("fused", [True, False])
-def test_right_padding_never_changes_real_positions(pe, fused):
-    model = make_lm(pe)
+def test_right_padding_never_changes_real_positions_of_the_lm(pe, fused):
+    model = make(pe)
     model.set_fused(fused)
     idx = torch.randint(0, 10, (1, 12))
     padded = torch.cat([idx, torch.full((1, 5), 11)], dim=1)
@@ -47,55 +46,112 @@ def test_right_padding_never_changes_real_positions(pe, fused):
 
 
 @pytest.mark.parametrize("pe", PES)
-def test_bidirectional_attention_ignores_padded_keys(pe):
-    """Without a causal mask, pads are only hidden by attention_mask; real outputs must not move."""
-    torch.manual_seed(0)
-    cfg = model_cfg()
-    pe_mod = build_pe(pe, cfg.d_model, cfg.n_heads, cfg.max_positions, 16)
-    attn = SelfAttention(cfg).eval()
-    x = torch.randn(1, 9, 32)
-    padded = torch.cat([x, torch.randn(1, 4, 32)], dim=1)
+@pytest.mark.parametrize("fused", [True, False])
+def test_classifier_logits_do_not_depend_on_padding(pe, fused):
+    """Bidirectional: pads are hidden only by attention_mask, and pooling skips them."""
+    model = make(pe, head="classifier")
+    model.set_fused(fused)
+    ids = torch.randint(1, 12, (1, 9))
+    padded = torch.cat([ids, torch.zeros(1, 4, dtype=torch.long)], dim=1)
     mask = torch.cat([torch.ones(1, 9), torch.zeros(1, 4)], dim=1).long()
-    for fused in (True, False):
-        attn.fused = fused
-        ref, _ = attn(x, pe_mod, causal=False)
-        out, _ = attn(padded, pe_mod, attention_mask=mask, causal=False)
-        assert torch.allclose(out[:, :9], ref, atol=1e-5)
+    assert torch.allclose(model(padded, mask), model(ids, torch.ones(1, 9, dtype=torch.long)), atol=1e-5)
 
 
 @pytest.mark.parametrize("pe", PES)
-@pytest.mark.parametrize("causal", [True, False])
+def test_the_classifier_attends_both_ways(pe):
+    model = make(pe, head="classifier")
+    ids = torch.randint(1, 12, (1, 14))
+    changed = ids.clone()
+    changed[0, -1] = ids[0, -1] % 11 + 1
+    mask = torch.ones_like(ids)
+    assert not torch.allclose(model(changed, mask), model(ids, mask), atol=1e-6)
+
+
+@pytest.mark.parametrize("pe", PES)
+@pytest.mark.parametrize("head", ["lm", "classifier"])
 @pytest.mark.parametrize("with_pad", [True, False])
-def test_fused_attention_equals_manual(pe, causal, with_pad):
-    torch.manual_seed(1)
-    cfg = model_cfg()
-    pe_mod = build_pe(pe, cfg.d_model, cfg.n_heads, cfg.max_positions, 16)
-    attn = SelfAttention(cfg).eval()
-    x = torch.randn(3, 20, 32)
+def test_fused_attention_equals_manual(pe, head, with_pad):
+    model = make(pe, head=head, seed=1)
+    idx = torch.randint(1, 12, (3, 20))
     mask = torch.ones(3, 20, dtype=torch.long)
     if with_pad:
         mask[1, 14:] = 0
         mask[2, 5:] = 0
-    attn.fused = True
-    fused, _ = attn(x, pe_mod, attention_mask=mask if with_pad else None, causal=causal)
-    attn.fused = False
-    manual, weights = attn(x, pe_mod, attention_mask=mask if with_pad else None, causal=causal, need_weights=True)
+    m = mask if (with_pad or head == "classifier") else None
+    model.set_fused(True)
+    fused = model(idx, m)
+    model.set_fused(False)
+    manual, weights = model(idx, m, need_weights=True)
     assert torch.allclose(fused, manual, atol=1e-5)
-    assert torch.allclose(weights.sum(-1), torch.ones(3, 4, 20), atol=1e-5)
-    if causal:
-        assert torch.all(weights.triu(1) == 0)
-    if with_pad:
-        assert torch.all(weights[2, :, :, 5:] == 0)
+    for w in weights:  # (B, H, T, T) per layer
+        assert torch.allclose(w.sum(-1)[0], torch.ones(4, 20), atol=1e-5)
+        if head == "lm":
+            assert torch.all(w.triu(1) == 0)
+        if with_pad:
+            assert torch.all(w[2, :, :, 5:] == 0)
+
+
+@pytest.mark.parametrize("pe", PES)
+@pytest.mark.parametrize("head", ["lm", "classifier"])
+def test_checkpoint_round_trip_gives_the_same_model_and_the_same_bytes(pe, head, tmp_path):
+    model = make(pe, head=head)
+    save_model(tmp_path / "a.pt", model, task="copy")
+    save_model(tmp_path / "b.pt", make(pe, head=head), task="copy")  # rebuilt from the same seed
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
+    assert (tmp_path / "a.pt").stat().st_mode & 0o777 == 0o666 & ~io._umask()
+    loaded, meta = load_model(tmp_path / "a.pt")
+    assert meta == {"task": "copy", "pe": pe} and loaded.spec == model.spec
+    idx = torch.randint(1, 12, (2, 10))
+    mask = torch.ones(2, 10, dtype=torch.long)
+    assert torch.equal(loaded.eval()(idx, mask), model(idx, mask))
+
+
+def test_a_checkpoint_that_does_not_fit_its_spec_is_a_data_error(tmp_path):
+    model = make("learned")
+    state = {k: v for k, v in model.state_dict().items() if "pe." not in k}
+    save_model(tmp_path / "m.pt", model, state)
+    with pytest.raises(DataError, match="m.pt: checkpoint does not match its spec"):
+        load_model(tmp_path / "m.pt")
+    (tmp_path / "bad.pt").write_bytes(b"garbage")
+    with pytest.raises(DataError, match="bad.pt: corrupt checkpoint"):
+        load_model(tmp_path / "bad.pt")
+
+
+@pytest.mark.parametrize("pe", PES)
+def test_same_seed_same_model_same_output(pe):
+    a, b = make(pe, seed=3), make(pe, seed=3)
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert ka == kb and torch.equal(va, vb)
+    idx = torch.randint(0, 12, (2, 30))
+    assert torch.equal(a(idx), b(idx))
+
+
+@pytest.mark.parametrize("pe", PES)
+def test_every_layer_sees_one_positions_tensor_and_one_bias(pe, monkeypatch):
+    """Positions are computed once per forward and handed to every hook; the PE bias is built once."""
+    model = make(pe)
+    seen, biases = [], []
+    rotate, score_bias = model.pe.rotate, model.pe.score_bias
+    monkeypatch.setattr(model.pe, "rotate", lambda q, k, p: (seen.append(p), rotate(q, k, p))[1])
+    monkeypatch.setattr(model.pe, "score_bias", lambda qp, kp: (biases.append(qp), score_bias(qp, kp))[1])
+    model(torch.randint(0, 12, (2, 7)))
+    assert len(seen) == len(model.blocks) and all(p is seen[0] for p in seen)
+    assert torch.equal(seen[0], torch.arange(7)) and len(biases) == 1
+
+
+def test_longer_than_the_tables_is_a_clear_error():
+    with pytest.raises(ConfigError, match="model.max_positions: sequence of 65 tokens exceeds the table size 64"):
+        make("sinusoidal")(torch.zeros(1, 65, dtype=torch.long))
 
 
 def test_need_weights_returns_one_map_per_layer():
-    model = make_lm("alibi")
-    logits, weights = model(torch.randint(0, 12, (2, 10)), need_weights=True)
+    logits, weights = make("alibi")(torch.randint(0, 12, (2, 10)), need_weights=True)
     assert logits.shape == (2, 10, 12)
     assert len(weights) == 2 and weights[0].shape == (2, 4, 10, 10)
 
 
 @pytest.mark.parametrize("norm", ["layernorm", "rmsnorm"])
-def test_both_norms_build_and_run(norm):
-    model = make_lm("rope", norm=norm)
-    assert model(torch.randint(0, 12, (1, 8))).shape == (1, 8, 12)
+def test_both_norms_build_and_differ(norm):
+    idx = torch.randint(0, 12, (1, 8))
+    other = "rmsnorm" if norm == "layernorm" else "layernorm"
+    assert not torch.allclose(make("rope", norm=norm)(idx), make("rope", norm=other)(idx))

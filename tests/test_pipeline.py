@@ -14,8 +14,10 @@ import yaml
 
 from conftest import ROOT, tiny_params
 from fake_imdb import write_archive
+from posenc.artifacts import IMDB, Layout
+from posenc.io import _umask
 
-PES = tiny_params()["pes"]
+PES = [*tiny_params()["pes"], "nope"]  # the default's PEs plus one more, so `nope` runs end to end too
 
 
 def run(cmd, cwd, check=True):
@@ -34,6 +36,7 @@ def repo(tmp_path_factory):
         shutil.copytree(ROOT / name, dst / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copy(ROOT / "dvc.yaml", dst / "dvc.yaml")
     params = tiny_params()
+    params["pes"] = PES
     # generated reviews, read through imdb.archive; never the network
     params["imdb"].update(archive=str(write_archive(tmp_path_factory.mktemp("imdb") / "aclImdb_v1.tar.gz")),
                           url="", hub_dataset="")
@@ -42,6 +45,7 @@ def repo(tmp_path_factory):
     run("git init -q && git config user.email ci@example.com && git config user.name CI", dst)
     run([sys.executable, "-m", "dvc", "init", "-q"], dst)
     run([sys.executable, "-m", "dvc", "config", "core.analytics", "false"], dst)
+    shutil.copy(ROOT / ".dvcignore", dst / ".dvcignore")  # __pycache__ must not change the PE folder's hash
     run("git add -A && git commit -qm init", dst)
     return dst
 
@@ -112,6 +116,21 @@ def test_report_and_profile_are_written(repo):
     assert set(profile["models"]) == {"nope", *PES}
 
 
+def test_editing_one_pe_reruns_only_its_stages_and_the_gathering_ones(repo):
+    assert json.loads(dvc(repo, "status", "--json").stdout) == {}
+    module = repo / "src/posenc/nn/pe/rope.py"
+    original = module.read_text()
+    try:
+        module.write_text(original + "\n# an edit\n")
+        changed = set(json.loads(dvc(repo, "status", "--json").stdout))
+    finally:
+        module.write_text(original)
+    own = {f"{stage}@{task}-rope" for stage in ("train", "evaluate", "probe") for task in ("copy", "duplicate")}
+    own |= {f"{stage}@rope" for stage in ("train_imdb", "evaluate_imdb", "probe_imdb")}
+    assert changed == own | {"profile", "plot", "report"}
+    assert json.loads(dvc(repo, "status", "--json").stdout) == {}
+
+
 def test_notebook_runs_headless_on_the_results(repo, monkeypatch):
     import nbformat
     from nbclient import NotebookClient
@@ -126,68 +145,88 @@ def test_notebook_runs_headless_on_the_results(repo, monkeypatch):
     assert "image/png" in outputs and "Why each encoding" in outputs
 
 
-def test_forced_rerun_gives_byte_identical_results(repo):
-    before = (repo / "metrics/results.json").read_bytes()
-    dvc(repo, "repro", "--force", "train@copy-rope", "evaluate@copy-rope", "prepare_imdb", "train_imdb@alibi",
-        "evaluate_imdb@alibi", "aggregate", "--single-item")
-    assert (repo / "metrics/results.json").read_bytes() == before
+def model_md5s(repo) -> dict:
+    """The md5 dvc.lock records for every checkpoint."""
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    return {o["path"]: o["md5"] for st in lock.values() for o in st.get("outs", []) if o["path"].endswith(".pt")}
 
 
-def test_exp_run_with_set_param_and_metrics_diff(repo):
+def test_forced_rerun_gives_byte_identical_results_and_checkpoints(repo):
+    layout = Layout(repo)
+    watched = [layout.results, layout.checkpoint("copy", "rope"), layout.checkpoint(IMDB, "alibi"),
+               layout.eval_json("copy", "rope"), layout.probe_json("copy", "rope")]
+    before = [p.read_bytes() for p in watched]
+    lock = model_md5s(repo)
+    dvc(repo, "repro", "--force", "train@copy-rope", "evaluate@copy-rope", "probe@copy-rope", "prepare_imdb",
+        "train_imdb@alibi", "evaluate_imdb@alibi", "aggregate", "--single-item")
+    assert [p.read_bytes() for p in watched] == before
+    assert model_md5s(repo) == lock  # the same checkpoints: nothing downstream of them looks changed
+    assert oct(layout.checkpoint("copy", "rope").stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+
+def test_exp_run_with_set_param_changes_the_metrics_it_should(repo):
     run("git add -A && git commit -qm results", repo)
+    before = json.loads((repo / "metrics/results.json").read_text())
     dvc(repo, "exp", "run", "-S", "train.lr=0.01")
+    after = json.loads((repo / "metrics/results.json").read_text())
+    # train.lr is the synthetic recipe: the LMs' numbers move, the IMDb classifiers' (imdb.lr) do not
+    assert any(after["tasks"][t][pe][k] != before["tasks"][t][pe][k]
+               for t in before["tasks"] for pe in PES for k in before["tasks"][t][pe] if k.startswith("loss_"))
+    assert after["imdb"] == before["imdb"]
+    diff = json.loads(dvc(repo, "metrics", "diff", "--json", "HEAD").stdout).get("metrics/results.json", {})
+    assert any(k.startswith("tasks.") for k in diff) and not any(k.startswith("imdb.") for k in diff)
     table = json.loads(dvc(repo, "exp", "show", "--json").stdout)
-    assert table
-    diff = json.loads(dvc(repo, "metrics", "diff", "--json", "--all").stdout)
-    assert "metrics/results.json" in diff
-    assert any(k.startswith("synthetic.") for k in diff["metrics/results.json"])
-    assert any(k.startswith("imdb.") for k in diff["metrics/results.json"])
+    assert "0.01" in json.dumps(table)
+
+
+def stage(repo, script, *args, root=None, params=None):
+    extra = (["--root", str(root)] if root else []) + (["--params", str(params)] if params else [])
+    return run([sys.executable, f"stages/{script}.py", *extra, *args], repo, check=False)
 
 
 def test_bad_input_is_one_line_and_writes_nothing(repo, tmp_path):
-    out = tmp_path / "m.pt"
-    proc = run([sys.executable, "stages/train.py", "--pe", "xpos", "--task", "copy", "--data", "data/synthetic/copy.npz",
-                "--model", str(out), "--log", str(tmp_path / "l.json"), "--live", str(tmp_path / "live")],
-               repo, check=False)
+    layout = Layout(tmp_path)
+    proc = stage(repo, "train", "--pe", "xpos", "--task", "copy", root=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "pes: 'xpos' is not listed" in proc.stderr
-    assert not out.exists()
+    assert not layout.checkpoint("copy", "xpos").exists()
 
     bad_params = tmp_path / "params.yaml"
     data = tiny_params()
     data["synthetic"]["eval_lengths"] = []
     bad_params.write_text(yaml.safe_dump(data))
-    proc = run([sys.executable, "stages/prepare_synthetic.py", "--params", str(bad_params), "--out", str(tmp_path / "d")],
-               repo, check=False)
+    proc = stage(repo, "prepare_synthetic", root=tmp_path, params=bad_params)
     assert proc.returncode == 2 and "synthetic.eval_lengths: must not be empty" in proc.stderr
-    assert not (tmp_path / "d").exists()
+    assert not (tmp_path / "data").exists()
 
-    corrupt = tmp_path / "copy.npz"
+    corrupt = layout.synthetic_data("copy")
+    corrupt.parent.mkdir(parents=True)
     corrupt.write_bytes(b"garbage")
-    proc = run([sys.executable, "stages/train.py", "--pe", "rope", "--task", "copy", "--data", str(corrupt),
-                "--model", str(out), "--log", str(tmp_path / "l.json"), "--live", str(tmp_path / "live")],
-               repo, check=False)
+    proc = stage(repo, "train", "--pe", "rope", "--task", "copy", root=tmp_path)
     assert proc.returncode == 2 and "copy.npz: corrupt prepared data" in proc.stderr
-    assert not out.exists() and not list(tmp_path.glob(".*tmp*"))
+    assert not layout.checkpoint("copy", "rope").exists() and not list(tmp_path.rglob(".*tmp*"))
+
+    data = tiny_params()
+    data["pe"]["rope"] = {"base": 10000.0, "scale": 2}
+    bad_params.write_text(yaml.safe_dump(data))
+    proc = stage(repo, "train", "--pe", "rope", "--task", "copy", params=bad_params)
+    assert proc.returncode == 2 and proc.stderr.strip() == "error: pe.rope.scale: unknown key"
 
 
 def test_imdb_stage_errors_are_one_line_and_write_nothing(repo, tmp_path):
-    out = tmp_path / "m.pt"
-    proc = run([sys.executable, "stages/train_imdb.py", "--pe", "xpos", "--data", "data/imdb", "--model", str(out),
-                "--log", str(tmp_path / "l.json"), "--live", str(tmp_path / "live")], repo, check=False)
+    layout = Layout(tmp_path)
+    proc = stage(repo, "train_imdb", "--pe", "xpos", root=tmp_path)
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "pes: 'xpos'" in proc.stderr
-    proc = run([sys.executable, "stages/train_imdb.py", "--pe", "rope", "--data", str(tmp_path / "none"),
-                "--model", str(out), "--log", str(tmp_path / "l.json"), "--live", str(tmp_path / "live")],
-               repo, check=False)
+    proc = stage(repo, "train_imdb", "--pe", "rope", root=tmp_path)
     assert proc.returncode == 2 and "train.npz: prepared IMDb split not found" in proc.stderr
-    assert not out.exists()
+    assert not layout.checkpoint(IMDB, "rope").exists()
 
-    bad = tmp_path / "bad.pt"
+    bad = layout.checkpoint(IMDB, "rope")
+    bad.parent.mkdir(parents=True)
     bad.write_bytes(b"not a checkpoint")
-    proc = run([sys.executable, "stages/evaluate_imdb.py", "--data", "data/imdb", "--model", str(bad),
-                "--out", str(tmp_path / "e.json")], repo, check=False)
-    assert proc.returncode == 2 and "bad.pt: corrupt checkpoint" in proc.stderr
-    assert not (tmp_path / "e.json").exists()
+    proc = stage(repo, "evaluate_imdb", "--pe", "rope", root=tmp_path)
+    assert proc.returncode == 2 and "imdb_rope.pt: corrupt checkpoint" in proc.stderr
+    assert not layout.eval_json(IMDB, "rope").exists()
 
 
 def test_no_stage_script_shadows_a_stdlib_module():

@@ -6,9 +6,11 @@ import pandas as pd
 import pytest
 import torch
 
-from posenc import plots, probes
+from posenc.analysis import probes_lm
 from posenc.data import synthetic
-from posenc.train import build_model
+from posenc.engine.lm import lm_spec
+from posenc.nn.backbone import build_model
+from posenc.reporting import plots
 from test_train import splits_for
 
 PES = ["sinusoidal", "learned", "rope", "alibi"]
@@ -27,11 +29,11 @@ def inputs(request):
     for task in TASKS:
         for pe in PES:
             torch.manual_seed(0)
-            model = build_model(cfg, pe)
+            model = build_model(lm_spec(cfg, pe))
             if pe == "rope":
                 with torch.no_grad():
                     model.head.weight[0, 0] = float("inf")
-            m, mp = probes.probe_lm(model, splits_for(cfg, task), task, cfg.synthetic.vocab_size,
+            m, mp = probes_lm.probe_lm(model, splits_for(cfg, task), task, cfg.synthetic.vocab_size,
                                     list(cfg.probe.lengths), lengths, list(cfg.probe.map_lengths), 2)
             probe_out[(task, pe)] = m
             if task == "copy":

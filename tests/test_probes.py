@@ -12,24 +12,29 @@ import torch
 
 from conftest import ROOT
 from fake_imdb import write_archive
-from posenc import config, io, probes
-from posenc.classifier import Classifier
+from posenc import io
+from posenc.analysis import probes, probes_imdb, probes_lm
+from posenc.artifacts import Layout
 from posenc.data import imdb, synthetic
-from posenc.train import build_model
+from posenc.engine.classify import classifier_spec
+from posenc.engine.lm import lm_spec
+from posenc.nn.backbone import build_model
+from posenc.nn.checkpoint import save_model
+from posenc.nn.pe import available
 from test_train import splits_for
 
-PES = ["sinusoidal", "learned", "rope", "alibi"]
+PES = available()
 
 
 def tiny_lm(cfg, pe):
     torch.manual_seed(0)
-    return build_model(cfg, pe)
+    return build_model(lm_spec(cfg, pe))
 
 
 def run_probe(cfg, model, task="copy"):
     p = cfg.probe
     lengths = synthetic.eval_lengths(cfg.synthetic)
-    return probes.probe_lm(model, splits_for(cfg, task), task, cfg.synthetic.vocab_size, list(p.lengths),
+    return probes_lm.probe_lm(model, splits_for(cfg, task), task, cfg.synthetic.vocab_size, list(p.lengths),
                            lengths, list(p.map_lengths), p.batch_size)
 
 
@@ -110,17 +115,15 @@ def test_probe_stage_succeeds_on_a_nan_model_and_writes_nan(tmp_path, tiny_cfg, 
 
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump(tiny_params_dict))
-    data = tmp_path / "copy.npz"
-    io.save_npz(data, synthetic.generate(tiny_cfg.synthetic, "copy", tiny_cfg.seed))
+    layout = Layout(tmp_path)
+    io.save_npz(layout.synthetic_data("copy"), synthetic.generate(tiny_cfg.synthetic, "copy", tiny_cfg.seed))
     model = tiny_lm(tiny_cfg, "alibi")
     state = model.state_dict()
     state["head.weight"][0, 0] = float("inf")
-    ckpt = tmp_path / "m.pt"
-    io.save_checkpoint(ckpt, {"config": config.to_dict(tiny_cfg), "pe": "alibi", "task": "copy", "state_dict": state})
-    out, maps = tmp_path / "p.json", tmp_path / "maps.npz"
-    proc = subprocess.run([sys.executable, str(ROOT / "stages/probe.py"), "--params", str(params), "--data", str(data),
-                           "--model", str(ckpt), "--out", str(out), "--maps", str(maps)],
-                          capture_output=True, text=True)
+    save_model(layout.checkpoint("copy", "alibi"), model, state, task="copy")
+    out, maps = layout.probe_json("copy", "alibi"), layout.attention_maps("copy", "alibi")
+    proc = subprocess.run([sys.executable, str(ROOT / "stages/probe.py"), "--params", str(params), "--root",
+                           str(tmp_path), "--task", "copy", "--pe", "alibi"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     written = json.loads(out.read_text())
     assert all(math.isnan(g["loss"]) and g["nonfinite"] > 0 for g in written["gradients"].values())
@@ -128,14 +131,14 @@ def test_probe_stage_succeeds_on_a_nan_model_and_writes_nan(tmp_path, tiny_cfg, 
 
 
 def test_probe_stage_bad_checkpoint_is_one_line_and_writes_nothing(tmp_path):
-    bad = tmp_path / "bad.pt"
-    bad.write_bytes(b"nope")
-    out = tmp_path / "p.json"
+    layout = Layout(tmp_path)
+    layout.checkpoint("copy", "rope").parent.mkdir(parents=True)
+    layout.checkpoint("copy", "rope").write_bytes(b"nope")
     proc = subprocess.run([sys.executable, str(ROOT / "stages/probe.py"), "--params", str(ROOT / "params.yaml"),
-                           "--data", "x.npz", "--model", str(bad), "--out", str(out), "--maps", str(tmp_path / "m.npz")],
-                          capture_output=True, text=True)
-    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "bad.pt: corrupt checkpoint" in proc.stderr
-    assert not out.exists()
+                           "--root", str(tmp_path), "--task", "copy", "--pe", "rope"], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0
+    assert "copy_rope.pt: corrupt checkpoint" in proc.stderr
+    assert not layout.probe_json("copy", "rope").exists() and not layout.attention_maps("copy", "rope").exists()
 
 
 # ---------------------------------------------------------------- IMDb classifiers
@@ -144,11 +147,11 @@ def test_probe_batch_is_balanced_long_and_fixed():
     rng = np.random.default_rng(0)
     lengths = rng.integers(10, 3000, size=400)
     labels = rng.integers(0, 2, size=400)
-    idx = probes.probe_batch_indices(lengths, labels, 1024, 8)
+    idx = probes_imdb.probe_batch_indices(lengths, labels, 1024, 8)
     assert len(idx) == 8 and len(set(idx.tolist())) == 8
     assert (lengths[idx] > 1024).all() and labels[idx].sum() == 4
-    assert (idx == probes.probe_batch_indices(lengths, labels, 1024, 8)).all()
-    short = probes.probe_batch_indices(np.full(10, 5), labels[:10], 1024, 4)  # none long enough: still a batch
+    assert (idx == probes_imdb.probe_batch_indices(lengths, labels, 1024, 8)).all()
+    short = probes_imdb.probe_batch_indices(np.full(10, 5), labels[:10], 1024, 4)  # none long enough: still a batch
     assert len(short) == 4
 
 
@@ -159,8 +162,8 @@ def test_classifier_probes_are_finite(tmp_path, tiny_cfg, pe):
     cfg = dataclasses.replace(tiny_cfg.imdb, archive=str(write_archive(tmp_path / "a.tar.gz")), url="", hub_dataset="")
     tok, splits, _ = imdb.prepare(cfg, tiny_cfg.seed)
     torch.manual_seed(0)
-    model = Classifier(tiny_cfg.model, pe, tok.get_vocab_size(), cfg.train_max_len, dropout=0.1)
-    out = probes.probe_classifier(model, splits["test"], list(tiny_cfg.probe.lengths), cfg.truncation,
+    model = build_model(classifier_spec(tiny_cfg, pe, tok.get_vocab_size()))
+    out = probes_imdb.probe_classifier(model, splits["test"], list(tiny_cfg.probe.lengths), cfg.truncation,
                                   tiny_cfg.probe.batch_size)
     assert len(out["reviews"]) == tiny_cfg.probe.batch_size
     for L in tiny_cfg.probe.lengths:

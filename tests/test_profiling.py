@@ -7,8 +7,9 @@ import pytest
 
 from conftest import tiny_params
 from posenc import config
-from posenc.profiling import BASELINE, flops_per_token, matmul_params, profile
-from posenc.train import build_model
+from posenc.analysis.profiling import BASELINE, flops_per_token, matmul_params, profile
+from posenc.engine.lm import lm_spec
+from posenc.nn.backbone import build_model
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def test_extra_parameters_are_the_pe_tables(measured):
 
 
 def test_flops_per_token_follow_the_formula(tiny_cfg):
-    model = build_model(tiny_cfg, "rope")
+    model = build_model(lm_spec(tiny_cfg, "rope"))
     m = tiny_cfg.model
     per_layer = 3 * m.d_model**2 + m.d_model**2 + 2 * m.ffn_mult * m.d_model**2  # qkv, proj, FFN in and out
     assert matmul_params(model) == m.n_layers * per_layer + m.d_model * model.head.out_features

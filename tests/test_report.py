@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from posenc import encodings, report
-from posenc.theory import THEORY, theory
+from posenc.nn.pe import available
+from posenc.reporting import report
 
 PES = ["sinusoidal", "learned", "rope", "alibi"]
 NAN = float("nan")
@@ -103,14 +103,17 @@ def test_no_nan_sentence_when_no_run_is_nan(inputs):
     assert "No run produced a NaN or inf" in text and "Runs with NaN" not in text
 
 
-def test_every_registered_pe_has_theory_that_states_no_number():
-    assert set(THEORY) == set(encodings.available())
-    fill = {"train": 256, "last": 255, "longest_last": 1023, "slopes": "1/4, 1/16"}
-    for pe in encodings.available():
-        text = theory(pe).mechanism.format(**fill)
-        assert "%" not in text  # mechanisms, not results
-    with pytest.raises(KeyError, match="theory.py"):
-        theory("xpos")
+@pytest.mark.parametrize("pe", available())
+def test_every_registered_pe_has_theory_that_states_no_result(pe, tiny_cfg):
+    """The prose comes from the PE's own class; filled in, it holds no percentage (mechanisms, not results)."""
+    text = report.mechanism(tiny_cfg, pe, {"train": 256, "last": 255, "longest_last": 1023})
+    assert "%" not in text and "{" not in text
+    assert report.theory(pe).pros and report.theory(pe).cons
+
+
+def test_alibi_theory_names_the_slopes_of_the_configured_heads(tiny_cfg):
+    text = report.mechanism(tiny_cfg, "alibi", {"train": 16, "last": 15, "longest_last": 31})
+    assert f"({', '.join(f'1/{2 ** (8 * h // tiny_cfg.model.n_heads)}' for h in range(1, 3))} here)" in text
 
 
 def test_verdict_rules():

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from posenc.tables import END, START, results_markdown, sync_readme
+from posenc.reporting.tables import END, START, results_markdown, sync_readme
 
 from conftest import ROOT
 

@@ -99,7 +99,7 @@ class Transformer(nn.Module):
         if spec.head not in HEADS:
             raise ConfigError(f"model head {spec.head!r}: choose from {', '.join(HEADS)}")
         self.spec, self.causal, self.fused = spec, spec.head == "lm", True
-        dims = Dims(spec.d_model, spec.n_heads, spec.max_positions, spec.train_max_len)
+        dims = Dims(spec.d_model, spec.n_heads, spec.max_positions, spec.train_max_len, self.causal)
         self.tok_emb = nn.Embedding(spec.vocab_size, spec.d_model)  # N(0, 1) init, the sinusoidal table's scale
         self.pe = build_pe(spec.pe, spec.pe_params, dims)
         self.drop = nn.Dropout(spec.dropout)

@@ -34,6 +34,7 @@ class Dims:
     n_heads: int
     max_positions: int  # longest input the model accepts (size of fixed tables)
     train_max_len: int  # longest training input (size of a learned table)
+    causal: bool = True  # a causal LM (keys j <= i) or a bidirectional classifier
 
     @property
     def head_dim(self) -> int:

@@ -1,0 +1,30 @@
+"""House rules the code must keep: small files and functions, and no PE named outside the registry."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from posenc.nn.pe import available
+
+CODE = sorted([*(ROOT / "src").rglob("*.py"), *(ROOT / "stages").glob("*.py")])
+
+
+@pytest.mark.parametrize("path", CODE, ids=lambda p: str(p.relative_to(ROOT)))
+def test_files_and_functions_stay_small(path: Path):
+    text = path.read_text()
+    assert len(text.splitlines()) <= 400
+    long = [(n.name, n.end_lineno - n.lineno + 1) for n in ast.walk(ast.parse(text))
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.end_lineno - n.lineno + 1 > 60]
+    assert not long
+
+
+@pytest.mark.parametrize("path", [p for p in CODE if "nn/pe" not in p.as_posix()],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_code_outside_the_registry_branches_on_a_pe_name(path: Path):
+    names = set(available())
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, (ast.Compare, ast.Match)):
+            consts = {c.value for c in ast.walk(node) if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+            assert not consts & names, f"{path.name}:{node.lineno} compares with a PE name"
