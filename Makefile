@@ -30,7 +30,7 @@ DOCKER_RUN = docker run --rm $(GPU_FLAG) --user "$$(id -u):$$(id -g)" -e HOME=/t
 	-v "$(CURDIR)":/workspace -w /workspace \
 	$(if $(IMDB_ARCHIVE),-v "$(abspath $(dir $(IMDB_ARCHIVE)))":/imdb:ro -e IMDB_ARCHIVE=/imdb/$(notdir $(IMDB_ARCHIVE)))
 
-.PHONY: help setup repro test bench readme build build-gpu jupyter sh stop clean
+.PHONY: help setup repro test quick bench readme build build-gpu jupyter sh stop clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -56,8 +56,12 @@ repro: $(SETUP)  ## run the whole default pipeline (dvc repro), then refresh the
 test: $(SETUP)  ## run the test suite
 	$(PY) -m pytest
 
-bench: $(SETUP)  ## re-measure the cost of every PE (the profile stage) -> metrics/profile.json
-	dvc repro --force profile
+quick: $(SETUP)  ## the whole pipeline on a tiny configuration, in a folder it prints (never touches the results)
+	$(PY) -m posenc.quick
+
+bench: $(SETUP)  ## measure the cost of every PE, float32 and bf16 -> bench/profile.json, then refresh REPORT.md
+	$(PY) bench/profile.py
+	if [ -f metrics/results.json ]; then dvc repro --force --single-item report; fi
 endif
 
 readme: $(SETUP)  ## refresh the README results tables from metrics/results.json

@@ -5,6 +5,7 @@ import _cli
 from posenc import io
 from posenc.analysis.evaluate import evaluate_lm
 from posenc.data import synthetic
+from posenc.engine import runtime
 from posenc.nn.checkpoint import load_model
 
 
@@ -13,7 +14,8 @@ def main() -> None:
     task, pe = args.task, args.pe
     model, _ = load_model(layout.checkpoint(task, pe))
     splits = synthetic.load_for_eval(layout.synthetic_data(task), task, cfg.synthetic)
-    metrics = evaluate_lm(model, splits, task, cfg, synthetic.eval_lengths(cfg.synthetic))
+    metrics = evaluate_lm(model, splits, task, cfg, synthetic.eval_lengths(cfg.synthetic),
+                          runtime.load(layout.runtime, cfg.runtime.dtype))
     io.write_json(layout.eval_json(task, pe), {"pe": pe, "task": task, "lengths": metrics})
     print(f"{task}/{pe}: " + ", ".join(f"{L}: {m['token_acc']:.3f}" for L, m in metrics.items()))
 

@@ -6,6 +6,7 @@ from posenc import io
 from posenc.analysis.evaluate_imdb import evaluate_classifier
 from posenc.artifacts import IMDB
 from posenc.data import imdb
+from posenc.engine import runtime
 from posenc.nn.checkpoint import load_model
 
 
@@ -13,7 +14,7 @@ def main() -> None:
     args, cfg, layout = _cli.setup(_cli.parser(__doc__, pe=True))
     model, _ = load_model(layout.checkpoint(IMDB, args.pe))
     test = imdb.load_split(layout.imdb_data / "test.npz")
-    metrics = evaluate_classifier(model, test, cfg)
+    metrics = evaluate_classifier(model, test, cfg, runtime.load(layout.runtime, cfg.runtime.dtype))
     io.write_json(layout.eval_json(IMDB, args.pe), {"pe": args.pe, "lengths": metrics})
     print(f"imdb/{args.pe}: " + ", ".join(f"acc@{L} {m['acc']:.4f}" for L, m in metrics.items()))
 

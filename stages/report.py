@@ -10,7 +10,8 @@ from posenc.reporting.report import Inputs, build_report
 def main() -> None:
     args, cfg, layout = _cli.setup(_cli.parser(__doc__))
     each = models(cfg.synthetic.tasks, cfg.pes)
-    inp = Inputs(cfg=cfg, results=io.read_json(layout.results), profile=io.read_json(layout.profile),
+    profile = io.read_json(layout.profile) if layout.profile.is_file() else None  # from `make bench`, if run
+    inp = Inputs(cfg=cfg, results=io.read_json(layout.results), profile=profile,
                  trains={model_name(t, pe): io.read_json(layout.train_log(t, pe)) for t, pe in each},
                  probes={model_name(t, pe): io.read_json(layout.probe_json(t, pe)) for t, pe in each},
                  figures=tuple(sorted(p.name for p in layout.figures.glob("*.png"))))

@@ -5,6 +5,7 @@ import _cli
 from posenc import io
 from posenc.artifacts import IMDB
 from posenc.data import imdb
+from posenc.engine import runtime
 from posenc.engine.classify import train_classifier
 from posenc.nn.checkpoint import save_model
 
@@ -14,10 +15,12 @@ def main() -> None:
     pe, data = args.pe, layout.imdb_data
     splits = {name: imdb.load_split(data / f"{name}.npz") for name in ("train", "val")}
     vocab_size = imdb.load_tokenizer(data / "tokenizer.json").get_vocab_size()
+    rt = runtime.load(layout.runtime, cfg.runtime.dtype)
     with _cli.live_log(layout.live_dir(IMDB, pe)) as log:
-        out = train_classifier(cfg, pe, splits, vocab_size, on_log=log)
+        out = train_classifier(cfg, pe, splits, vocab_size, on_log=log, rt=rt)
     save_model(layout.checkpoint(IMDB, pe), out["model"], out["state_dict"], task=IMDB)
-    io.write_json(layout.train_log(IMDB, pe), {"summary": out["summary"], "timing": out["timing"],
+    io.write_json(layout.timing(IMDB, pe), out["timing"])  # untracked: a rerun must not change tracked files
+    io.write_json(layout.train_log(IMDB, pe), {"summary": out["summary"],
                                                "epochs": out["epochs"]})
     s, t = out["summary"], out["timing"]
     print(f"imdb/{pe}: {s['steps']} steps, best epoch {s['best_epoch']}, "

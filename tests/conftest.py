@@ -8,24 +8,14 @@ import pytest
 import yaml
 
 from posenc import config
+from posenc.quick import quick_params
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def tiny_params() -> dict:
-    """params.yaml shrunk so that every stage runs in seconds (same keys, smaller values)."""
-    data = yaml.safe_load((ROOT / "params.yaml").read_text())
-    data["synthetic"].update(train_max_len=16, train_size=300, val_size=4, eval_size=4,
-                             eval_lengths=[16, 32], curve_lengths=[24])
-    data["model"].update(n_layers=1, d_model=16, n_heads=2, max_positions=32)
-    data["train"].update(batch_size=4, max_steps=6, check_every=3, log_every=2, curriculum_steps=3,
-                         curriculum_start_len=8)
-    data["evaluate"].update(batch_size=4)
-    data["probe"].update(lengths=[16, 32], batch_size=2, map_lengths=[16, 32])
-    data["profile"].update(lengths=[16, 32], batch_size=2, warmup=1, repeats=2, matmul_size=64)
-    data["imdb"].update(tokenizer_vocab=300, min_frequency=1, val_frac=0.25, train_max_len=16,
-                        eval_lengths=[16, 32], bucket_edges=[16, 32], epochs=2, batch_size=4)
-    return data
+    """params.yaml shrunk so that every stage runs in seconds: the configuration of `make quick`."""
+    return quick_params(yaml.safe_load((ROOT / "params.yaml").read_text()))
 
 
 def default_sections() -> dict[str, dict]:

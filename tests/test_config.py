@@ -63,6 +63,7 @@ def edit(path_value):
     ("imdb.bucket_edges", [32, 16], "imdb.bucket_edges: must be a non-empty, strictly increasing"),
     ("imdb.archive", "", "imdb.archive: must name an archive"),
     ("imdb.epochs", 0, "imdb.epochs: must be > 0"),
+    ("runtime.dtype", "fp16", "runtime.dtype: unknown precision 'fp16'; choose from auto, float32, bfloat16"),
     ("imdb.truncation", "middle", "imdb.truncation: unknown truncation 'middle'; choose from head, tail"),
 ])
 def test_bad_values_name_their_key(key, value, message):

@@ -107,7 +107,7 @@ def test_per_model_paths_are_the_artifacts_ones(task):
     strs = lambda *ps: {str(p) for p in ps}  # noqa: E731
     assert paths(s["train"]["outs"]) == strs(L.checkpoint(task, pe), L.train_log(task, pe))
     assert paths(s["train"]["plots"]) == strs(L.live_dir(task, pe))
-    assert str(L.synthetic_data(task)) in paths(s["train"]["deps"])
+    assert {str(L.synthetic_data(task)), str(L.runtime)} <= paths(s["train"]["deps"])
     assert paths(s["evaluate"]["outs"]) == strs(L.eval_json(task, pe))
     assert {str(L.checkpoint(task, pe)), str(L.synthetic_data(task))} <= paths(s["evaluate"]["deps"])
     assert paths(s["probe"]["outs"]) == strs(L.attention_maps(task, pe), L.probe_json(task, pe))
@@ -124,7 +124,7 @@ def test_gathering_stages_write_the_artifacts_paths():
     assert paths(DVC["prepare_imdb"]["outs"]) == {str(L.imdb_data)}
     assert paths(DVC["prepare_imdb"]["metrics"]) == {str(L.imdb_summary)}
     assert paths(DVC["aggregate"]["metrics"]) == {str(L.results)}
-    assert paths(DVC["profile"]["metrics"]) == {str(L.profile)}
+    assert "profile" not in DVC and paths(DVC["runtime"]["outs"]) == {str(L.runtime)}  # timings are no output
     assert paths(DVC["plot"]["outs"]) == {str(L.figures)}
     assert paths(DVC["report"]["outs"]) == {str(L.report)}
     assert paths(DVC["prepare_synthetic"]["outs"]) == {str(L.synthetic_data("copy").parent)}

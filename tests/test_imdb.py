@@ -12,13 +12,16 @@ import pytest
 import torch
 
 from conftest import ROOT
-from fake_imdb import write_archive, write_folder
+from posenc.data.fake_imdb import write_archive, write_folder
 from posenc.analysis.evaluate_imdb import evaluate_classifier
 from posenc.artifacts import Layout
 from posenc.engine.classify import classifier_spec, predict, scores, train_classifier
 from posenc.data import imdb
 from posenc.errors import DataError
+from posenc.engine.runtime import resolve
 from posenc.nn.backbone import build_model
+
+CPU32 = resolve("float32", "cpu")
 
 PES = ["sinusoidal", "learned", "rope", "alibi"]
 
@@ -55,6 +58,24 @@ def test_imdb_archive_env_overrides_the_param(tiny_cfg, archive, tmp_path, monke
     reviews, source = imdb.load_reviews(cfg)
     assert source["sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
     assert len(reviews["train"].texts) == len(reviews["test"].texts) > 0
+
+
+def test_the_datasets_route_reads_a_saved_copy_offline(tiny_cfg, archive, tmp_path, monkeypatch):
+    """The third source for real: a DatasetDict saved with save_to_disk, read back with no network."""
+    import datasets
+
+    monkeypatch.delenv("IMDB_ARCHIVE", raising=False)
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    ref = imdb.read_archive(archive)
+    saved = datasets.DatasetDict({split: datasets.Dataset.from_dict(
+        {"text": ref[split].texts, "label": ref[split].labels.tolist()}) for split in ("train", "test")})
+    saved.save_to_disk(str(tmp_path / "imdb_hub"))
+    cfg = dataclasses.replace(imdb_cfg(tiny_cfg, tmp_path / "missing.tar.gz"), hub_dataset=str(tmp_path / "imdb_hub"))
+    reviews, source = imdb.load_reviews(cfg)
+    assert source == {"kind": "hub", "name": str(tmp_path / "imdb_hub")}
+    for split in ("train", "test"):
+        assert reviews[split].texts == ref[split].texts
+        assert (reviews[split].labels == ref[split].labels).all()
 
 
 def test_missing_data_names_the_three_ways(tiny_cfg, tmp_path, monkeypatch):
@@ -252,7 +273,7 @@ def test_training_is_deterministic_and_keeps_the_best_val_loss(prepared, tiny_cf
     model = build_model(classifier_spec(tiny_cfg, "rope", tok.get_vocab_size()))
     model.load_state_dict(a["state_dict"])
     val = scores(predict(model, splits["val"], tiny_cfg.imdb.train_max_len, tiny_cfg.imdb.truncation, 4,
-                         torch.device("cpu")), splits["val"].labels)
+                         CPU32), splits["val"].labels)
     assert val["loss"] == pytest.approx(min(losses), rel=1e-5)
 
 
@@ -265,7 +286,7 @@ def test_evaluation_reuses_logits_only_where_the_input_is_unchanged(prepared, ti
     out = evaluate_classifier(model, test, tiny_cfg)
     assert list(out) == [str(L) for L in tiny_cfg.imdb.eval_lengths]
     for L in tiny_cfg.imdb.eval_lengths:
-        ref = scores(predict(model, test, L, tiny_cfg.imdb.truncation, 3, torch.device("cpu")), test.labels)
+        ref = scores(predict(model, test, L, tiny_cfg.imdb.truncation, 3, CPU32), test.labels)
         assert out[str(L)]["acc"] == pytest.approx(ref["acc"])
         assert out[str(L)]["loss"] == pytest.approx(ref["loss"], rel=1e-5)
         assert out[str(L)]["frac_truncated"] == pytest.approx(float((test.lengths > L).mean()))
@@ -273,6 +294,6 @@ def test_evaluation_reuses_logits_only_where_the_input_is_unchanged(prepared, ti
     # reviews no longer than the first length get the same logits at every length
     first, last = tiny_cfg.imdb.eval_lengths[0], tiny_cfg.imdb.eval_lengths[-1]
     short = np.flatnonzero(test.lengths <= first)
-    a = predict(model, test, first, tiny_cfg.imdb.truncation, 4, torch.device("cpu"), short)
-    b = predict(model, test, last, tiny_cfg.imdb.truncation, 4, torch.device("cpu"), short)
+    a = predict(model, test, first, tiny_cfg.imdb.truncation, 4, CPU32, short)
+    b = predict(model, test, last, tiny_cfg.imdb.truncation, 4, CPU32, short)
     assert np.allclose(a, b, atol=1e-5)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from conftest import ROOT
-from fake_imdb import write_archive
+from posenc.data.fake_imdb import write_archive
 from posenc import io
 from posenc.analysis import probes, probes_imdb, probes_lm
 from posenc.artifacts import Layout

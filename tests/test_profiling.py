@@ -31,7 +31,11 @@ def test_every_pe_and_the_baseline_at_every_length(measured):
                 assert r[key] > 0 and math.isfinite(r[key])
             if pe == BASELINE:
                 assert r["forward_overhead"] == 1.0 and r["train_overhead"] == 1.0
+            # both precisions in the same run, and their ratio
+            assert r["bf16_train_tokens_per_s"] > 0 and math.isfinite(r["bf16_forward_tokens_per_s"])
+            assert r["bf16_speedup"] == pytest.approx(r["bf16_train_tokens_per_s"] / r["train_tokens_per_s"])
     assert out["matmul"]["flops_per_s"] > 0 and out["device"] in ("cpu", "cuda")
+    assert out["auto_dtype"] in ("float32", "bfloat16") and isinstance(out["native_bf16"], list)
 
 
 def test_extra_parameters_are_the_pe_tables(measured):

@@ -39,7 +39,7 @@ def inputs(tiny_cfg):
     results = {"tasks": tasks, "headline_task": "copy", "imdb": imdb, "imdb_buckets": buckets,
                "stability": stability, "imdb_data": {"train_reviews": 9, "val_reviews": 3, "test_reviews": 12,
                                                      "vocab_size": 300}}
-    trains = {f"{t}_{pe}": {"summary": {"n_params": 1000}, "timing": {"device": "cpu", "wall_s": 60.0}}
+    trains = {f"{t}_{pe}": {"summary": {"n_params": 1000, "dtype": "float32"}}
               for t in ("copy", "duplicate", "imdb") for pe in PES}
 
     def probe(pe):
@@ -51,8 +51,8 @@ def inputs(tiny_cfg):
 
     probes = {f"{t}_{pe}": probe(pe) for t in ("copy", "duplicate", "imdb") for pe in PES}
     row = {"train_overhead": 1.1, "forward_overhead": 1.05, "peak_mem_mib": 300.0, "train_tokens_per_s": 5000.0,
-           "mfu": 0.3, "peak_mem_kind": "process_peak_rss"}
-    profile = {"device": "cpu", "device_name": "test cpu", "threads": 2, "torch": "x", "batch_size": 2, "repeats": 2,
+           "mfu": 0.3, "peak_mem_kind": "process_peak_rss", "bf16_speedup": 0.25}
+    profile = {"device": "cpu", "device_name": "test cpu", "native_bf16": [], "auto_dtype": "float32", "threads": 2, "torch": "x", "batch_size": 2, "repeats": 2,
                "baseline": "nope", "matmul": {"n": 64, "flops_per_s": 1e9},
                "models": {pe: {"extra_params": 0, "lengths": {"16": dict(row), "32": dict(row)}}
                           for pe in ["nope", *PES]}}
@@ -114,6 +114,16 @@ def test_every_registered_pe_has_theory_that_states_no_result(pe, tiny_cfg):
 def test_alibi_theory_names_the_slopes_of_the_configured_heads(tiny_cfg):
     text = report.mechanism(tiny_cfg, "alibi", {"train": 16, "last": 15, "longest_last": 31})
     assert f"({', '.join(f'1/{2 ** (8 * h // tiny_cfg.model.n_heads)}' for h in range(1, 3))} here)" in text
+
+
+def test_cost_comes_from_the_benchmark_file_and_says_so_when_there_is_none(inputs):
+    text = report.build_report(inputs)
+    cost = text[text.index("## Cost\n"):text.index("## Pros and cons")]
+    assert "Measured by `make bench` (cpu, test cpu" in cost and "| x0.25 |" in cost
+    assert "Native bf16 CPU flags: none; `runtime.dtype: auto` trains in float32 here." in cost
+    bare = report.build_report(report.Inputs(**{**inputs.__dict__, "profile": None}))
+    assert "No cost benchmark in this checkout" in bare and "no cost benchmark yet" in bare
+    assert "trained in float32" in bare and "min of wall time" not in bare
 
 
 def test_verdict_rules():

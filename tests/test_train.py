@@ -101,3 +101,41 @@ def test_checkpoint_round_trip_and_evaluation(tmp_path, tiny_cfg):
         load_model(path)
     with pytest.raises(DataError, match="not found"):
         load_model(tmp_path / "missing.pt")
+
+
+def test_precision_follows_the_cpu_flags_never_a_timing():
+    from posenc.engine.runtime import resolve
+
+    assert resolve("auto", "cpu", {"avx2", "fma"}).dtype == "float32"
+    assert resolve("auto", "cpu", {"avx2", "avx512f", "avx512_bf16"}).dtype == "bfloat16"
+    assert resolve("auto", "cpu", {"amx_bf16"}).native_bf16 == ("amx_bf16",)
+    assert resolve("auto", "cuda", set()).dtype == "bfloat16"
+    assert resolve("float32", "cuda", set()).dtype == "float32"
+    assert resolve("bfloat16", "cpu", {"avx2"}).dtype == "bfloat16"
+
+
+def test_runtime_file_round_trip_and_stale_file_errors(tmp_path):
+    from posenc import io
+    from posenc.engine import runtime
+
+    rt = runtime.resolve("float32")
+    io.write_json(tmp_path / "runtime.json", rt.to_dict())
+    assert runtime.load(tmp_path / "runtime.json", "float32") == rt
+    with pytest.raises(DataError, match="resolved for runtime.dtype 'float32', params.yaml says 'auto'"):
+        runtime.load(tmp_path / "runtime.json", "auto")
+    with pytest.raises(DataError, match="missing.json: not found"):
+        runtime.load(tmp_path / "missing.json", "auto")
+
+
+def test_bf16_training_is_deterministic_and_keeps_float32_master_weights(tiny_cfg):
+    from posenc.engine.runtime import resolve
+
+    rt = resolve("bfloat16", "cpu")
+    splits = splits_for(tiny_cfg, "copy")
+    a = lm.train_lm(tiny_cfg, "rope", "copy", splits, progress=False, rt=rt)
+    b = lm.train_lm(tiny_cfg, "rope", "copy", splits, progress=False, rt=rt)
+    assert a["summary"]["dtype"] == "bfloat16" and a["timing"]["dtype"] == "bfloat16"
+    assert all(v.dtype == torch.float32 for v in a["state_dict"].values() if v.is_floating_point())
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+    f32 = lm.train_lm(tiny_cfg, "rope", "copy", splits, progress=False, rt=resolve("float32", "cpu"))
+    assert not all(torch.equal(a["state_dict"][k], f32["state_dict"][k]) for k in a["state_dict"])

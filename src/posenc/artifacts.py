@@ -31,9 +31,16 @@ class Layout:
     def imdb_summary(self) -> Path:
         return self.root / "metrics/imdb_data.json"
 
+    @property
+    def runtime(self) -> Path:  # the resolved device and precision (stage runtime)
+        return self.root / "metrics/runtime.json"
+
     # ------------------------------------------------------------ one model each
     def checkpoint(self, task: str, pe: str) -> Path:
         return self.root / "models" / f"{model_name(task, pe)}.pt"
+
+    def timing(self, task: str, pe: str) -> Path:  # wall time and tokens/s: tracked by neither git nor DVC
+        return self.root / "timings" / f"{model_name(task, pe)}.json"
 
     def train_log(self, task: str, pe: str) -> Path:
         return self.root / "metrics/train" / f"{model_name(task, pe)}.json"
@@ -56,8 +63,8 @@ class Layout:
         return self.root / "metrics/results.json"
 
     @property
-    def profile(self) -> Path:
-        return self.root / "metrics/profile.json"
+    def profile(self) -> Path:  # written by `make bench`, not by dvc repro (timings change every run)
+        return self.root / "bench/profile.json"
 
     @property
     def figures(self) -> Path:

@@ -19,6 +19,7 @@ from posenc.errors import ConfigError
 TASKS = ("copy", "duplicate")
 NORMS = ("layernorm", "rmsnorm")
 IMDB_TRUNCATION = ("head", "tail")
+DTYPES = ("auto", "float32", "bfloat16")  # runtime.dtype (resolved in engine/runtime.py)
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,13 @@ class ProfileConfig:
 
 
 @dataclass(frozen=True)
+class RuntimeConfig:
+    """How a run computes (engine/runtime.py)."""
+
+    dtype: str  # auto | float32 | bfloat16
+
+
+@dataclass(frozen=True)
 class Config:
     seed: int
     pes: tuple[str, ...]
@@ -128,6 +136,7 @@ class Config:
     imdb: ImdbConfig
     probe: ProbeConfig
     profile: ProfileConfig
+    runtime: RuntimeConfig
 
 
 def _coerce(value, hint, key: str):
@@ -203,18 +212,9 @@ def min_length(task: str) -> int:
 
 def validate(cfg: Config) -> None:
     """Cross-field checks that a type alone cannot express."""
-    from posenc.nn.pe import available  # lists the PE modules without importing them (or torch)
-
     s, m, t = cfg.synthetic, cfg.model, cfg.train
     _check(cfg.seed >= 0, "seed", f"must be >= 0, got {cfg.seed}")
-    _check(len(cfg.pes) > 0, "pes", "must list at least one positional encoding")
-    for i, pe in enumerate(cfg.pes):
-        _check(pe in available(), f"pes[{i}]", f"unknown PE {pe!r}; choose from {', '.join(available())}")
-    _check(len(set(cfg.pes)) == len(cfg.pes), "pes", "contains duplicates")
-    for name in cfg.pe:
-        _check(name in available(), f"pe.{name}", f"unknown PE; choose from {', '.join(available())}")
-    for pe in cfg.pes:
-        _check(pe in cfg.pe, f"pe.{pe}", "missing section (write `{}` for a PE without parameters)")
+    _validate_pes(cfg)
 
     _check(len(s.tasks) > 0, "synthetic.tasks", "must list at least one task")
     for i, task in enumerate(s.tasks):
@@ -257,9 +257,25 @@ def validate(cfg: Config) -> None:
     _check(t.grad_clip > 0, "train.grad_clip", f"must be > 0, got {t.grad_clip}")
     _check(0.0 < t.stop_acc <= 1.0, "train.stop_acc", f"must be in (0, 1], got {t.stop_acc}")
     _check(cfg.evaluate.batch_size > 0, "evaluate.batch_size", f"must be > 0, got {cfg.evaluate.batch_size}")
+    _check(cfg.runtime.dtype in DTYPES, "runtime.dtype",
+           f"unknown precision {cfg.runtime.dtype!r}; choose from {', '.join(DTYPES)}")
     _validate_imdb(cfg.imdb, m)
     _validate_probe(cfg.probe, s, m)
     _validate_profile(cfg.profile)
+
+
+def _validate_pes(cfg: Config) -> None:
+    """Names only: each PE's own section is checked by its class when the PE is built (nn/pe/)."""
+    from posenc.nn.pe import available  # lists the PE modules without importing them (or torch)
+
+    _check(len(cfg.pes) > 0, "pes", "must list at least one positional encoding")
+    for i, pe in enumerate(cfg.pes):
+        _check(pe in available(), f"pes[{i}]", f"unknown PE {pe!r}; choose from {', '.join(available())}")
+    _check(len(set(cfg.pes)) == len(cfg.pes), "pes", "contains duplicates")
+    for name in cfg.pe:
+        _check(name in available(), f"pe.{name}", f"unknown PE; choose from {', '.join(available())}")
+    for pe in cfg.pes:
+        _check(pe in cfg.pe, f"pe.{pe}", "missing section (write `{}` for a PE without parameters)")
 
 
 def _increasing(values: tuple[int, ...]) -> bool:

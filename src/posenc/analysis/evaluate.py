@@ -15,13 +15,15 @@ from posenc.config import Config
 from posenc.data import synthetic
 from posenc.data.synthetic import Sources
 from posenc.engine.lm import lm_loss, target_counts
-from posenc.engine.runtime import autocast, pick_device
+from posenc.engine.runtime import Runtime, resolve
 
 
 @torch.no_grad()
-def evaluate_lm(model, splits: dict[str, Sources], task: str, cfg: Config, lengths: list[int]) -> dict[str, dict]:
-    """{str(L): {"token_acc", "exact_match", "loss", "n_seqs", "seq_len"}} for each L."""
-    device = pick_device()
+def evaluate_lm(model, splits: dict[str, Sources], task: str, cfg: Config, lengths: list[int],
+                rt: Runtime | None = None) -> dict[str, dict]:
+    """{str(L): {"token_acc", "exact_match", "loss", "n_seqs", "seq_len"}} for each L, in the training precision."""
+    rt = rt or resolve(cfg.runtime.dtype)
+    device = rt.device
     model.to(device).eval()
     out = {}
     for L in lengths:
@@ -32,7 +34,7 @@ def evaluate_lm(model, splits: dict[str, Sources], task: str, cfg: Config, lengt
         loss_sum = 0.0
         for idx, labels in synthetic.fixed_batches(sources, task, cfg.synthetic.vocab_size, cfg.evaluate.batch_size):
             idx, labels = idx.to(device), labels.to(device)
-            with autocast(device):
+            with rt.autocast():
                 logits = model(idx)
             n_targets = int((labels != synthetic.IGNORE).sum())
             loss_sum += lm_loss(logits, labels).item() * n_targets

@@ -8,18 +8,18 @@ from posenc.config import Config
 from posenc.data import imdb
 from posenc.data.imdb import Encoded
 from posenc.engine.classify import predict, scores
-from posenc.engine.runtime import pick_device
+from posenc.engine.runtime import Runtime, resolve
 
 
-def evaluate_classifier(model, test: Encoded, cfg: Config) -> dict:
+def evaluate_classifier(model, test: Encoded, cfg: Config, rt: Runtime | None = None) -> dict:
     """Scores with test reviews truncated at each imdb.eval_lengths L, overall and per length bucket.
 
     A review no longer than a shorter L already scored is the same input at
     this L, so its logits are reused instead of recomputed.
     """
     c = cfg.imdb
-    device = pick_device()
-    model.to(device)
+    rt = rt or resolve(cfg.runtime.dtype)
+    model.to(rt.device)
     names = imdb.bucket_names(c.bucket_edges)
     bucket = imdb.bucket_of(test.lengths, c.bucket_edges)
     logits = None
@@ -27,7 +27,7 @@ def evaluate_classifier(model, test: Encoded, cfg: Config) -> dict:
     prev = 0
     for L in c.eval_lengths:
         todo = np.flatnonzero(test.lengths > prev) if logits is not None else np.arange(len(test))
-        fresh = predict(model, test, L, c.truncation, cfg.evaluate.batch_size, device, todo)
+        fresh = predict(model, test, L, c.truncation, cfg.evaluate.batch_size, rt, todo)
         if logits is None:
             logits = fresh
         else:

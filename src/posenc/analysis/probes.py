@@ -29,7 +29,6 @@ import torch
 from torch import nn
 
 
-
 def component_params(model: nn.Module) -> dict[str, list[nn.Parameter]]:
     """Parameters grouped as embedding, layer<i>.{attn,ffn,norm}, head (CausalLM and Classifier alike)."""
     groups = {"embedding": [*model.tok_emb.parameters(), *model.pe.parameters()]}

@@ -1,4 +1,7 @@
-"""The cost of each positional encoding, measured (the course's profiler as a pipeline stage).
+"""The cost of each positional encoding, measured: the benchmark behind `make bench` (bench/profile.json).
+
+Timings change on every run, so they are never an output of `dvc repro` (a rerun would then change
+tracked files); the report reads the committed benchmark file when it exists.
 
 For every PE, and a no-PE baseline (`nope`) measured in the same run, on an
 untrained causal LM of the `model` shape, at each profile length L:
@@ -10,7 +13,9 @@ untrained causal LM of the `model` shape, at each profile length L:
   resident set (ru_maxrss), which is why every (PE, L) runs in a fresh process;
 * the overhead of the PE: its time per token divided by the baseline's;
 * achieved FLOP/s of the training step, as a fraction of the dense fp32
-  matmul throughput measured in the same run.
+  matmul throughput measured in the same run;
+* the same throughputs in bf16 autocast, and their ratio to float32 (bf16_speedup): whether bf16
+  pays on this machine (the CPU flags avx512_bf16/amx_bf16 are recorded beside it).
 
 FLOPs per token follow Kaplan et al. 2020 (table 1): forward 2N + 2 n_layer L d
 per token, where N counts the weights of every matmul (attention projections,
@@ -34,7 +39,7 @@ import torch
 from posenc import config as config_mod
 from posenc.config import Config
 from posenc.engine.lm import lm_recipe, lm_spec
-from posenc.engine.runtime import pick_device, seed_everything
+from posenc.engine.runtime import pick_device, resolve, seed_everything
 from posenc.engine.trainer import make_optimizer
 from posenc.nn.backbone import Transformer, build_model
 
@@ -88,12 +93,13 @@ def _build(cfg: Config, pe: str, L: int) -> Transformer:
     return build_model(dataclasses.replace(spec, max_positions=max(spec.max_positions, L)))
 
 
-def measure_one(cfg_dict: dict, pe: str, L: int) -> dict:
-    """Throughput and peak memory of one PE at one length (meant to run in a fresh process)."""
+def measure_one(cfg_dict: dict, pe: str, L: int, dtype: str = "float32") -> dict:
+    """Throughput and peak memory of one PE at one length in one precision (meant to run in a fresh process)."""
     cfg = config_mod.from_dict(cfg_dict)
     p = cfg.profile
     seed_everything(cfg.seed)
-    device = pick_device()
+    rt = resolve(dtype)
+    device = rt.device
     model = _build(cfg, pe, L).to(device)
     opt = make_optimizer(model, lm_recipe(cfg))
     vocab = model.head.out_features
@@ -103,12 +109,14 @@ def measure_one(cfg_dict: dict, pe: str, L: int) -> dict:
     @torch.no_grad()
     def forward():
         model.eval()
-        model(idx)
+        with rt.autocast():
+            model(idx)
 
     def train_step():
         model.train()
-        logits = model(idx)
-        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), idx.roll(-1, dims=1).flatten())
+        with rt.autocast():
+            logits = model(idx)
+        loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), idx.roll(-1, dims=1).flatten())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -133,7 +141,10 @@ def measure_one(cfg_dict: dict, pe: str, L: int) -> dict:
 
 
 def profile(cfg: Config, progress=None) -> dict:
-    """Every PE of cfg.pes plus the baseline at every profile length -> the profile.json dict."""
+    """Every PE of cfg.pes plus the baseline at every profile length, in float32 and in bf16 autocast
+    (each in its own process, one after the other) -> the bench/profile.json dict. The float32 numbers
+    fill the main fields; bf16_* fields and bf16_speedup (bf16 over float32 training tokens/s,
+    measured in the same run) sit beside them."""
     p = cfg.profile
     pes = [BASELINE] + [pe for pe in cfg.pes if pe != BASELINE]
     cfg_dict = config_mod.to_dict(cfg)
@@ -145,10 +156,16 @@ def profile(cfg: Config, progress=None) -> dict:
     ctx = multiprocessing.get_context("spawn")
     for L in p.lengths:
         for pe in pes:
-            with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-                runs[pe][str(L)] = pool.submit(measure_one, cfg_dict, pe, L).result()
-            if progress:
-                progress(pe, L, runs[pe][str(L)])
+            r = {}
+            for dtype in ("float32", "bfloat16"):
+                with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+                    r[dtype] = pool.submit(measure_one, cfg_dict, pe, L, dtype).result()
+                if progress:
+                    progress(pe, L, dtype, r[dtype])
+            bf16 = r["bfloat16"]
+            runs[pe][str(L)] = {**r["float32"], "bf16_forward_tokens_per_s": bf16["forward_tokens_per_s"],
+                                "bf16_train_tokens_per_s": bf16["train_tokens_per_s"],
+                                "bf16_speedup": bf16["train_tokens_per_s"] / r["float32"]["train_tokens_per_s"]}
     base = runs[BASELINE]
     models = {}
     for pe in pes:
@@ -160,8 +177,10 @@ def profile(cfg: Config, progress=None) -> dict:
         n_params = next(iter(runs[pe].values()))["n_params"]
         models[pe] = {"n_params": n_params, "extra_params": n_params - next(iter(base.values()))["n_params"],
                       "lengths": lengths}
+    auto = resolve("auto")
     return {"device": device.type, "device_name": torch.cuda.get_device_name() if device.type == "cuda" else
-            _cpu_name(), "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
+            _cpu_name(), "native_bf16": list(auto.native_bf16), "auto_dtype": auto.dtype,
+            "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
             "batch_size": p.batch_size, "repeats": p.repeats, "warmup": p.warmup, "baseline": BASELINE,
             "matmul": matmul, "models": models}
 

@@ -4,7 +4,7 @@ Sources, tried in order:
   1. a local archive (`aclImdb_v1.tar.gz`) or an extracted `aclImdb/` folder:
      env IMDB_ARCHIVE, else params `imdb.archive`;
   2. the official archive from `imdb.url`, downloaded to `imdb.archive`;
-  3. the `datasets` hub copy `imdb.hub_dataset` (needs `pip install datasets`).
+  3. the `datasets` copy `imdb.hub_dataset`: a hub name, or a folder saved with save_to_disk.
 With none reachable, a DataError says the three ways to provide the data.
 
 Layout read: aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt (train/unsup is
@@ -29,8 +29,8 @@ import torch
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 from tqdm import tqdm
 
-from posenc.config import IMDB_TRUNCATION, ImdbConfig
 from posenc import io
+from posenc.config import IMDB_TRUNCATION, ImdbConfig
 from posenc.errors import DataError
 
 LABELS = ("neg", "pos")  # label id = index
@@ -138,11 +138,15 @@ def download(url: str, dest: Path) -> None:
 
 
 def read_hub(name: str) -> dict[str, Reviews]:
-    from datasets import load_dataset  # optional dependency, imported only on this path
+    """The `datasets` copy: a hub name (e.g. stanfordnlp/imdb), or a folder written by
+    DatasetDict.save_to_disk (a copy made once where the hub is reachable). Columns text, label."""
+    import datasets  # imported only on this path: it is slow to import
 
+    local = Path(name).is_dir()
+    saved = datasets.load_from_disk(name) if local else None
     out = {}
     for split in ("train", "test"):
-        ds = load_dataset(name, split=split)
+        ds = saved[split] if local else datasets.load_dataset(name, split=split)
         rows = sorted(((int(lab), i, clean(t)) for i, (t, lab) in enumerate(zip(ds["text"], ds["label"]))))
         out[split] = Reviews([r[2] for r in rows], np.array([r[0] for r in rows]), np.array([r[1] for r in rows]))
     return out
@@ -181,7 +185,7 @@ def load_reviews(cfg: ImdbConfig) -> tuple[dict[str, Reviews], dict]:
             tried.append(f"hub {cfg.hub_dataset} failed: {type(e).__name__}")
     raise DataError(f"{path}: IMDb not found. Provide it by (1) setting IMDB_ARCHIVE=/path/to/aclImdb_v1.tar.gz "
                     f"(or an aclImdb/ folder) or putting it at imdb.archive, (2) allowing the download from "
-                    f"imdb.url, or (3) `pip install datasets` for imdb.hub_dataset"
+                    f"imdb.url, or (3) the `datasets` copy at imdb.hub_dataset (a hub name or a save_to_disk folder)"
                     + (f" [{'; '.join(tried)}]" if tried else ""))
 
 

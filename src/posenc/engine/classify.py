@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from posenc.config import Config
 from posenc.data import imdb
 from posenc.data.imdb import Encoded
-from posenc.engine.runtime import autocast, pick_device, seed_everything
+from posenc.engine.runtime import Runtime, resolve, seed_everything
 from posenc.engine.trainer import Engine, LogFn, Recipe, cpu_state
 from posenc.nn.backbone import ModelSpec, Transformer, build_model
 
@@ -50,7 +50,7 @@ def class_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict(model, e: Encoded, max_len: int, truncation: str, batch_size: int, device,
+def predict(model, e: Encoded, max_len: int, truncation: str, batch_size: int, rt: Runtime,
             idx: np.ndarray | None = None) -> np.ndarray:
     """Logits (N, C) in float32 for reviews `idx` (default all) truncated at max_len, batched by length."""
     model.eval()
@@ -58,8 +58,8 @@ def predict(model, e: Encoded, max_len: int, truncation: str, batch_size: int, d
     out = np.zeros((len(idx), 2), dtype=np.float32)
     for b in imdb.length_batches(np.minimum(e.lengths[idx], max_len), batch_size):
         ids, mask, _ = imdb.make_batch(e, idx[b], max_len, truncation)
-        with autocast(device):
-            logits = model(ids.to(device), mask.to(device))
+        with rt.autocast():
+            logits = model(ids.to(rt.device), mask.to(rt.device))
         out[b] = logits.float().cpu().numpy()
     return out
 
@@ -78,18 +78,19 @@ def scores(logits: np.ndarray, labels: np.ndarray) -> dict:
 
 
 def train_classifier(cfg: Config, pe: str, splits: dict[str, Encoded], vocab_size: int, progress: bool = True,
-                     on_log: LogFn | None = None) -> dict:
+                     on_log: LogFn | None = None, rt: Runtime | None = None) -> dict:
     """Train one classifier -> {"model", "state_dict" (best val loss), "history", "epochs", "summary", "timing"}.
 
     Each epoch's validation scores also go to `on_log` as val/loss and val/acc.
     """
     seed_everything(cfg.seed)
     c = cfg.imdb
-    device = pick_device()
+    rt = rt or resolve(cfg.runtime.dtype)
+    device = rt.device
     model: Transformer = build_model(classifier_spec(cfg, pe, vocab_size)).to(device)
     train, val = splits["train"], splits["val"]
     total = c.epochs * math.ceil(len(train) / c.batch_size)
-    engine = Engine(model, classifier_recipe(cfg, total), device, class_loss, batch_accuracy, f"train imdb/{pe}",
+    engine = Engine(model, classifier_recipe(cfg, total), rt, class_loss, batch_accuracy, f"train imdb/{pe}",
                     progress, on_log)
     rng = np.random.default_rng(cfg.seed)
     train_len = np.minimum(train.lengths, c.train_max_len)
@@ -104,7 +105,7 @@ def train_classifier(cfg: Config, pe: str, splits: dict[str, Encoded], vocab_siz
             step += 1
         if engine.stop_reason:
             break
-        v = scores(predict(model, val, c.train_max_len, c.truncation, cfg.evaluate.batch_size, device), val.labels)
+        v = scores(predict(model, val, c.train_max_len, c.truncation, cfg.evaluate.batch_size, rt), val.labels)
         epochs["epoch"].append(epoch + 1), epochs["val_loss"].append(v["loss"]), epochs["val_acc"].append(v["acc"])
         engine.validated(step, {"loss": v["loss"], "acc": v["acc"]},
                          f"imdb/{pe} epoch {epoch + 1}: val_loss {v['loss']:.4f} val_acc {v['acc']:.4f}")
@@ -117,6 +118,7 @@ def train_classifier(cfg: Config, pe: str, splits: dict[str, Encoded], vocab_siz
     summary = {"steps": step, "stop_reason": engine.stop_reason or "epochs",
                "best_epoch": epochs["epoch"][int(np.nanargmin(epochs["val_loss"]))] if finite else None,
                "best_val_loss": best_loss if math.isfinite(best_loss) else None,
-               "train_tokens": engine.tokens, "n_params": sum(p.numel() for p in model.parameters())}
+               "train_tokens": engine.tokens, "n_params": sum(p.numel() for p in model.parameters()),
+               "dtype": rt.dtype}
     return {"model": model, "state_dict": best, "history": engine.history, "epochs": epochs, "summary": summary,
             "timing": timing}

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from posenc.config import Config
 from posenc.data import synthetic
 from posenc.data.synthetic import IGNORE, Sources
-from posenc.engine.runtime import autocast, pick_device, seed_everything
+from posenc.engine.runtime import Runtime, resolve, seed_everything
 from posenc.engine.trainer import Engine, LogFn, Recipe, cpu_state
 from posenc.nn.backbone import ModelSpec, Transformer, build_model
 
@@ -54,29 +54,31 @@ def token_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def accuracy_on(model, sources: Sources, task: str, cfg: Config, device) -> float:
+def accuracy_on(model, sources: Sources, task: str, cfg: Config, rt: Runtime) -> float:
     model.eval()
     right = total = 0
     for idx, labels in synthetic.fixed_batches(sources, task, cfg.synthetic.vocab_size, cfg.evaluate.batch_size):
-        with autocast(device):
-            logits = model(idx.to(device))
-        r, n, _, _ = target_counts(logits, labels.to(device))
+        with rt.autocast():
+            logits = model(idx.to(rt.device))
+        r, n, _, _ = target_counts(logits, labels.to(rt.device))
         right, total = right + r, total + n
     model.train()
     return right / total
 
 
 def train_lm(cfg: Config, pe: str, task: str, splits: dict[str, Sources], progress: bool = True,
-             on_log: LogFn | None = None) -> dict:
+             on_log: LogFn | None = None, rt: Runtime | None = None) -> dict:
     """Train one causal LM -> {"model", "state_dict", "history", "checks", "summary", "timing"}.
 
-    Every check's validation accuracy also goes to `on_log` as val/acc.
+    Every check's validation accuracy also goes to `on_log` as val/acc. `rt` defaults to
+    runtime.dtype resolved on this machine.
     """
     seed_everything(cfg.seed)
-    device = pick_device()
+    rt = rt or resolve(cfg.runtime.dtype)
+    device = rt.device
     model: Transformer = build_model(lm_spec(cfg, pe)).to(device)
     t = cfg.train
-    engine = Engine(model, lm_recipe(cfg), device, lm_loss, token_accuracy, f"train {task}/{pe}", progress, on_log)
+    engine = Engine(model, lm_recipe(cfg), rt, lm_loss, token_accuracy, f"train {task}/{pe}", progress, on_log)
     sampler = synthetic.LengthSampler(splits["train"], task, t.batch_size, t.curriculum_start_len,
                                       t.curriculum_steps, np.random.default_rng(cfg.seed))
     checks = {"step": [], "val_acc": []}
@@ -86,7 +88,7 @@ def train_lm(cfg: Config, pe: str, task: str, splits: dict[str, Sources], progre
         if not engine.step(step, (idx.to(device),), labels.to(device), idx.numel()):
             break
         if engine.steps_done % t.check_every == 0:
-            val_acc = accuracy_on(model, splits["val"], task, cfg, device)
+            val_acc = accuracy_on(model, splits["val"], task, cfg, rt)
             checks["step"].append(engine.steps_done), checks["val_acc"].append(val_acc)
             engine.validated(engine.steps_done, {"acc": val_acc}, f"{task}/{pe} step {engine.steps_done}: "
                                                                   f"val_acc {val_acc:.4f}")
@@ -103,6 +105,7 @@ def train_lm(cfg: Config, pe: str, task: str, splits: dict[str, Sources], progre
         "final_val_acc": checks["val_acc"][-1] if checks["val_acc"] else None,
         "train_tokens": engine.tokens,
         "n_params": sum(p.numel() for p in model.parameters()),
+        "dtype": rt.dtype,
     }
     return {"model": model, "state_dict": cpu_state(model), "history": engine.history, "checks": checks,
             "summary": summary, "timing": timing}

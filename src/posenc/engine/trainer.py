@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
-from posenc.engine.runtime import autocast
+from posenc.engine.runtime import Runtime
 
 LogFn = Callable[[int, dict[str, float]], None]  # (step, {"train/loss": ..., ...}), e.g. to DVCLive
 
@@ -62,9 +62,9 @@ class Engine:
     on_log as train/loss, train/acc, train/lr.
     """
 
-    def __init__(self, model, recipe: Recipe, device, loss_fn, metric_fn, desc: str, progress: bool = True,
+    def __init__(self, model, recipe: Recipe, rt: Runtime, loss_fn, metric_fn, desc: str, progress: bool = True,
                  on_log: LogFn | None = None):
-        self.model, self.recipe, self.device = model, recipe, device
+        self.model, self.recipe, self.rt = model, recipe, rt
         self.loss_fn, self.metric_fn, self.on_log, self.progress = loss_fn, metric_fn, on_log, progress
         self.opt = make_optimizer(model, recipe)
         self.history = {"step": [], "loss": [], "acc": [], "lr": []}
@@ -83,7 +83,7 @@ class Engine:
         """One optimisation step on model(*inputs); False (and recorded) when the loss is not finite."""
         for group in self.opt.param_groups:
             group["lr"] = lr_at(step, self.recipe)
-        with autocast(self.device):
+        with self.rt.autocast():
             out = self.model(*inputs)
         loss = self.loss_fn(out, labels)
         if not torch.isfinite(loss):
@@ -114,4 +114,5 @@ class Engine:
         """Close the bar; the timing block of the training summary."""
         self.bar.close()
         wall = time.perf_counter() - self.start
-        return {"wall_s": wall, "tokens_per_s": self.tokens / wall if wall > 0 else 0.0, "device": self.device.type}
+        return {"wall_s": wall, "tokens_per_s": self.tokens / wall if wall > 0 else 0.0,
+                "device": self.rt.device_type, "dtype": self.rt.dtype}

@@ -63,6 +63,6 @@ class SelfAttention(nn.Module):
             scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, H, T, T)
             if mask is not None:
                 scores = scores + mask.to(scores.dtype)
-            weights = scores.softmax(dim=-1)
+            weights = scores.float().softmax(dim=-1).to(v.dtype)  # softmax statistics in float32
             y = F.dropout(weights, p_drop, self.training) @ v  # (B, H, T, Dh)
         return self.proj(rearrange(y, "b h t d -> b t (h d)")), weights

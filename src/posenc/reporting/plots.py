@@ -67,7 +67,8 @@ def imdb_vs_length(results: dict, pes: list[str], train_len: int):
     n_long = results["imdb_buckets"][pes[0]][str(lengths[-1])][longest]["n"]
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
     panels = [("accuracy (%)", lambda pe, L: 100 * results["imdb"][pe][key("acc", L)], "accuracy, all test reviews"),
-              ("mean cross-entropy (nats)", lambda pe, L: results["imdb"][pe][key("loss", L)], "loss, all test reviews"),
+              ("mean cross-entropy (nats)", lambda pe, L: results["imdb"][pe][key("loss", L)],
+               "loss, all test reviews"),
               ("accuracy (%)", lambda pe, L: 100 * results["imdb_buckets"][pe][str(L)][longest]["acc"],
                f"accuracy, reviews of {longest} tokens (n={n_long})")]
     for ax, (ylabel, value, subset) in zip(axes, panels):

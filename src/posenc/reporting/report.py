@@ -1,7 +1,7 @@
 """REPORT.md: the comparison, written from the pipeline's own artifacts.
 
 Every sentence that states an outcome is generated here from the numbers
-(results.json, profile.json, the training summaries and the probes); the verbs
+(results.json, the training summaries, the probes, and bench/profile.json when `make bench` wrote one); the verbs
 follow fixed rules (`verdict`), so a change of numbers changes the text and no
 stale sentence survives. The prose about how each encoding works comes from
 theory.py and states no result.
@@ -41,7 +41,7 @@ LOST_HEAD = 0.5  # the copy head "loses" the source token if its weight there fa
 class Inputs:
     cfg: Config
     results: dict  # metrics/results.json
-    profile: dict  # metrics/profile.json
+    profile: dict | None  # bench/profile.json (`make bench`), None when there is none
     trains: dict[str, dict]  # "<task>_<pe>" and "imdb_<pe>" -> metrics/train/*.json
     probes: dict[str, dict]  # same names -> metrics/probe/*.json
     figures: tuple[str, ...]  # PNG names present in figures/
@@ -87,10 +87,9 @@ def setup(inp: Inputs) -> str:
     cfg, m, t, s, i = inp.cfg, inp.cfg.model, inp.cfg.train, inp.cfg.synthetic, inp.cfg.imdb
     head = s.headline_task
     n_params = {pe: inp.trains[f"{head}_{pe}"]["summary"]["n_params"] for pe in cfg.pes}
-    devices = sorted({tr["timing"]["device"] for tr in inp.trains.values()})
-    wall = sum(tr["timing"]["wall_s"] for tr in inp.trains.values())
+    dtypes = sorted({tr["summary"].get("dtype", "float32") for tr in inp.trains.values()})
     d = inp.results.get("imdb_data", {})
-    prof = inp.profile
+    prof = inp.profile or {}
     return "\n".join([
         "## Setup", "",
         f"- **Model** (every PE): {m.n_layers} pre-norm blocks, d_model {m.d_model}, {m.n_heads} heads of size "
@@ -111,9 +110,9 @@ def setup(inp: Inputs) -> str:
         f"training inputs keep the {'last' if i.truncation == 'tail' else 'first'} {i.train_max_len} tokens "
         f"of a review ({i.truncation} truncation, also used at test time); {i.epochs} epochs, AdamW lr {i.lr}, "
         f"batch {i.batch_size}; the weights with the best validation loss are kept.",
-        f"- **Seed** {cfg.seed}; trained on {', '.join(devices)}; {len(inp.trains)} trainings took "
-        f"{wall / 60:.0f} min of wall time in total; torch {prof.get('torch', '?')}, "
-        f"profiled on {prof.get('device_name', prof.get('device', '?'))} with {prof.get('threads', '?')} threads.",
+        f"- **Seed** {cfg.seed}; {len(inp.trains)} models trained in {', '.join(dtypes)}"
+        + (f"; cost measured by `make bench` on {prof.get('device_name', '?')} (torch {prof.get('torch', '?')}, "
+           f"{prof.get('threads', '?')} threads)." if prof else "; no cost benchmark yet (`make bench`)."),
         "- **Reproduce**: `IMDB_ARCHIVE=/path/to/aclImdb_v1.tar.gz make repro` (or `dvc repro`); every number "
         "below is rebuilt from `params.yaml`, and this file by the `report` stage.", ""])
 
@@ -182,7 +181,8 @@ def stability_section(inp: Inputs) -> str:
     nan_runs = []
     for task, per_pe in inp.results["stability"].items():
         for pe, st in per_pe.items():
-            lines.append(f"| {task} | {pe} | {num(st[key('grad_norm_last_layer', L)])} | {num(st[key('probe_loss', L)])} "
+            grad, loss = st[key("grad_norm_last_layer", L)], st[key("probe_loss", L)]
+            lines.append(f"| {task} | {pe} | {num(grad)} | {num(loss)} "
                          f"| {num(st['max_loss'])} | {st['nan_count']} |")
             if st["nan"]:
                 nan_runs.append(f"{task}/{pe}")
@@ -195,14 +195,18 @@ def stability_section(inp: Inputs) -> str:
 
 def cost_section(inp: Inputs) -> str:
     prof = inp.profile
+    if not prof:
+        return ("## Cost\n\nNo cost benchmark in this checkout: `make bench` measures every PE's throughput and "
+                "memory (float32 and bf16) and writes bench/profile.json, which this section then reports.\n")
     models = prof["models"]
     lengths = sorted(next(iter(models.values()))["lengths"], key=int)  # JSON keys sort as text: "1024" < "256"
     T = str(inp.cfg.synthetic.train_max_len) if str(inp.cfg.synthetic.train_max_len) in lengths else lengths[0]
     head = (["PE", "kind", "extra params", "extra work per attention call", "other extra work"]
             + [f"train time x @{L}" for L in lengths] + [f"peak mem @{lengths[-1]} (MiB)",
-                                                        f"train tokens/s @{T}", f"of matmul peak @{T}"])
+                                                        f"train tokens/s @{T}", f"of matmul peak @{T}",
+                                                        f"bf16 / float32 tokens/s @{T}"])
     lines = ["## Cost", "",
-             f"Measured by the `profile` stage ({prof['device']}, {prof.get('device_name', '')}, batch "
+             f"Measured by `make bench` ({prof['device']}, {prof.get('device_name', '')}, batch "
              f"{prof['batch_size']}, median of {prof['repeats']} repetitions): time per training token relative to "
              f"the no-PE baseline `{prof['baseline']}` measured in the same run (x1.00 = no overhead), peak memory "
              f"({next(iter(models.values()))['lengths'][lengths[-1]]['peak_mem_kind'].replace('_', ' ')}), and "
@@ -216,12 +220,16 @@ def cost_section(inp: Inputs) -> str:
         lines.append("| " + " | ".join([pe, th.kind, f"{mp['extra_params']:,}", th.attention_cost, th.other_cost]
                                        + [f"x{r[L]['train_overhead']:.2f}" for L in lengths]
                                        + [f"{r[lengths[-1]]['peak_mem_mib']:.0f}",
-                                          f"{r[T]['train_tokens_per_s']:,.0f}", f"{r[T]['mfu']:.0%}"]) + " |")
+                                          f"{r[T]['train_tokens_per_s']:,.0f}", f"{r[T]['mfu']:.0%}",
+                                          f"x{r[T]['bf16_speedup']:.2f}" if "bf16_speedup" in r[T] else "-"]) + " |")
     slowest = max((pe for pe in models if pe != prof["baseline"]),
                   key=lambda pe: models[pe]["lengths"][lengths[-1]]["train_overhead"], default=None)
     if slowest:
         lines += ["", f"- At {lengths[-1]} tokens the largest training overhead is {slowest}'s: "
                       f"x{models[slowest]['lengths'][lengths[-1]]['train_overhead']:.2f} the baseline's time per token."]
+    if "native_bf16" in prof:
+        flags = ", ".join(prof["native_bf16"]) or "none"
+        lines += [f"- Native bf16 CPU flags: {flags}; `runtime.dtype: auto` trains in {prof['auto_dtype']} here."]
     return "\n".join(lines) + "\n"
 
 
@@ -296,7 +304,8 @@ def pe_sections(inp: Inputs) -> str:
         irow = inp.results["imdb"][pe]
         i = cfg.imdb
         iref = reference_length(i.eval_lengths, i.train_max_len)
-        lines.append(f"- IMDb: {pct(irow[key('acc', iref)])} at {iref}; it {imdb_change(irow, iref, max(i.eval_lengths))}.")
+        change = imdb_change(irow, iref, max(i.eval_lengths))
+        lines.append(f"- IMDb: {pct(irow[key('acc', iref)])} at {iref}; it {change}.")
         lines += [f"- {x}" for x in probe_sentences(inp, pe, head_word)]
         lines.append("")
     lines += [figure(inp, "attention_maps.png", "The same copy example: each PE's copy head at the training "

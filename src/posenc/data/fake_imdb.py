@@ -1,4 +1,5 @@
-"""Generated reviews in the original aclImdb layout (no real review text ever enters the repo)."""
+"""Generated reviews in the original aclImdb layout, for the tests and `make quick`
+(no real review text ever enters the repo)."""
 
 from __future__ import annotations
 

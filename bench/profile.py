@@ -1,0 +1,39 @@
+"""`make bench`: throughput, memory and overhead of every PE against a no-PE baseline, in float32 and in
+bf16 autocast, on this machine -> bench/profile.json (committed; the report names the CPU it came from).
+
+Not a DVC stage: timings change on every run, and `dvc repro` must leave the work tree unchanged
+when nothing changed. Run it on an otherwise idle machine.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stages"))
+
+import _cli  # noqa: E402
+
+from posenc import config, io  # noqa: E402
+from posenc.analysis.profiling import profile  # noqa: E402
+from posenc.artifacts import Layout  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--out", default=str(Layout().profile), help="where to write the profile (.json)")
+    args = ap.parse_args()
+    cfg = config.load(args.params)
+
+    def progress(pe, L, dtype, r):
+        print(f"{pe:>10} @ {L:>5} {dtype:>8}: forward {r['forward_tokens_per_s']:9.0f} tok/s, "
+              f"train {r['train_tokens_per_s']:8.0f} tok/s, peak {r['peak_mem_mib']:7.0f} MiB", flush=True)
+
+    out = profile(cfg, progress)
+    io.write_json(args.out, out)
+    print(f"wrote {args.out} ({out['device_name']}, native bf16: {', '.join(out['native_bf16']) or 'no'}, "
+          f"dense matmul {out['matmul']['flops_per_s'] / 1e9:.0f} GFLOP/s)")
+
+
+if __name__ == "__main__":
+    _cli.run(main)
