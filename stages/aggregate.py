@@ -3,13 +3,15 @@
 import _cli
 
 from posenc import io
-from posenc.reporting.results import aggregate, read_inputs
+from posenc.reporting.results import aggregate, headline, read_inputs
 
 
 def main() -> None:
     args, cfg, layout = _cli.setup(_cli.parser(__doc__))
-    io.write_json(layout.results, aggregate(cfg, *read_inputs(cfg, layout)))
-    print(f"wrote {layout.results}")
+    results = aggregate(cfg, *read_inputs(cfg, layout))
+    io.write_json(layout.results, results)
+    io.write_json(layout.headline, headline(cfg, results))
+    print(f"wrote {layout.results} and {layout.headline}")
 
 
 if __name__ == "__main__":

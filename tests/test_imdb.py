@@ -52,6 +52,20 @@ def test_archive_and_folder_give_the_same_reviews(tmp_path, archive):
         assert not any("<br" in t for t in a[split].texts)
 
 
+def test_reviews_that_are_not_utf8_are_counted_and_named(tiny_cfg, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("IMDB_ARCHIVE", raising=False)
+    folder = write_folder(tmp_path)
+    bad = next((folder / "train" / "pos").glob("*.txt"))
+    bad.write_bytes(b"a great film \xff\xfe loved it")
+    reviews, source = imdb.load_reviews(imdb_cfg(tiny_cfg, folder))
+    assert source["replaced_utf8"] == 1 and reviews["train"].replaced == (f"train/pos/{bad.name}",)
+    assert any("\ufffd" in t and "loved it" in t for t in reviews["train"].texts)  # kept, not dropped
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "1 review(s) are not valid UTF-8" in err and f"train/pos/{bad.name}" in err
+    clean_folder = write_folder(tmp_path / "clean")
+    assert imdb.load_reviews(imdb_cfg(tiny_cfg, clean_folder))[1]["replaced_utf8"] == 0
+
+
 def test_imdb_archive_env_overrides_the_param(tiny_cfg, archive, tmp_path, monkeypatch):
     cfg = imdb_cfg(tiny_cfg, tmp_path / "nowhere.tar.gz")
     monkeypatch.setenv("IMDB_ARCHIVE", str(archive))

@@ -41,7 +41,7 @@ def repo(tmp_path_factory):
     params["imdb"].update(archive=str(write_archive(tmp_path_factory.mktemp("imdb") / "aclImdb_v1.tar.gz")),
                           url="", hub_dataset="")
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    (dst / ".gitignore").write_text("/data/\n/models/\n__pycache__/\n")
+    (dst / ".gitignore").write_text("/data/\n/models/\n/timings/\n__pycache__/\n")
     run("git init -q && git config user.email ci@example.com && git config user.name CI", dst)
     run([sys.executable, "-m", "dvc", "init", "-q"], dst)
     run([sys.executable, "-m", "dvc", "config", "core.analytics", "false"], dst)
@@ -105,8 +105,12 @@ def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
     assert all(json.loads(p.read_text())["summary"]["dtype"] in ("float32", "bfloat16")
                for p in (repo / "metrics/train").glob("*.json"))
 
-    shown = json.loads(dvc(repo, "metrics", "show", "--json").stdout)
-    assert shown  # dvc sees the metrics file
+    shown = json.dumps(json.loads(dvc(repo, "metrics", "show", "--json").stdout))
+    assert "metrics/headline.json" in shown and "metrics/results.json" not in shown
+    head = json.loads((repo / "metrics/headline.json").read_text())
+    assert set(head) == set(PES)
+    assert head["rope"]["copy_exact_16"] == results["tasks"]["copy"]["rope"]["exact_16"]
+    assert head["alibi"]["imdb_acc_32"] == results["imdb"]["alibi"]["acc_32"]
 
 
 def test_figures_are_rebuilt_from_metrics_alone(repo):
@@ -137,7 +141,7 @@ def test_editing_one_pe_reruns_only_its_stages_and_the_gathering_ones(repo):
         module.write_text(original)
     own = {f"{stage}@{task}-rope" for stage in ("train", "evaluate", "probe") for task in ("copy", "duplicate")}
     own |= {f"{stage}@rope" for stage in ("train_imdb", "evaluate_imdb", "probe_imdb")}
-    assert changed == own | {"plot", "report"}
+    assert changed == own | {"check_params", "plot", "report"}
     assert status(repo) == {}
 
 
@@ -162,6 +166,8 @@ def model_md5s(repo) -> dict:
 
 
 def test_forced_rerun_gives_byte_identical_results_and_checkpoints(repo):
+    """Same params, same machine: retraining leaves every tracked file as it was (no wall-clock anywhere)."""
+    run("git add -A && git commit -qm results", repo)
     layout = Layout(repo)
     watched = [layout.results, layout.checkpoint("copy", "rope"), layout.checkpoint(IMDB, "alibi"),
                layout.eval_json("copy", "rope"), layout.probe_json("copy", "rope")]
@@ -171,6 +177,7 @@ def test_forced_rerun_gives_byte_identical_results_and_checkpoints(repo):
         "train_imdb@alibi", "evaluate_imdb@alibi", "aggregate", "--single-item")
     assert [p.read_bytes() for p in watched] == before
     assert model_md5s(repo) == lock  # the same checkpoints: nothing downstream of them looks changed
+    assert run("git status --porcelain", repo).stdout == ""  # metrics, live logs, dvc.lock: all unchanged
     assert oct(layout.checkpoint("copy", "rope").stat().st_mode & 0o777) == oct(0o666 & ~_umask())
 
 
@@ -187,7 +194,6 @@ def documented_dvc(repo, command: str):
 
 
 def test_exp_run_with_set_param_changes_the_metrics_it_should(repo):
-    run("git add -A && git commit -qm results", repo)
     before = json.loads((repo / "metrics/results.json").read_text())
     documented_dvc(repo, "dvc exp run -S train.lr=0.01")
     after = json.loads((repo / "metrics/results.json").read_text())
@@ -195,15 +201,32 @@ def test_exp_run_with_set_param_changes_the_metrics_it_should(repo):
     assert any(after["tasks"][t][pe][k] != before["tasks"][t][pe][k]
                for t in before["tasks"] for pe in PES for k in before["tasks"][t][pe] if k.startswith("loss_"))
     assert after["imdb"] == before["imdb"]
-    diff = json.loads(dvc(repo, "metrics", "diff", "--json", "HEAD").stdout).get("metrics/results.json", {})
-    assert any(k.startswith("tasks.") for k in diff) and not any(k.startswith("imdb.") for k in diff)
-    table = json.loads(dvc(repo, "exp", "show", "--json").stdout)
-    assert "0.01" in json.dumps(table)
+    diff = json.loads(dvc(repo, "metrics", "diff", "--json", "HEAD").stdout)
+    assert set(diff) <= {"metrics/headline.json"}  # the headline numbers only, never timing noise
+    assert not any("imdb_acc" in k for k in diff.get("metrics/headline.json", {}))
+    table = dvc(repo, "exp", "show", "--only-changed", "--csv").stdout.splitlines()
+    columns = table[0].split(",")
+    assert len(columns) <= 40, columns
+    assert "train.lr" in columns and any("0.01" in row for row in table[1:])
+    full = dvc(repo, "exp", "show", "--csv").stdout.splitlines()[0].split(",")  # unchanged ones included
+    assert {f"{pe}.copy_exact_16" for pe in PES} | {f"{pe}.imdb_acc_32" for pe in PES} <= set(full)
+    assert not any(c.startswith(("tasks.", "curves.", "stability.", "imdb_buckets.")) for c in full)
 
 
 def stage(repo, script, *args, root=None, params=None):
     extra = (["--root", str(root)] if root else []) + (["--params", str(params)] if params else [])
     return run([sys.executable, f"stages/{script}.py", *extra, *args], repo, check=False)
+
+
+def test_a_misspelled_param_fails_the_run_at_once(repo):
+    """`-S +key=...` adds a key no stage reads: the guard stage (it depends on all of params.yaml) refuses it."""
+    try:
+        proc = dvc(repo, "exp", "run", "-S", "+nosuch.key=1", check=False)
+        assert proc.returncode != 0
+        assert "error: nosuch: unknown key" in proc.stdout + proc.stderr
+        assert "Running stage 'train" not in proc.stdout
+    finally:
+        run("git checkout -- params.yaml", repo)
 
 
 def test_bad_input_is_one_line_and_writes_nothing(repo, tmp_path):

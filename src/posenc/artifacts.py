@@ -63,6 +63,10 @@ class Layout:
         return self.root / "metrics/results.json"
 
     @property
+    def headline(self) -> Path:  # the only DVC metrics file: a few numbers per PE
+        return self.root / "metrics/headline.json"
+
+    @property
     def profile(self) -> Path:  # written by `make bench`, not by dvc repro (timings change every run)
         return self.root / "bench/profile.json"
 

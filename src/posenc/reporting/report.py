@@ -1,10 +1,11 @@
 """REPORT.md: the comparison, written from the pipeline's own artifacts.
 
 Every sentence that states an outcome is generated here from the numbers
-(results.json, the training summaries, the probes, and bench/profile.json when `make bench` wrote one); the verbs
-follow fixed rules (`verdict`), so a change of numbers changes the text and no
-stale sentence survives. The prose about how each encoding works comes from
-theory.py and states no result.
+(results.json, the training summaries, the probes, and bench/profile.json when
+`make bench` wrote one); the verbs follow fixed rules (`verdict`), so a change of
+numbers changes the text and no stale sentence survives. The prose about how each
+encoding works comes from the PE's own class (`theory`, nn/pe/<name>.py) and states
+no result.
 """
 
 from __future__ import annotations

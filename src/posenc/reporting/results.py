@@ -88,6 +88,25 @@ def aggregate(cfg: Config, evals: dict[tuple[str, str], dict], trains: dict[tupl
     return results
 
 
+def headline(cfg: Config, results: dict) -> dict:
+    """The few numbers per PE that the report's conclusions rest on: the only DVC metrics, so that
+    `dvc exp show` and `dvc metrics diff` stay readable (results.json holds everything else).
+
+    {pe: {"<headline task>_exact_<train length>", "<task>_exact_<longest>" for every task,
+    "imdb_acc_<longest>"}}: exact match, since token accuracy flatters a copy task.
+    """
+    s, longest = cfg.synthetic, max(cfg.synthetic.eval_lengths)
+    ref = max([L for L in s.eval_lengths if L <= s.train_max_len], default=min(s.eval_lengths))
+    out = {}
+    for pe in cfg.pes:
+        row = {key(f"{s.headline_task}_exact", ref): results["tasks"][s.headline_task][pe][key("exact", ref)]}
+        row.update({key(f"{t}_exact", longest): results["tasks"][t][pe][key("exact", longest)] for t in s.tasks})
+        L = max(cfg.imdb.eval_lengths)
+        row[key(f"{IMDB}_acc", L)] = results[IMDB][pe][key("acc", L)]
+        out[pe] = row
+    return out
+
+
 def stability(cfg: Config, probe: dict, eval_losses: list[float]) -> dict:
     """The stability figures of one model.
 

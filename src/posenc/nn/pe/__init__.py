@@ -40,6 +40,12 @@ def pe_class(name: str):
     return importlib.import_module(f"{__name__}.{name}").PE
 
 
+def check_sections(sections: dict[str, dict], dims) -> None:
+    """Parse every PE's params section (params.yaml's `pe:`) with its own class; the first bad one raises."""
+    for name, section in sections.items():
+        pe_class(name).parse_params(section, f"pe.{name}", dims)
+
+
 def build_pe(name: str, section, dims):
     """A PE from its name, its params section (pe.<name>) and the model's dimensions."""
     cls = pe_class(name)
