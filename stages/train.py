@@ -2,11 +2,10 @@
 
 import _cli
 
-from posenc import io
 from posenc.data import synthetic
 from posenc.engine import runtime
 from posenc.engine.lm import train_lm
-from posenc.nn.checkpoint import save_model
+from posenc.nn.checkpoint import save_trained
 
 
 def main() -> None:
@@ -16,10 +15,7 @@ def main() -> None:
     rt = runtime.load(layout.runtime, cfg.runtime.dtype)
     with _cli.live_log(layout.live_dir(task, pe)) as log:
         out = train_lm(cfg, pe, task, splits, on_log=log, rt=rt)
-    save_model(layout.checkpoint(task, pe), out["model"], out["state_dict"], task=task)
-    io.write_json(layout.timing(task, pe), out["timing"])  # untracked: a rerun must not change tracked files
-    io.write_json(layout.train_log(task, pe), {"summary": out["summary"],
-                                               "checks": out["checks"]})
+    save_trained(layout, task, pe, out, "checks")
     s, t = out["summary"], out["timing"]
     print(f"{task}/{pe}: {s['steps']} steps, {s['stop_reason']}, {t['wall_s']:.0f} s, {t['tokens_per_s']:.0f} tokens/s")
 

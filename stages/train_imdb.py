@@ -2,12 +2,11 @@
 
 import _cli
 
-from posenc import io
 from posenc.artifacts import IMDB
 from posenc.data import imdb
 from posenc.engine import runtime
 from posenc.engine.classify import train_classifier
-from posenc.nn.checkpoint import save_model
+from posenc.nn.checkpoint import save_trained
 
 
 def main() -> None:
@@ -18,10 +17,7 @@ def main() -> None:
     rt = runtime.load(layout.runtime, cfg.runtime.dtype)
     with _cli.live_log(layout.live_dir(IMDB, pe)) as log:
         out = train_classifier(cfg, pe, splits, vocab_size, on_log=log, rt=rt)
-    save_model(layout.checkpoint(IMDB, pe), out["model"], out["state_dict"], task=IMDB)
-    io.write_json(layout.timing(IMDB, pe), out["timing"])  # untracked: a rerun must not change tracked files
-    io.write_json(layout.train_log(IMDB, pe), {"summary": out["summary"],
-                                               "epochs": out["epochs"]})
+    save_trained(layout, IMDB, pe, out, "epochs")
     s, t = out["summary"], out["timing"]
     print(f"imdb/{pe}: {s['steps']} steps, best epoch {s['best_epoch']}, "
           f"{t['wall_s']:.0f} s, {t['tokens_per_s']:.0f} tokens/s")

@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from posenc.config import DTYPES  # noqa: F401  (the choices; config checks runtime.dtype against them)
 from posenc.errors import DataError
 
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # CPU flags of a native bf16 matmul

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from posenc import io
+from posenc.artifacts import Layout
 from posenc.errors import DataError, PosencError
 from posenc.nn.backbone import ModelSpec, Transformer, build_model
 
@@ -20,6 +21,15 @@ def save_model(path, model: Transformer, state_dict: dict | None = None, **meta)
     """Write {"spec", "meta", "state_dict"} atomically (state_dict defaults to the model's own, on the CPU)."""
     state = state_dict if state_dict is not None else {k: v.detach().cpu() for k, v in model.state_dict().items()}
     io.write_bytes(path, io.torch_bytes({"spec": model.spec.to_dict(), "meta": meta, "state_dict": state}))
+
+
+def save_trained(layout: Layout, task: str, pe: str, out: dict, record: str) -> None:
+    """Everything one training writes: the checkpoint, the training summary with its per-check
+    `record` ("checks" or "epochs"), and the wall-clock timing, which goes to an untracked file
+    so that a rerun changes no tracked file."""
+    save_model(layout.checkpoint(task, pe), out["model"], out["state_dict"], task=task)
+    io.write_json(layout.timing(task, pe), out["timing"])
+    io.write_json(layout.train_log(task, pe), {"summary": out["summary"], record: out[record]})
 
 
 def load_checkpoint(path) -> dict:
