@@ -30,7 +30,7 @@ DOCKER_RUN = docker run --rm $(GPU_FLAG) --user "$$(id -u):$$(id -g)" -e HOME=/t
 	-v "$(CURDIR)":/workspace -w /workspace \
 	$(if $(IMDB_ARCHIVE),-v "$(abspath $(dir $(IMDB_ARCHIVE)))":/imdb:ro -e IMDB_ARCHIVE=/imdb/$(notdir $(IMDB_ARCHIVE)))
 
-.PHONY: help setup repro test quick bench readme build build-gpu jupyter sh stop clean
+.PHONY: help setup repro test quick study bench readme build build-gpu jupyter sh stop clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ test: $(SETUP)  ## run the test suite
 
 quick: $(SETUP)  ## the whole pipeline on a tiny configuration, in a folder it prints (never touches the results)
 	$(PY) -m posenc.quick
+
+study: $(SETUP)  ## the study configuration (study/params.yaml) in a kept workspace (STUDY_DIR); results -> study/
+	$(PY) -m posenc.study $(STAGES)
 
 bench: $(SETUP)  ## measure the cost of every PE, float32 and bf16 -> bench/profile.json, then refresh REPORT.md
 	$(PY) bench/profile.py

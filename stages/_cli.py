@@ -12,8 +12,8 @@ from posenc.artifacts import Layout
 from posenc.errors import PosencError
 
 
-def parser(doc: str, task: bool = False, pe: bool = False) -> argparse.ArgumentParser:
-    """--params and --root (where the artifacts live, see posenc/artifacts.py), plus --task / --pe if asked."""
+def parser(doc: str, task: bool = False, pe: bool = False, seed: bool = False) -> argparse.ArgumentParser:
+    """--params and --root (where the artifacts live, see posenc/artifacts.py), plus --task / --pe / --seed if asked."""
     ap = argparse.ArgumentParser(description=doc)
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--root", default=".", help="folder holding data/, models/, metrics/ (default: here)")
@@ -21,19 +21,29 @@ def parser(doc: str, task: bool = False, pe: bool = False) -> argparse.ArgumentP
         ap.add_argument("--task", required=True)
     if pe:
         ap.add_argument("--pe", required=True)
+    if seed:
+        ap.add_argument("--seed", required=True, type=int, help="a training seed listed in `seeds`")
     return ap
 
 
 def setup(ap: argparse.ArgumentParser):
-    """Parse the arguments, load params.yaml, check --task/--pe against it -> (args, cfg, layout)."""
+    """Parse the arguments, load params.yaml, check --task/--pe/--seed against it -> (args, cfg, layout)."""
     args = ap.parse_args()
     cfg = config.load(args.params)
     if getattr(args, "pe", None) is not None:
         config.check_choice(args.pe, cfg.pes, "pes")
+    if getattr(args, "seed", None) is not None and args.seed not in cfg.seeds:
+        raise_seed(args.seed, cfg.seeds)
     task = getattr(args, "task", None)
     if task is not None and task != "imdb":
         config.check_choice(task, cfg.synthetic.tasks, "synthetic.tasks")
     return args, cfg, Layout(Path(args.root))
+
+
+def raise_seed(seed: int, seeds) -> None:
+    from posenc.errors import ConfigError
+
+    raise ConfigError(f"seeds: {seed} is not listed (have {', '.join(map(str, seeds))})")
 
 
 def run(main) -> None:

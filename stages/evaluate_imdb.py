@@ -11,12 +11,12 @@ from posenc.nn.checkpoint import load_model
 
 
 def main() -> None:
-    args, cfg, layout = _cli.setup(_cli.parser(__doc__, pe=True))
-    model, _ = load_model(layout.checkpoint(IMDB, args.pe))
+    args, cfg, layout = _cli.setup(_cli.parser(__doc__, pe=True, seed=True))
+    model, _ = load_model(layout.checkpoint(IMDB, args.pe, args.seed))
     test = imdb.load_split(layout.imdb_data / "test.npz")
     metrics = evaluate_classifier(model, test, cfg, runtime.load(layout.runtime, cfg.runtime.dtype))
-    io.write_json(layout.eval_json(IMDB, args.pe), {"pe": args.pe, "lengths": metrics})
-    print(f"imdb/{args.pe}: " + ", ".join(f"acc@{L} {m['acc']:.4f}" for L, m in metrics.items()))
+    io.write_json(layout.eval_json(IMDB, args.pe, args.seed), {"pe": args.pe, "seed": args.seed, "lengths": metrics})
+    print(f"imdb/{args.pe}/s{args.seed}: " + ", ".join(f"acc@{L} {m['acc']:.4f}" for L, m in metrics.items()))
 
 
 if __name__ == "__main__":

@@ -19,10 +19,12 @@ def main() -> None:
     args, cfg, layout = _cli.setup(_cli.parser(__doc__))
     s, pes = cfg.synthetic, list(cfg.pes)
     results = io.read_json(layout.results)
-    probes = {(t, pe): io.read_json(layout.probe_json(t, pe)) for t in (*s.tasks, IMDB) for pe in pes}
-    maps = ({pe: io.load_npz(layout.attention_maps(s.headline_task, pe), "attention maps", "run the probe stage")
-             for pe in pes} if s.headline_task == "copy" else {})
-    live = {t: {pe: load_live(layout.live_dir(t, pe)) for pe in pes} for t in (*s.tasks, IMDB)}
+    first = cfg.seeds[0]  # probes and attention maps: the first seed's models
+    probes = {(t, pe): io.read_json(layout.probe_json(t, pe, first)) for t in (*s.tasks, IMDB) for pe in pes}
+    maps = ({pe: io.load_npz(layout.attention_maps(s.headline_task, pe, first), "attention maps",
+                             "run the probe stage") for pe in pes} if s.headline_task == "copy" else {})
+    live = {t: {pe: [load_live(layout.live_dir(t, pe, sd)) for sd in cfg.seeds] for pe in pes}
+            for t in (*s.tasks, IMDB)}
     figs = all_figures(results, probes, maps, live, pes, list(s.tasks), s.headline_task, s.train_max_len,
                        cfg.imdb.train_max_len, list(cfg.probe.lengths), list(cfg.probe.map_lengths))
     for name, fig in figs.items():

@@ -11,13 +11,13 @@ from posenc.nn.checkpoint import load_model
 
 
 def main() -> None:
-    args, cfg, layout = _cli.setup(_cli.parser(__doc__, pe=True))
-    model, _ = load_model(layout.checkpoint(IMDB, args.pe))
+    args, cfg, layout = _cli.setup(_cli.parser(__doc__, pe=True, seed=True))
+    model, _ = load_model(layout.checkpoint(IMDB, args.pe, args.seed))
     test = imdb.load_split(layout.imdb_data / "test.npz")
     seed_everything(cfg.seed)
     metrics = probe_classifier(model, test, list(cfg.probe.lengths), cfg.imdb.truncation, cfg.probe.batch_size)
-    io.write_json(layout.probe_json(IMDB, args.pe), {"pe": args.pe, "task": IMDB, **metrics})
-    print(f"imdb/{args.pe}: loss " + ", ".join(f"{L}: {g['loss']:.3g}" for L, g in metrics["gradients"].items()))
+    io.write_json(layout.probe_json(IMDB, args.pe, args.seed), {"pe": args.pe, "task": IMDB, "seed": args.seed, **metrics})
+    print(f"imdb/{args.pe}/s{args.seed}: loss " + ", ".join(f"{L}: {g['loss']:.3g}" for L, g in metrics["gradients"].items()))
 
 
 if __name__ == "__main__":

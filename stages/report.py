@@ -3,17 +3,17 @@
 import _cli
 
 from posenc import io
-from posenc.artifacts import model_name, models
+from posenc.artifacts import models
 from posenc.reporting.report import Inputs, build_report
 
 
 def main() -> None:
     args, cfg, layout = _cli.setup(_cli.parser(__doc__))
-    each = models(cfg.synthetic.tasks, cfg.pes)
+    each = models(cfg.synthetic.tasks, cfg.pes, cfg.seeds[:1])  # training logs and probes of the first seed
     profile = io.read_json(layout.profile) if layout.profile.is_file() else None  # from `make bench`, if run
     inp = Inputs(cfg=cfg, results=io.read_json(layout.results), profile=profile,
-                 trains={model_name(t, pe): io.read_json(layout.train_log(t, pe)) for t, pe in each},
-                 probes={model_name(t, pe): io.read_json(layout.probe_json(t, pe)) for t, pe in each},
+                 trains={f"{t}_{pe}": io.read_json(layout.train_log(t, pe, sd)) for t, pe, sd in each},
+                 probes={f"{t}_{pe}": io.read_json(layout.probe_json(t, pe, sd)) for t, pe, sd in each},
                  figures=tuple(sorted(p.name for p in layout.figures.glob("*.png"))))
     text = build_report(inp)
     io.write_text(layout.report, text)

@@ -7,19 +7,23 @@ from posenc.data import imdb
 from posenc.engine import runtime
 from posenc.engine.classify import train_classifier
 from posenc.nn.checkpoint import save_trained
+from posenc.nn.pe import check_sections
+from posenc.nn.pe.base import Dims
 
 
 def main() -> None:
-    args, cfg, layout = _cli.setup(_cli.parser(__doc__, pe=True))
-    pe, data = args.pe, layout.imdb_data
+    args, cfg, layout = _cli.setup(_cli.parser(__doc__, pe=True, seed=True))
+    pe, seed, data = args.pe, args.seed, layout.imdb_data
+    m, c = cfg.model, cfg.imdb  # a bad pe.<name> fails before any data is read
+    check_sections({pe: cfg.pe.get(pe)}, Dims(m.d_model, m.n_heads, m.max_positions, c.train_max_len))
     splits = {name: imdb.load_split(data / f"{name}.npz") for name in ("train", "val")}
     vocab_size = imdb.load_tokenizer(data / "tokenizer.json").get_vocab_size()
     rt = runtime.load(layout.runtime, cfg.runtime.dtype)
-    with _cli.live_log(layout.live_dir(IMDB, pe)) as log:
-        out = train_classifier(cfg, pe, splits, vocab_size, on_log=log, rt=rt)
+    with _cli.live_log(layout.live_dir(IMDB, pe, seed)) as log:
+        out = train_classifier(cfg, pe, splits, vocab_size, seed, on_log=log, rt=rt)
     save_trained(layout, IMDB, pe, out, "epochs")
     s, t = out["summary"], out["timing"]
-    print(f"imdb/{pe}: {s['steps']} steps, best epoch {s['best_epoch']}, "
+    print(f"imdb/{pe}/s{seed}: {s['steps']} steps, best epoch {s['best_epoch']}, "
           f"{t['wall_s']:.0f} s, {t['tokens_per_s']:.0f} tokens/s")
 
 

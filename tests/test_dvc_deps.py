@@ -55,7 +55,7 @@ def closure(script: Path) -> set[Path]:
 def expand(stage: dict, item: dict) -> dict:
     text = yaml.safe_dump({k: v for k, v in stage.items() if k != "matrix"})
     for key, value in item.items():
-        text = text.replace("${item.%s}" % key, value)
+        text = text.replace("${item.%s}" % key, str(value))
     return yaml.safe_load(text)
 
 
@@ -102,8 +102,8 @@ def test_a_per_pe_stage_never_depends_on_another_pe(pe):
 @pytest.mark.parametrize("task", ["copy", "duplicate"])
 def test_per_model_paths_are_the_artifacts_ones(task):
     pe, L = "rope", Layout(Path(""))
-    s = {n: expand(DVC[n], {"pe": pe, "task": task}) for n in ("train", "evaluate", "probe")}
-    i = {n: expand(DVC[n], {"pe": pe}) for n in ("train_imdb", "evaluate_imdb", "probe_imdb")}
+    s = {n: expand(DVC[n], {"pe": pe, "task": task, "seed": 0}) for n in ("train", "evaluate", "probe")}
+    i = {n: expand(DVC[n], {"pe": pe, "seed": 0}) for n in ("train_imdb", "evaluate_imdb", "probe_imdb")}
     strs = lambda *ps: {str(p) for p in ps}  # noqa: E731
     assert paths(s["train"]["outs"]) == strs(L.checkpoint(task, pe), L.train_log(task, pe))
     assert paths(s["train"]["plots"]) == strs(L.live_dir(task, pe))
@@ -111,6 +111,8 @@ def test_per_model_paths_are_the_artifacts_ones(task):
     assert paths(s["evaluate"]["outs"]) == strs(L.eval_json(task, pe))
     assert {str(L.checkpoint(task, pe)), str(L.synthetic_data(task))} <= paths(s["evaluate"]["deps"])
     assert paths(s["probe"]["outs"]) == strs(L.attention_maps(task, pe), L.probe_json(task, pe))
+    assert paths(expand(DVC["baselines"], {"task": task})["outs"]) == strs(L.baselines(task))
+    assert str(L.synthetic_data(task)) in paths(expand(DVC["baselines"], {"task": task})["deps"])
     assert paths(i["train_imdb"]["outs"]) == strs(L.checkpoint(IMDB, pe), L.train_log(IMDB, pe))
     assert paths(i["train_imdb"]["plots"]) == strs(L.live_dir(IMDB, pe))
     assert str(L.imdb_data) in paths(i["train_imdb"]["deps"])

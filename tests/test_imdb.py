@@ -277,8 +277,8 @@ def test_scores_on_known_predictions():
 
 def test_training_is_deterministic_and_keeps_the_best_val_loss(prepared, tiny_cfg):
     tok, splits, _ = prepared
-    a = train_classifier(tiny_cfg, "rope", splits, tok.get_vocab_size(), progress=False)
-    b = train_classifier(tiny_cfg, "rope", splits, tok.get_vocab_size(), progress=False)
+    a = train_classifier(tiny_cfg, "rope", splits, tok.get_vocab_size(), 0, progress=False)
+    b = train_classifier(tiny_cfg, "rope", splits, tok.get_vocab_size(), 0, progress=False)
     assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
     losses = a["epochs"]["val_loss"]
     assert len(losses) == tiny_cfg.imdb.epochs

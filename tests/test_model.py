@@ -1,5 +1,6 @@
 """Properties every registered PE must have inside the shared Transformer, checked for each one automatically:
-causality, padding invariance, fused == manual attention, checkpoint round trip and determinism."""
+causality, padding invariance, fused == manual attention, checkpoint round trip, determinism and
+shift invariance of the relative ones."""
 
 import pytest
 import torch
@@ -140,8 +141,22 @@ def test_every_layer_sees_one_positions_tensor_and_one_bias(pe, monkeypatch):
 
 
 def test_longer_than_the_tables_is_a_clear_error():
-    with pytest.raises(ConfigError, match="model.max_positions: sequence of 65 tokens exceeds the table size 64"):
+    with pytest.raises(ConfigError, match="model.max_positions: positions up to 64 exceed the table size 64"):
         make("sinusoidal")(torch.zeros(1, 65, dtype=torch.long))
+    with pytest.raises(ConfigError, match="positions up to 64 exceed"):
+        make("rope")(torch.zeros(1, 33, dtype=torch.long), offset=32)
+
+
+@pytest.mark.parametrize("pe", PES)
+def test_shifting_every_position_changes_only_absolute_encodings(pe):
+    """The distance probe's shift: a relative PE (or none) depends on i - j only, so the same tokens at
+    positions k..k+T-1 give the same logits; an absolute PE sees new positions. Declared by Theory.kind."""
+    from posenc.nn.pe import pe_class
+
+    model = make(pe)
+    idx = torch.randint(0, 12, (2, 20))
+    same = torch.allclose(model(idx), model(idx, offset=7), atol=1e-5)
+    assert same == (pe_class(pe).theory.kind in ("relative", "none")), pe_class(pe).theory.kind
 
 
 def test_need_weights_returns_one_map_per_layer():

@@ -75,20 +75,46 @@ def test_embedding_follows_the_positions_given_not_the_length():
     assert torch.equal(shifted, pe.embed(torch.zeros(1, 12, 32), pos(12))[0, 7:])
 
 
-def test_learned_clamps_positions_past_training_length():
+def test_learned_clamps_positions_past_training_length_to_one_row():
     pe = make("learned", train_max_len=16)
     assert pe.table.num_embeddings == 16  # never extended
     out = pe.embed(torch.zeros(1, 40, 32), pos(40))[0]
     for p in range(16, 40):
-        assert torch.equal(out[p], out[15])
+        assert torch.equal(out[p], out[15])  # untrained table: the last row
     assert not torch.equal(out[14], out[15])
+
+
+def row_used(pe, position: int) -> int:
+    out = pe.embed(torch.zeros(1, position + 1, pe.table.embedding_dim), pos(position + 1))[0, position]
+    return next(r for r in range(pe.table.num_embeddings) if torch.equal(out, pe.table.weight[r]))
+
+
+def test_learned_row_used_past_training_length_was_trained_in_most_steps(tiny_params_dict):
+    """Issue 15: a causal copy LM never puts its last training position in the loss and rarely reaches
+    the late rows, so clamping to the last row handed the model an (almost) untrained vector."""
+    from posenc import config
+    from posenc.data import synthetic
+    from posenc.engine.lm import train_lm
+    from posenc.engine.runtime import resolve
+
+    tiny_params_dict["train"].update(max_steps=30, curriculum_steps=0)
+    cfg = config.from_dict(tiny_params_dict)
+    arrays = synthetic.generate(cfg.synthetic, "copy", 0)
+    splits = {k[:-8]: synthetic.Sources(arrays[k], arrays[k[:-8] + "_tokens"]) for k in arrays if k.endswith("_lengths")}
+    pe = train_lm(cfg, "learned", "copy", splits, 0, progress=False, rt=resolve("float32"))["model"].pe.eval()
+    steps, last = int(pe.updates), pe.table.num_embeddings - 1
+    assert steps == 30
+    row = row_used(pe, cfg.model.max_positions - 1)
+    assert 2 * int(pe.row_steps[row]) >= steps, (row, pe.row_steps.tolist())
+    assert 2 * int(pe.row_steps[last]) < steps  # the old clamp row: trained in few steps (here: never)
+    assert row_used(pe, last - 1) == last - 1  # positions inside the training length keep their own rows
 
 
 def test_tables_are_not_saved_in_checkpoints():
     assert set(make("sinusoidal").state_dict()) == set()
     assert set(make("rope").state_dict()) == set()
     assert set(make("alibi").state_dict()) == set()
-    assert set(make("learned").state_dict()) == {"table.weight"}
+    assert set(make("learned").state_dict()) == {"table.weight", "row_steps", "updates"}  # + gradient counts
 
 
 def test_rope_score_depends_only_on_distance():

@@ -70,8 +70,14 @@ def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
     for task in params["synthetic"]["tasks"]:
         for pe in PES:
             row = results["tasks"][task][pe]
-            assert {"acc_16", "acc_32", "exact_16", "exact_32", "loss_16", "train_steps", "converged"} <= set(row)
+            assert {"acc_16", "acc_32", "exact_16", "exact_32", "loss_16", "train_steps", "solved",
+                    "first_step_acc", "first_step_exact", "per_seed", "ci", "ci_kind"} <= set(row)
+            assert row["per_seed"]["exact_32"] == [row["exact_32"]] and row["train_steps"] == params["train"]["max_steps"]
+            lo, hi = row["ci"]["acc_32"]
+            assert lo <= row["acc_32"] <= hi and "bootstrap" in row["ci_kind"]  # one seed: over sequences
+            assert results["tracking"][task][pe]["step"][-1] == params["train"]["max_steps"]
         assert set(results["curves"][task][PES[0]]) == {"16", "24", "32"}
+        assert set(results["baselines"][task]) == {"lookup2", "lookup3"}
     assert set(results["imdb"]) == set(PES)
     for pe, row in results["imdb"].items():
         assert {f"{k}_{L}" for k in ("acc", "f1", "loss") for L in (16, 32)} <= set(row)
@@ -79,7 +85,7 @@ def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
         assert set(results["imdb_buckets"][pe]["32"]) <= {"<=16", "17-32", ">32"}
     assert results["imdb_data"]["test_reviews"] > 0
     # DVCLive logs per model, and dvc.yaml left as it was (dvcyaml=None)
-    names = [f"{task}_{pe}" for task in params["synthetic"]["tasks"] for pe in PES] + [f"imdb_{pe}" for pe in PES]
+    names = [f"{task}_{pe}_s0" for task in params["synthetic"]["tasks"] for pe in PES] + [f"imdb_{pe}_s0" for pe in PES]
     for name in names:
         live = repo / "metrics/live" / name / "plots/metrics"
         assert (live / "train/loss.tsv").read_text().startswith("step\tloss\n")
@@ -87,11 +93,12 @@ def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
     assert (repo / "dvc.yaml").read_text() == (ROOT / "dvc.yaml").read_text()
     for task in (*params["synthetic"]["tasks"], "imdb"):
         for pe in PES:
-            probe = json.loads((repo / f"metrics/probe/{task}_{pe}.json").read_text())
+            probe = json.loads((repo / f"metrics/probe/{task}_{pe}_s0.json").read_text())
             assert set(probe["gradients"]) == {"16", "32"}
             assert set(results["stability"][task][pe]) >= {"grad_norm_last_layer_32", "max_loss", "nan", "nan_count"}
     figures = sorted(p.name for p in (repo / "figures").glob("*.png"))
-    assert "accuracy_vs_length.png" in figures and "attention_maps.png" in figures and len(figures) == 8
+    assert "accuracy_vs_length.png" in figures and "attention_maps.png" in figures and len(figures) == 9
+    assert "extrapolation_vs_step.png" in figures
     plots = json.loads(dvc(repo, "plots", "show", "--json").stdout)
     shown = json.dumps(plots)
     assert all(f"metrics/live/{name}" in shown for name in names)
@@ -117,7 +124,7 @@ def test_figures_are_rebuilt_from_metrics_alone(repo):
     shutil.rmtree(repo / "figures")
     out = dvc(repo, "repro", "plot").stdout
     assert "Running stage 'plot'" in out and "Running stage 'train" not in out and "Running stage 'probe" not in out
-    assert len(list((repo / "figures").glob("*.png"))) == 8
+    assert len(list((repo / "figures").glob("*.png"))) == 9
 
 
 def test_report_is_written_and_timings_stay_out_of_tracked_files(repo):
@@ -139,8 +146,8 @@ def test_editing_one_pe_reruns_only_its_stages_and_the_gathering_ones(repo):
         changed = set(status(repo))
     finally:
         module.write_text(original)
-    own = {f"{stage}@{task}-rope" for stage in ("train", "evaluate", "probe") for task in ("copy", "duplicate")}
-    own |= {f"{stage}@rope" for stage in ("train_imdb", "evaluate_imdb", "probe_imdb")}
+    own = {f"{stage}@{task}-rope-0" for stage in ("train", "evaluate", "probe") for task in ("copy", "duplicate")}
+    own |= {f"{stage}@rope-0" for stage in ("train_imdb", "evaluate_imdb", "probe_imdb")}
     assert changed == own | {"check_params", "plot", "report"}
     assert status(repo) == {}
 
@@ -173,8 +180,8 @@ def test_forced_rerun_gives_byte_identical_results_and_checkpoints(repo):
                layout.eval_json("copy", "rope"), layout.probe_json("copy", "rope")]
     before = [p.read_bytes() for p in watched]
     lock = model_md5s(repo)
-    dvc(repo, "repro", "--force", "train@copy-rope", "evaluate@copy-rope", "probe@copy-rope", "prepare_imdb",
-        "train_imdb@alibi", "evaluate_imdb@alibi", "aggregate", "--single-item")
+    dvc(repo, "repro", "--force", "train@copy-rope-0", "evaluate@copy-rope-0", "probe@copy-rope-0", "prepare_imdb",
+        "train_imdb@alibi-0", "evaluate_imdb@alibi-0", "aggregate", "--single-item")
     assert [p.read_bytes() for p in watched] == before
     assert model_md5s(repo) == lock  # the same checkpoints: nothing downstream of them looks changed
     assert run("git status --porcelain", repo).stdout == ""  # metrics, live logs, dvc.lock: all unchanged
@@ -231,7 +238,7 @@ def test_a_misspelled_param_fails_the_run_at_once(repo):
 
 def test_bad_input_is_one_line_and_writes_nothing(repo, tmp_path):
     layout = Layout(tmp_path)
-    proc = stage(repo, "train", "--pe", "xpos", "--task", "copy", root=tmp_path)
+    proc = stage(repo, "train", "--pe", "xpos", "--task", "copy", "--seed", "0", root=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "pes: 'xpos' is not listed" in proc.stderr
     assert not layout.checkpoint("copy", "xpos").exists()
@@ -247,30 +254,32 @@ def test_bad_input_is_one_line_and_writes_nothing(repo, tmp_path):
     corrupt = layout.synthetic_data("copy")
     corrupt.parent.mkdir(parents=True)
     corrupt.write_bytes(b"garbage")
-    proc = stage(repo, "train", "--pe", "rope", "--task", "copy", root=tmp_path)
+    proc = stage(repo, "train", "--pe", "rope", "--task", "copy", "--seed", "7", root=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.strip() == "error: seeds: 7 is not listed (have 0)"
+    proc = stage(repo, "train", "--pe", "rope", "--task", "copy", "--seed", "0", root=tmp_path)
     assert proc.returncode == 2 and "copy.npz: corrupt prepared data" in proc.stderr
     assert not layout.checkpoint("copy", "rope").exists() and not list(tmp_path.rglob(".*tmp*"))
 
     data = tiny_params()
     data["pe"]["rope"] = {"base": 10000.0, "scale": 2}
     bad_params.write_text(yaml.safe_dump(data))
-    proc = stage(repo, "train", "--pe", "rope", "--task", "copy", params=bad_params)
+    proc = stage(repo, "train", "--pe", "rope", "--task", "copy", "--seed", "0", params=bad_params)
     assert proc.returncode == 2 and proc.stderr.strip() == "error: pe.rope.scale: unknown key"
 
 
 def test_imdb_stage_errors_are_one_line_and_write_nothing(repo, tmp_path):
     layout = Layout(tmp_path)
-    proc = stage(repo, "train_imdb", "--pe", "xpos", root=tmp_path)
+    proc = stage(repo, "train_imdb", "--pe", "xpos", "--seed", "0", root=tmp_path)
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "pes: 'xpos'" in proc.stderr
-    proc = stage(repo, "train_imdb", "--pe", "rope", root=tmp_path)
+    proc = stage(repo, "train_imdb", "--pe", "rope", "--seed", "0", root=tmp_path)
     assert proc.returncode == 2 and "train.npz: prepared IMDb split not found" in proc.stderr
     assert not layout.checkpoint(IMDB, "rope").exists()
 
     bad = layout.checkpoint(IMDB, "rope")
     bad.parent.mkdir(parents=True)
     bad.write_bytes(b"not a checkpoint")
-    proc = stage(repo, "evaluate_imdb", "--pe", "rope", root=tmp_path)
-    assert proc.returncode == 2 and "imdb_rope.pt: corrupt checkpoint" in proc.stderr
+    proc = stage(repo, "evaluate_imdb", "--pe", "rope", "--seed", "0", root=tmp_path)
+    assert proc.returncode == 2 and "imdb_rope_s0.pt: corrupt checkpoint" in proc.stderr
     assert not layout.eval_json(IMDB, "rope").exists()
 
 

@@ -42,14 +42,21 @@ def inputs(request):
         probe_out[("imdb", pe)] = {k: v for k, v in probe_out[("duplicate", pe)].items()}
     rng = np.random.default_rng(0)
     results = {"synthetic": {str(L): {pe: float(rng.random()) for pe in PES} for L in cfg.synthetic.eval_lengths},
-               "curves": {t: {pe: {str(L): float(rng.random()) for L in lengths} for pe in PES} for t in TASKS},
+               "curves": {t: {pe: {str(L): {"acc": float(rng.random()), "exact": float(rng.random()),
+                                            "acc_ci": [0.1, 0.9], "exact_ci": [float("nan")] * 2}
+                                    for L in lengths} for pe in PES} for t in TASKS},
+               "baselines": {t: {r: {str(L): {"acc": 0.9, "exact": 0.5} for L in lengths}
+                                 for r in ("lookup2", "lookup3")} for t in TASKS},
+               "tracking": {t: {pe: {"step": [3, 6], "acc_16": [0.2, 0.5], "exact_16": [0.0, 0.1],
+                                     "per_seed": {"acc_16": [[0.2, 0.5]], "exact_16": [[0.0, 0.1]]}}
+                                for pe in PES} for t in TASKS},
                "imdb": {pe: {f"{k}_{L}": float(rng.random()) for k in ("acc", "f1", "loss") for L in (16, 32)}
                         for pe in PES},
                "imdb_buckets": {pe: {str(L): {b: {"acc": float(rng.random()), "n": 5} for b in ("<=16", ">16")}
                                      for L in (16, 32)} for pe in PES}}
     results["imdb"]["learned"]["loss_32"] = float("nan")
-    live = {t: {pe: pd.DataFrame({"step": np.arange(0, 50, 10), "loss": rng.random(5) + 0.1}) for pe in PES}
-            for t in (*TASKS, "imdb")}
+    live = {t: {pe: [pd.DataFrame({"step": np.arange(0, 50, 10), "loss": rng.random(5) + 0.1}) for _ in range(2)]
+                for pe in PES} for t in (*TASKS, "imdb")}
     return cfg, results, probe_out, maps, live
 
 
@@ -59,7 +66,7 @@ def test_every_figure_is_drawn_with_titles_and_labels(inputs):
                              cfg.imdb.train_max_len, list(cfg.probe.lengths), list(cfg.probe.map_lengths))
     assert set(figs) == {"accuracy_vs_length.png", "imdb_vs_length.png", "grad_norms.png", "grad_norms_imdb.png",
                          "training_loss.png", "attention_entropy.png", "attention_entropy_imdb.png",
-                         "attention_maps.png"}
+                         "attention_maps.png", "extrapolation_vs_step.png"}
     for name, fig in figs.items():
         axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
         assert axes, name

@@ -123,7 +123,7 @@ def test_probe_stage_succeeds_on_a_nan_model_and_writes_nan(tmp_path, tiny_cfg, 
     save_model(layout.checkpoint("copy", "alibi"), model, state, task="copy")
     out, maps = layout.probe_json("copy", "alibi"), layout.attention_maps("copy", "alibi")
     proc = subprocess.run([sys.executable, str(ROOT / "stages/probe.py"), "--params", str(params), "--root",
-                           str(tmp_path), "--task", "copy", "--pe", "alibi"], capture_output=True, text=True)
+                           str(tmp_path), "--task", "copy", "--pe", "alibi", "--seed", "0"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     written = json.loads(out.read_text())
     assert all(math.isnan(g["loss"]) and g["nonfinite"] > 0 for g in written["gradients"].values())
@@ -135,9 +135,9 @@ def test_probe_stage_bad_checkpoint_is_one_line_and_writes_nothing(tmp_path):
     layout.checkpoint("copy", "rope").parent.mkdir(parents=True)
     layout.checkpoint("copy", "rope").write_bytes(b"nope")
     proc = subprocess.run([sys.executable, str(ROOT / "stages/probe.py"), "--params", str(ROOT / "params.yaml"),
-                           "--root", str(tmp_path), "--task", "copy", "--pe", "rope"], capture_output=True, text=True)
+                           "--root", str(tmp_path), "--task", "copy", "--pe", "rope", "--seed", "0"], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0
-    assert "copy_rope.pt: corrupt checkpoint" in proc.stderr
+    assert "copy_rope_s0.pt: corrupt checkpoint" in proc.stderr
     assert not layout.probe_json("copy", "rope").exists() and not layout.attention_maps("copy", "rope").exists()
 
 

@@ -20,3 +20,39 @@ def test_headline_holds_a_few_numbers_per_pe_taken_from_the_results(tiny_cfg):
                             "copy_exact_32": results["tasks"]["copy"][pe]["exact_32"],
                             "duplicate_exact_32": results["tasks"]["duplicate"][pe]["exact_32"],
                             "imdb_acc_32": results["imdb"][pe]["acc_32"]}
+
+
+def fake_eval(rng, lengths, n=8, targets=5):
+    """One model's evaluate_lm output with random per-sequence scores."""
+    out = {}
+    for L in lengths:
+        right = rng.integers(0, targets + 1, n)
+        out[str(L)] = {"token_acc": right.sum() / (n * targets), "exact_match": float((right == targets).mean()),
+                       "loss": 1.0, "n_seqs": n, "seq_len": L, "targets": targets,
+                       "per_seq": {"right": right.tolist(), "exact": (right == targets).astype(int).tolist(),
+                                   "loss": [1.0] * n}}
+    return out
+
+
+def test_seed_means_per_seed_values_and_intervals(tiny_params_dict):
+    """results.json keeps the plain keys as seed means and puts per_seed and ci beside them: a t interval
+    over seeds with 3 seeds, a bootstrap over sequences with 1 (issue 15)."""
+    import numpy as np
+
+    from posenc import config
+    from posenc.reporting.results import lm_row
+
+    rng = np.random.default_rng(0)
+    lengths = [16, 24, 32]
+    for seeds, kind in (([0, 1, 2], "t interval over seeds"), ([0], "bootstrap")):
+        tiny_params_dict["seeds"] = seeds
+        cfg = config.from_dict(tiny_params_dict)
+        evs = [fake_eval(rng, lengths) for _ in seeds]
+        trains = [{"summary": {"steps": 6, "first_step_acc": None, "first_step_exact": 3}} for _ in seeds]
+        row = lm_row(cfg, evs, trains, lengths)
+        per_seed = [ev["32"]["exact_match"] for ev in evs]
+        assert row["per_seed"]["exact_32"] == per_seed and row["exact_32"] == np.mean(per_seed)
+        assert row["ci_kind"].startswith(kind)
+        lo, hi = row["ci"]["acc_32"]
+        assert lo <= row["acc_32"] <= hi
+        assert row["first_step_exact"] == [3] * len(seeds) and row["solved"] == (row["exact_16"] >= 0.9)

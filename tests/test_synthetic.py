@@ -27,6 +27,24 @@ def test_duplicate_format_and_targets():
     assert labels[0].tolist() == [IGNORE, IGNORE, 1, 2, 1, 2, IGNORE]
 
 
+BLANK = 102
+
+
+def test_blank_format_reads_outputs_at_placeholders_and_shows_no_target():
+    """The brief's format: [a1..an, SEP, BLANK x n] -> a1..an at the BLANK positions (duplicate: 2n)."""
+    src = np.array([5, 6, 7])
+    idx, labels = synthetic.make_batch([src], "copy_blank", V)
+    assert idx[0].tolist() == [5, 6, 7, SEP, BLANK, BLANK, BLANK]
+    assert labels[0].tolist() == [IGNORE] * 4 + [5, 6, 7]
+    idx, labels = synthetic.make_batch([src], "duplicate_blank", V)
+    assert idx[0].tolist() == [5, 6, 7, SEP] + [BLANK] * 6 and labels[0].tolist() == [IGNORE] * 4 + [5, 6, 7] * 2
+    for fmt in ("copy", "duplicate"):  # same lengths and number of targets as the teacher-forced format
+        a, la = synthetic.make_batch([src], fmt, V)
+        b, lb = synthetic.make_batch([src], f"{fmt}_blank", V)
+        assert a.shape == b.shape and int((la != IGNORE).sum()) == int((lb != IGNORE).sum())
+    assert synthetic.model_vocab(V) == BLANK + 1
+
+
 def test_ragged_batch_is_right_padded_and_pads_are_never_targets():
     idx, labels = synthetic.make_batch([np.array([1]), np.array([1, 2, 3])], "copy", V)
     assert idx.shape == (2, 7)
@@ -46,7 +64,7 @@ def test_impossible_length_is_an_error():
         synthetic.n_for_length("duplicate", 3)
 
 
-@pytest.mark.parametrize("task", ["copy", "duplicate"])
+@pytest.mark.parametrize("task", ["copy", "duplicate", "copy_blank", "duplicate_blank"])
 def test_generate_is_deterministic_and_respects_lengths(tiny_cfg, task):
     s = tiny_cfg.synthetic
     a = synthetic.generate(s, task, seed=3)

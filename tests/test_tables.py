@@ -13,9 +13,9 @@ def fake_results():
     return {
         "headline_task": "copy",
         "tasks": {"copy": {"rope": {"acc_256": 0.995, "acc_1024": 0.5, "exact_256": 0.9, "exact_1024": 0.0,
-                                    "train_steps": 700, "converged": True},
+                                    "train_steps": 700, "solved": True},
                            "learned": {"acc_256": 0.42, "acc_1024": float("nan"), "exact_256": 0.0,
-                                       "exact_1024": 0.0, "train_steps": 3000, "converged": False}}},
+                                       "exact_1024": 0.0, "train_steps": 3000, "solved": False}}},
     }
 
 

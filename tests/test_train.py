@@ -25,8 +25,8 @@ def splits_for(cfg, task):
 def test_two_runs_give_identical_weights_metrics_and_checkpoint_bytes(tiny_cfg, pe, tmp_path):
     cfg = tiny_cfg
     splits = splits_for(cfg, "copy")
-    a = lm.train_lm(cfg, pe, "copy", splits, progress=False)
-    b = lm.train_lm(cfg, pe, "copy", splits, progress=False)
+    a = lm.train_lm(cfg, pe, "copy", splits, 0, progress=False)
+    b = lm.train_lm(cfg, pe, "copy", splits, 0, progress=False)
     assert a["history"] == b["history"] and a["summary"] == b["summary"]
     assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
     save_model(tmp_path / "a.pt", a["model"], a["state_dict"], task="copy")
@@ -36,7 +36,7 @@ def test_two_runs_give_identical_weights_metrics_and_checkpoint_bytes(tiny_cfg, 
 
 def test_live_log_receives_every_history_row_and_check(tiny_cfg):
     rows = []
-    out = lm.train_lm(tiny_cfg, "rope", "copy", splits_for(tiny_cfg, "copy"), progress=False,
+    out = lm.train_lm(tiny_cfg, "rope", "copy", splits_for(tiny_cfg, "copy"), 0, progress=False,
                       on_log=lambda step, metrics: rows.append((step, metrics)))
     h, c = out["history"], out["checks"]
     logged = [(s, m) for s, m in rows if "train/loss" in m]
@@ -68,23 +68,37 @@ def test_weight_decay_applies_to_matrices_only(tiny_cfg):
 def test_non_finite_loss_is_recorded_not_raised(tiny_cfg, monkeypatch):
     real = lm.lm_loss
     monkeypatch.setattr(lm, "lm_loss", lambda logits, labels: real(logits, labels) * float("inf"))
-    out = lm.train_lm(tiny_cfg, "rope", "copy", splits_for(tiny_cfg, "copy"), progress=False)
+    out = lm.train_lm(tiny_cfg, "rope", "copy", splits_for(tiny_cfg, "copy"), 0, progress=False)
     assert out["summary"]["stop_reason"] == "non-finite loss at step 0"
-    assert not out["summary"]["converged"] and out["summary"]["steps"] == 0
+    assert out["summary"]["steps"] == 0 and out["summary"]["first_step_exact"] is None
     assert math.isnan(out["history"]["loss"][-1])
 
 
-def test_stop_rule_ends_training_once_validation_accuracy_holds(tiny_cfg, monkeypatch):
-    monkeypatch.setattr(lm, "accuracy_on", lambda *a, **k: 1.0)
-    out = lm.train_lm(tiny_cfg, "learned", "copy", splits_for(tiny_cfg, "copy"), progress=False)
-    c = tiny_cfg.train
-    assert out["summary"]["converged"]
-    assert out["summary"]["steps"] == c.check_every * c.stop_patience
+def test_equal_budget_no_early_stop_and_learning_speed_is_recorded(tiny_cfg, monkeypatch):
+    """Issue 15: a model that is perfect from its first check still trains every step of the schedule."""
+    def perfect(model, sources, *a, **k):
+        n = len(sources)
+        return {"right": np.full(n, 5), "targets": np.full(n, 5), "exact": np.ones(n, int), "loss_sum": np.zeros(n)}
+
+    monkeypatch.setattr(lm, "score_sequences", perfect)
+    out = lm.train_lm(tiny_cfg, "learned", "copy", splits_for(tiny_cfg, "copy"), 0, progress=False)
+    c, s = tiny_cfg.train, out["summary"]
+    assert s["steps"] == c.max_steps and s["stop_reason"] == "max_steps"
+    assert s["first_step_acc"] == s["first_step_exact"] == min(c.check_every, c.track_every)
+    assert out["tracking"]["step"][-1] == c.max_steps
+    assert set(out["tracking"]) == {"step", *(f"{m}_{L}" for m in ("acc", "exact") for L in tiny_cfg.synthetic.eval_lengths)}
+
+
+def test_seed_sets_initialisation_and_batch_order(tiny_cfg):
+    splits = splits_for(tiny_cfg, "copy")
+    a, b = (lm.train_lm(tiny_cfg, "rope", "copy", splits, seed, progress=False) for seed in (0, 1))
+    assert a["summary"]["seed"] == 0 and b["summary"]["seed"] == 1
+    assert not torch.equal(a["state_dict"]["tok_emb.weight"], b["state_dict"]["tok_emb.weight"])
 
 
 def test_checkpoint_round_trip_and_evaluation(tmp_path, tiny_cfg):
     splits = splits_for(tiny_cfg, "duplicate")
-    out = lm.train_lm(tiny_cfg, "alibi", "duplicate", splits, progress=False)
+    out = lm.train_lm(tiny_cfg, "alibi", "duplicate", splits, 0, progress=False)
     path = tmp_path / "m.pt"
     save_model(path, out["model"], out["state_dict"], task="duplicate")
     model, meta = load_model(path)
@@ -132,10 +146,10 @@ def test_bf16_training_is_deterministic_and_keeps_float32_master_weights(tiny_cf
 
     rt = resolve("bfloat16", "cpu")
     splits = splits_for(tiny_cfg, "copy")
-    a = lm.train_lm(tiny_cfg, "rope", "copy", splits, progress=False, rt=rt)
-    b = lm.train_lm(tiny_cfg, "rope", "copy", splits, progress=False, rt=rt)
+    a = lm.train_lm(tiny_cfg, "rope", "copy", splits, 0, progress=False, rt=rt)
+    b = lm.train_lm(tiny_cfg, "rope", "copy", splits, 0, progress=False, rt=rt)
     assert a["summary"]["dtype"] == "bfloat16" and a["timing"]["dtype"] == "bfloat16"
     assert all(v.dtype == torch.float32 for v in a["state_dict"].values() if v.is_floating_point())
     assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
-    f32 = lm.train_lm(tiny_cfg, "rope", "copy", splits, progress=False, rt=resolve("float32", "cpu"))
+    f32 = lm.train_lm(tiny_cfg, "rope", "copy", splits, 0, progress=False, rt=resolve("float32", "cpu"))
     assert not all(torch.equal(a["state_dict"][k], f32["state_dict"][k]) for k in a["state_dict"])

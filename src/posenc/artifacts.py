@@ -3,7 +3,7 @@
 Stage scripts, the reporting code and the tests ask this module for paths;
 dvc.yaml spells the same paths out (DVC needs them literally), and a test
 checks that the two agree. A model is named by its task ("copy",
-"duplicate", or IMDB) and its PE: `<task>_<pe>`. Paths are relative to the
+"duplicate", or IMDB), its PE and its training seed: `<task>_<pe>_s<seed>`. Paths are relative to the
 repository root, or to `root` when one is given.
 """
 
@@ -35,27 +35,30 @@ class Layout:
     def runtime(self) -> Path:  # the resolved device and precision (stage runtime)
         return self.root / "metrics/runtime.json"
 
+    def baselines(self, task: str) -> Path:  # content-matching rules on the evaluation sets (no model)
+        return self.root / "metrics/baselines" / f"{task}.json"
+
     # ------------------------------------------------------------ one model each
-    def checkpoint(self, task: str, pe: str) -> Path:
-        return self.root / "models" / f"{model_name(task, pe)}.pt"
+    def checkpoint(self, task: str, pe: str, seed: int = 0) -> Path:
+        return self.root / "models" / f"{model_name(task, pe, seed)}.pt"
 
-    def timing(self, task: str, pe: str) -> Path:  # wall time and tokens/s: tracked by neither git nor DVC
-        return self.root / "timings" / f"{model_name(task, pe)}.json"
+    def timing(self, task: str, pe: str, seed: int = 0) -> Path:  # wall time and tokens/s: tracked by neither git nor DVC
+        return self.root / "timings" / f"{model_name(task, pe, seed)}.json"
 
-    def train_log(self, task: str, pe: str) -> Path:
-        return self.root / "metrics/train" / f"{model_name(task, pe)}.json"
+    def train_log(self, task: str, pe: str, seed: int = 0) -> Path:
+        return self.root / "metrics/train" / f"{model_name(task, pe, seed)}.json"
 
-    def live_dir(self, task: str, pe: str) -> Path:
-        return self.root / "metrics/live" / model_name(task, pe)
+    def live_dir(self, task: str, pe: str, seed: int = 0) -> Path:
+        return self.root / "metrics/live" / model_name(task, pe, seed)
 
-    def eval_json(self, task: str, pe: str) -> Path:
-        return self.root / "metrics/eval" / f"{model_name(task, pe)}.json"
+    def eval_json(self, task: str, pe: str, seed: int = 0) -> Path:
+        return self.root / "metrics/eval" / f"{model_name(task, pe, seed)}.json"
 
-    def probe_json(self, task: str, pe: str) -> Path:
-        return self.root / "metrics/probe" / f"{model_name(task, pe)}.json"
+    def probe_json(self, task: str, pe: str, seed: int = 0) -> Path:
+        return self.root / "metrics/probe" / f"{model_name(task, pe, seed)}.json"
 
-    def attention_maps(self, task: str, pe: str) -> Path:
-        return self.root / "data/probes" / f"{model_name(task, pe)}.npz"
+    def attention_maps(self, task: str, pe: str, seed: int = 0) -> Path:
+        return self.root / "data/probes" / f"{model_name(task, pe, seed)}.npz"
 
     # ------------------------------------------------------------ gathered over every model
     @property
@@ -79,10 +82,10 @@ class Layout:
         return self.root / "REPORT.md"
 
 
-def model_name(task: str, pe: str) -> str:
-    return f"{task}_{pe}"
+def model_name(task: str, pe: str, seed: int = 0) -> str:
+    return f"{task}_{pe}_s{seed}"
 
 
-def models(tasks, pes, imdb: bool = True) -> list[tuple[str, str]]:
-    """(task, pe) of every trained model: each synthetic task x PE, then the IMDb classifiers."""
-    return [(t, pe) for t in (*tasks, *((IMDB,) if imdb else ())) for pe in pes]
+def models(tasks, pes, seeds, imdb: bool = True) -> list[tuple[str, str, int]]:
+    """(task, pe, seed) of every trained model: each synthetic task x PE x seed, then the IMDb classifiers."""
+    return [(t, pe, seed) for t in (*tasks, *((IMDB,) if imdb else ())) for pe in pes for seed in seeds]

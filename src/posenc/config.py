@@ -16,7 +16,7 @@ import yaml
 
 from posenc.errors import ConfigError
 
-TASKS = ("copy", "duplicate")
+TASKS = ("copy", "duplicate", "copy_blank", "duplicate_blank")  # *_blank: the brief's format (data/synthetic.py)
 NORMS = ("layernorm", "rmsnorm")
 IMDB_TRUNCATION = ("head", "tail")
 DTYPES = ("auto", "float32", "bfloat16")  # runtime.dtype (resolved in engine/runtime.py)
@@ -31,7 +31,7 @@ class SyntheticConfig:
     vocab_size: int  # content tokens 0..vocab_size-1; SEP and PAD come after
     train_max_len: int  # longest training sequence (tokens, SEP included)
     train_size: int  # source sequences per task in the training pool
-    val_size: int  # sequences at train_max_len used by the stop rule
+    val_size: int  # sequences at train_max_len scored at every validation check
     eval_size: int  # sequences per evaluation length
     eval_lengths: tuple[int, ...]  # headline lengths (256, 512, 1024)
     curve_lengths: tuple[int, ...]  # extra lengths for accuracy-vs-length curves
@@ -62,9 +62,11 @@ class TrainConfig:
     max_steps: int
     warmup_frac: float
     grad_clip: float
-    check_every: int  # steps between stop-rule checks on the validation set
-    stop_acc: float  # stop once validation token accuracy reaches this ...
-    stop_patience: int  # ... on this many consecutive checks
+    check_every: int  # steps between validation checks (learning speed; never a stop rule)
+    solved_acc: float  # learning speed: the first check with validation token accuracy >= this ...
+    solved_exact: float  # ... and the first with validation exact match >= this
+    track_every: int  # steps between scoring the model at every eval length (extrapolation along training)
+    track_size: int  # sequences per length in that tracking (the first of each evaluation set)
     log_every: int
 
 
@@ -126,7 +128,8 @@ class RuntimeConfig:
 
 @dataclass(frozen=True)
 class Config:
-    seed: int
+    seed: int  # the data: synthetic sets, IMDb split, probe batches (the evaluation sets never change)
+    seeds: tuple[int, ...]  # one trained model per seed (initialisation and batch order)
     pes: tuple[str, ...]
     pe: dict[str, dict]  # each PE's own hyperparameters, pe.<name>, checked by that PE's class (nn/pe/<name>.py)
     synthetic: SyntheticConfig
@@ -206,14 +209,16 @@ def _check(cond: bool, key: str, msg: str) -> None:
 
 
 def min_length(task: str) -> int:
-    """Shortest total length holding one content token: copy 3, duplicate 4."""
-    return {"copy": 3, "duplicate": 4}[task]
+    """Shortest total length holding one content token: copy 3, duplicate 4 (either format)."""
+    return 3 if task.startswith("copy") else 4
 
 
 def validate(cfg: Config) -> None:
     """Cross-field checks that a type alone cannot express."""
     s, m, t = cfg.synthetic, cfg.model, cfg.train
     _check(cfg.seed >= 0, "seed", f"must be >= 0, got {cfg.seed}")
+    _check(len(cfg.seeds) > 0 and min(cfg.seeds) >= 0 and len(set(cfg.seeds)) == len(cfg.seeds), "seeds",
+           f"must be a non-empty list of distinct seeds >= 0, got {list(cfg.seeds)}")
     _validate_pes(cfg)
 
     _check(len(s.tasks) > 0, "synthetic.tasks", "must list at least one task")
@@ -250,12 +255,15 @@ def validate(cfg: Config) -> None:
     _check(t.curriculum_steps >= 0, "train.curriculum_steps", f"must be >= 0, got {t.curriculum_steps}")
     _check(longest_min <= t.curriculum_start_len <= s.train_max_len, "train.curriculum_start_len",
            f"must be between {longest_min} and synthetic.train_max_len ({s.train_max_len}), got {t.curriculum_start_len}")
-    for key in ("batch_size", "max_steps", "check_every", "stop_patience", "log_every"):
+    for key in ("batch_size", "max_steps", "check_every", "track_every", "track_size", "log_every"):
         val = getattr(t, key)
         _check(val > 0, f"train.{key}", f"must be > 0, got {val}")
     _check(0.0 <= t.warmup_frac < 1.0, "train.warmup_frac", f"must be in [0, 1), got {t.warmup_frac}")
     _check(t.grad_clip > 0, "train.grad_clip", f"must be > 0, got {t.grad_clip}")
-    _check(0.0 < t.stop_acc <= 1.0, "train.stop_acc", f"must be in (0, 1], got {t.stop_acc}")
+    for key in ("solved_acc", "solved_exact"):
+        _check(0.0 < getattr(t, key) <= 1.0, f"train.{key}", f"must be in (0, 1], got {getattr(t, key)}")
+    _check(t.track_size <= s.eval_size, "train.track_size",
+           f"must be <= synthetic.eval_size ({s.eval_size}), got {t.track_size}")
     _check(cfg.evaluate.batch_size > 0, "evaluate.batch_size", f"must be > 0, got {cfg.evaluate.batch_size}")
     _check(cfg.runtime.dtype in DTYPES, "runtime.dtype",
            f"unknown precision {cfg.runtime.dtype!r}; choose from {', '.join(DTYPES)}")

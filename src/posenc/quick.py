@@ -12,14 +12,14 @@ run says which. The tests use the same shrunk configuration.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
+
+from posenc import workspace
 
 QUICK_REVIEWS = 400  # per split, when the real archive is used
 
@@ -30,7 +30,8 @@ def quick_params(data: dict) -> dict:
     data["synthetic"].update(train_max_len=16, train_size=300, val_size=4, eval_size=4,
                              eval_lengths=[16, 32], curve_lengths=[24])
     data["model"].update(n_layers=1, d_model=16, n_heads=2, max_positions=32)
-    data["train"].update(batch_size=4, max_steps=6, check_every=3, log_every=2, curriculum_steps=3,
+    data["train"].update(batch_size=4, max_steps=6, check_every=3, track_every=3, track_size=2, log_every=2,
+                         curriculum_steps=3,
                          curriculum_start_len=8)
     data["evaluate"].update(batch_size=4)
     data["probe"].update(lengths=[16, 32], batch_size=2, map_lengths=[16, 32])
@@ -53,26 +54,11 @@ def imdb_source(root: Path, params: dict, dest: Path) -> tuple[dict, str]:
 
 
 def prepare(root: Path, dest: Path) -> str:
-    """Copy the code, write the quick params, make a git + DVC repo; returns the IMDb line."""
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    for name in ("src", "stages"):
-        shutil.copytree(root / name, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    for name in ("dvc.yaml", ".dvcignore"):
-        shutil.copy(root / name, dest / name)
+    """A fresh workspace (posenc.workspace) with the quick params; returns the IMDb line."""
     params = quick_params(yaml.safe_load((root / "params.yaml").read_text()))
-    imdb, line = imdb_source(root, params, dest)
+    imdb, line = imdb_source(root, params, dest.parent / f"{dest.name}-imdb")
     params["imdb"].update(url="", hub_dataset="", **imdb)
-    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    (dest / ".gitignore").write_text("/data/\n/models/\n/timings/\n/generated_imdb/\n__pycache__/\n")
-    env = {**os.environ, "GIT_AUTHOR_NAME": "quick", "GIT_AUTHOR_EMAIL": "quick@localhost",
-           "GIT_COMMITTER_NAME": "quick", "GIT_COMMITTER_EMAIL": "quick@localhost"}
-    for cmd in (["git", "init", "-q"], [sys.executable, "-m", "dvc", "init", "-q", "-f"],
-                [sys.executable, "-m", "dvc", "config", "core.analytics", "false"],
-                ["git", "add", "-A"], ["git", "commit", "-qm", "quick run"]):
-        subprocess.run(cmd, cwd=dest, env=env, check=True, capture_output=True)
-    shutil.copy(root / ".dvcignore", dest / ".dvcignore")  # dvc init wrote its own
+    workspace.prepare(root, dest, params)
     return line
 
 
@@ -82,10 +68,7 @@ def main() -> int:
     print(f"quick run in {dest}", flush=True)
     start = time.perf_counter()
     print(prepare(root, dest), flush=True)
-    env = {**os.environ, "PYTHONPATH": str(dest / "src"),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    env.pop("IMDB_ARCHIVE", None)  # the quick params name the archive
-    rc = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=dest, env=env).returncode
+    rc = workspace.repro(dest, keep_archive_env=False)  # the quick params name the archive
     took = time.perf_counter() - start
     if rc:
         print(f"quick run failed after {took:.0f} s (exit {rc}); its folder: {dest}", file=sys.stderr)

@@ -12,7 +12,8 @@ from posenc.engine.runtime import Runtime, resolve
 
 
 def evaluate_classifier(model, test: Encoded, cfg: Config, rt: Runtime | None = None) -> dict:
-    """Scores with test reviews truncated at each imdb.eval_lengths L, overall and per length bucket.
+    """Scores with test reviews truncated at each imdb.eval_lengths L, overall and per length bucket,
+    and each review's prediction and label (strings of digits, under "per_review").
 
     A review no longer than a shorter L already scored is the same input at
     this L, so its logits are reused instead of recomputed.
@@ -38,5 +39,8 @@ def evaluate_classifier(model, test: Encoded, cfg: Config, rt: Runtime | None = 
         res["buckets"] = {names[k]: scores(logits[bucket == k], test.labels[bucket == k])
                           for k in range(len(names)) if (bucket == k).any()}
         res["frac_truncated"] = float((test.lengths > L).mean())
+        # per review, for bootstrap intervals over reviews (reporting/stats.py): one character each
+        res["per_review"] = {"pred": "".join(map(str, logits.argmax(1).tolist())),
+                             "label": "".join(map(str, test.labels.tolist()))}
         out[str(L)] = res
     return out

@@ -18,6 +18,40 @@ def _eval_batch(splits: dict[str, Sources], task: str, vocab_size: int, L: int, 
 
 
 @torch.no_grad()
+def _scores(model, idx, labels, offset: int = 0) -> dict[str, float]:
+    logits = model(idx, offset=offset)
+    is_target = labels != IGNORE
+    right = (logits.argmax(-1) == labels) & is_target
+    return {"acc": float(right.sum() / is_target.sum()), "exact": float((right | ~is_target).all(1).float().mean())}
+
+
+def distance_probe(model, sources: Sources, task: str, vocab_size: int, max_positions: int, seed: int) -> dict:
+    """Which of two things a collapse past the training length follows (issue 15, the RoPE question):
+    sequences of the training length (every copy offset seen in training) either
+
+    - after a prefix of K random content tokens: the copy offset is unchanged, but positions and the
+      largest query-key distance grow by K ("prefix"), or
+    - with every position shifted by K: no distance changes, only absolute positions ("shift").
+
+    A relative PE is exactly invariant to the shift; a collapse under the prefix then follows the
+    distances, not the copy offset. {"prefix": {K: {acc, exact}}, "shift": {K: {acc, exact}}} for
+    K = 0, T/4, T/2, T, 2T, ... while K + T fits in max_positions.
+    """
+    model.cpu().eval()
+    idx, labels = synthetic.make_batch([sources.get(i) for i in range(len(sources))], task, vocab_size)
+    T = idx.shape[1]
+    ks = [k for k in (0, T // 4, T // 2, T, 2 * T, 3 * T) if k + T <= max_positions]
+    rng = np.random.default_rng(seed)
+    out: dict = {"prefix": {}, "shift": {}}
+    for k in ks:
+        prefix = torch.from_numpy(rng.integers(0, vocab_size, (idx.shape[0], k)))
+        pad = torch.full((idx.shape[0], k), IGNORE)
+        out["prefix"][str(k)] = _scores(model, torch.cat([prefix, idx], 1), torch.cat([pad, labels], 1))
+        out["shift"][str(k)] = _scores(model, idx, labels, offset=k)
+    return out
+
+
+@torch.no_grad()
 def _weights(model, idx):
     model.eval()
     _, weights = model(idx, need_weights=True)
@@ -25,16 +59,19 @@ def _weights(model, idx):
 
 
 def probe_lm(model, splits: dict[str, Sources], task: str, vocab_size: int, grad_lengths: list[int],
-             attention_lengths: list[int], map_lengths: list[int], batch_size: int) -> tuple[dict, dict]:
+             attention_lengths: list[int], map_lengths: list[int], batch_size: int,
+             seed: int = 0) -> tuple[dict, dict]:
     """All probes of one causal LM on the first `batch_size` evaluation sequences at each length.
 
     Returns (metrics, maps): metrics["gradients"][L] from gradient_probe,
     metrics["attention"][L] = {"entropy", "entropy_norm", "source_mass" (copy
     only, else None)}; maps[f"attn_{L}"] = (layers, heads, T, T) float16
-    weights of evaluation sequence 0 and maps[f"n_{L}"] its source length.
+    weights of evaluation sequence 0 and maps[f"n_{L}"] its source length; metrics["distance"]: the
+    distance probe on the validation sequences (at the training length).
     """
     model.cpu()
-    metrics: dict = {"gradients": {}, "attention": {}}
+    metrics: dict = {"gradients": {}, "attention": {},
+                     "distance": distance_probe(model, splits["val"], task, vocab_size, model.spec.max_positions, seed)}
     for L in grad_lengths:
         (idx, labels), _ = _eval_batch(splits, task, vocab_size, L, batch_size)
         metrics["gradients"][str(L)] = gradient_probe(model, lambda m: lm_loss(m(idx), labels))

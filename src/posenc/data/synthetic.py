@@ -1,13 +1,19 @@
-"""Copy and duplicate tasks for decoder-only models.
+"""Copy and duplicate tasks for decoder-only models, in two formats.
 
-Vocabulary: content tokens 0..V-1, then SEP = V and PAD = V + 1.
+Vocabulary: content tokens 0..V-1, then SEP = V, PAD = V + 1 and BLANK = V + 2.
 
-    copy:       a1 .. an SEP a1 .. an             total length 2n + 1
-    duplicate:  a1 .. an SEP a1 .. an a1 .. an    total length 3n + 1
+Teacher-forced (the model sees the previous target token, so it may copy by matching content):
+    copy:             a1 .. an SEP a1 .. an             total length 2n + 1
+    duplicate:        a1 .. an SEP a1 .. an a1 .. an    total length 3n + 1
+    targets: next-token predictions from SEP onwards.
+The brief's own format (issue 15): the outputs are read at placeholder positions, so the model
+never sees a target token and can find a_k only by position:
+    copy_blank:       a1 .. an SEP BLANK x n            -> a1 .. an read at the n BLANK positions
+    duplicate_blank:  a1 .. an SEP BLANK x 2n           -> a1 .. an a1 .. an
+(the placeholder has its own id: 0 is a content token here). Same lengths, same metrics.
 
 The model reads the whole sequence (so a sequence of L tokens uses positions
-0..L-1) and is trained with teacher-forced next-token prediction; loss and
-metrics count only target positions, i.e. the predictions of tokens after SEP.
+0..L-1); loss and metrics count only target positions.
 
 Data sets are stored as ragged source sequences (`<split>_lengths`, `<split>_tokens`)
 in one .npz per task; the task format is applied when batching.
@@ -26,8 +32,8 @@ from posenc.config import SyntheticConfig, min_length
 from posenc.errors import ConfigError, DataError
 
 IGNORE = -100  # label value that cross_entropy skips
-REPEATS = {"copy": 1, "duplicate": 2}  # copies of the source after SEP
-TASK_IDS = {"copy": 0, "duplicate": 1}  # for deriving independent RNG streams
+REPEATS = {"copy": 1, "duplicate": 2, "copy_blank": 1, "duplicate_blank": 2}  # copies of the source after SEP
+TASK_IDS = {"copy": 0, "duplicate": 1, "copy_blank": 2, "duplicate_blank": 3}  # independent RNG streams
 SPLIT_IDS = {"train": 0, "val": 1, "eval": 2}
 
 
@@ -37,6 +43,20 @@ def sep_id(vocab_size: int) -> int:
 
 def pad_id(vocab_size: int) -> int:
     return vocab_size + 1
+
+
+def blank_id(vocab_size: int) -> int:
+    return vocab_size + 2
+
+
+def model_vocab(vocab_size: int) -> int:
+    """Embedding rows of every LM: content, SEP, PAD, BLANK."""
+    return vocab_size + 3
+
+
+def is_blank(task: str) -> bool:
+    """The brief's format: outputs read at placeholder positions, no teacher forcing."""
+    return task.endswith("_blank")
 
 
 def total_length(task: str, n: int) -> int:
@@ -134,17 +154,23 @@ def load_for_eval(path: str | Path, task: str, cfg: SyntheticConfig) -> dict[str
 def make_batch(sources: list[np.ndarray], task: str, vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Format, right-pad and label a list of sources.
 
-    Returns idx (B, T) and labels (B, T): labels[b, t] is the token at t + 1 when
-    that token comes after SEP, else IGNORE. T is the longest sequence in the batch.
+    Returns idx (B, T) and labels (B, T), IGNORE off the targets; T is the longest sequence in
+    the batch. Teacher-forced: labels[b, t] is the token at t + 1 when that token comes after
+    SEP. Blank: labels[b, t] is the source token due at BLANK position t.
     """
-    seqs = [np.concatenate([s, [sep_id(vocab_size)], *([s] * REPEATS[task])]) for s in sources]
+    targets = [np.concatenate([s] * REPEATS[task]) for s in sources]  # what follows SEP
+    after = [np.full(len(t), blank_id(vocab_size)) if is_blank(task) else t for t in targets]
+    seqs = [np.concatenate([s, [sep_id(vocab_size)], a]) for s, a in zip(sources, after)]
     T = max(len(s) for s in seqs)
     idx = np.full((len(seqs), T), pad_id(vocab_size), dtype=np.int64)
     labels = np.full((len(seqs), T), IGNORE, dtype=np.int64)
-    for b, (src, seq) in enumerate(zip(sources, seqs)):
+    for b, (src, seq, tgt) in enumerate(zip(sources, seqs, targets)):
         n = len(src)
         idx[b, : len(seq)] = seq
-        labels[b, n : len(seq) - 1] = seq[n + 1 :]  # predictions made from SEP onwards
+        if is_blank(task):
+            labels[b, n + 1 : len(seq)] = tgt  # read at the BLANK positions themselves
+        else:
+            labels[b, n : len(seq) - 1] = tgt  # predictions made from SEP onwards
     return torch.from_numpy(idx), torch.from_numpy(labels)
 
 

@@ -20,6 +20,7 @@ from posenc.data import imdb
 from posenc.data.imdb import Encoded
 from posenc.engine.runtime import Runtime, resolve, seed_everything
 from posenc.engine.trainer import Engine, LogFn, Recipe, cpu_state
+from posenc.metrics import macro_f1
 from posenc.nn.backbone import ModelSpec, Transformer, build_model
 
 
@@ -67,32 +68,27 @@ def predict(model, e: Encoded, max_len: int, truncation: str, batch_size: int, r
 def scores(logits: np.ndarray, labels: np.ndarray) -> dict:
     """Accuracy, macro-F1 (mean of per-class F1) and mean cross-entropy; NaN logits give NaN loss."""
     pred = logits.argmax(1)
-    f1s = []
-    for c in range(logits.shape[1]):
-        tp = int(((pred == c) & (labels == c)).sum())
-        fp, fn = int(((pred == c) & (labels != c)).sum()), int(((pred != c) & (labels == c)).sum())
-        f1s.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
     loss = F.cross_entropy(torch.from_numpy(logits), torch.from_numpy(labels)).item() if len(labels) else float("nan")
     return {"acc": float((pred == labels).mean()) if len(labels) else float("nan"),
-            "f1": float(np.mean(f1s)), "loss": loss if math.isfinite(loss) else float("nan"), "n": int(len(labels))}
+            "f1": macro_f1(pred, labels, logits.shape[1]), "loss": loss if math.isfinite(loss) else float("nan"), "n": len(labels)}
 
 
-def train_classifier(cfg: Config, pe: str, splits: dict[str, Encoded], vocab_size: int, progress: bool = True,
-                     on_log: LogFn | None = None, rt: Runtime | None = None) -> dict:
+def train_classifier(cfg: Config, pe: str, splits: dict[str, Encoded], vocab_size: int, seed: int,
+                     progress: bool = True, on_log: LogFn | None = None, rt: Runtime | None = None) -> dict:
     """Train one classifier -> {"model", "state_dict" (best val loss), "history", "epochs", "summary", "timing"}.
 
     Each epoch's validation scores also go to `on_log` as val/loss and val/acc.
     """
-    seed_everything(cfg.seed)
+    seed_everything(seed)
     c = cfg.imdb
     rt = rt or resolve(cfg.runtime.dtype)
     device = rt.device
     model: Transformer = build_model(classifier_spec(cfg, pe, vocab_size)).to(device)
     train, val = splits["train"], splits["val"]
     total = c.epochs * math.ceil(len(train) / c.batch_size)
-    engine = Engine(model, classifier_recipe(cfg, total), rt, class_loss, batch_accuracy, f"train imdb/{pe}",
+    engine = Engine(model, classifier_recipe(cfg, total), rt, class_loss, batch_accuracy, f"train imdb/{pe}/s{seed}",
                     progress, on_log)
-    rng = np.random.default_rng(cfg.seed)
+    rng = np.random.default_rng(seed)
     train_len = np.minimum(train.lengths, c.train_max_len)
     epochs = {"epoch": [], "val_loss": [], "val_acc": []}
     best, best_loss, step = None, math.inf, 0
@@ -115,7 +111,7 @@ def train_classifier(cfg: Config, pe: str, splits: dict[str, Encoded], vocab_siz
     if best is None:  # no finite validation loss: keep the last weights, say so
         best = cpu_state(model)
     finite = [x for x in epochs["val_loss"] if math.isfinite(x)]
-    summary = {"steps": step, "stop_reason": engine.stop_reason or "epochs",
+    summary = {"seed": seed, "steps": step, "stop_reason": engine.stop_reason or "epochs",
                "best_epoch": epochs["epoch"][int(np.nanargmin(epochs["val_loss"]))] if finite else None,
                "best_val_loss": best_loss if math.isfinite(best_loss) else None,
                "train_tokens": engine.tokens, "n_params": sum(p.numel() for p in model.parameters()),

@@ -1,10 +1,11 @@
 """The synthetic driver: train one causal LM on copy or duplicate with the shared recipe.
 
 Batches of one length per step (data/synthetic.LengthSampler), teacher-forced
-next-token loss on target positions only. Shared stop rule: every
-train.check_every steps, target-token accuracy on the validation split
-(sequences at the training length); stop once it is >= train.stop_acc on
-train.stop_patience consecutive checks.
+next-token loss on target positions only. Equal budget (issue 15): every model
+trains exactly train.max_steps on the full warmup + cosine schedule. The
+validation checks measure learning speed (the first step at which token
+accuracy and exact match reach train.solved_acc / train.solved_exact) and the
+tracking checks measure extrapolation along training; neither stops anything.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from posenc.nn.backbone import ModelSpec, Transformer, build_model
 
 def lm_spec(cfg: Config, pe: str) -> ModelSpec:
     m, s = cfg.model, cfg.synthetic
-    return ModelSpec(head="lm", pe=pe, vocab_size=synthetic.pad_id(s.vocab_size) + 1, train_max_len=s.train_max_len,
+    return ModelSpec(head="lm", pe=pe, vocab_size=synthetic.model_vocab(s.vocab_size), train_max_len=s.train_max_len,
                      n_layers=m.n_layers, d_model=m.d_model, n_heads=m.n_heads, ffn_mult=m.ffn_mult, norm=m.norm,
                      dropout=m.dropout, attn_dropout=m.dropout, max_positions=m.max_positions,
                      pe_params=dict(cfg.pe.get(pe, {})))
@@ -42,10 +43,16 @@ def lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 def target_counts(logits: torch.Tensor, labels: torch.Tensor) -> tuple[int, int, int, int]:
     """(correct target tokens, target tokens, exactly-right sequences, sequences)."""
+    right, total, exact, _ = per_sequence(logits, labels)
+    return int(right.sum()), int(total.sum()), int(exact.sum()), labels.shape[0]
+
+
+def per_sequence(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Per sequence: (correct targets, targets, exact 0/1, summed target loss), each (B,)."""
     is_target = labels != IGNORE
     right = (logits.argmax(-1) == labels) & is_target
-    exact = (right | ~is_target).all(dim=1)
-    return int(right.sum()), int(is_target.sum()), int(exact.sum()), labels.shape[0]
+    nll = F.cross_entropy(logits.float().transpose(1, 2), labels, ignore_index=IGNORE, reduction="none")  # (B, T)
+    return right.sum(1), is_target.sum(1), (right | ~is_target).all(dim=1).long(), nll.sum(1)
 
 
 def token_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
@@ -54,58 +61,86 @@ def token_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def accuracy_on(model, sources: Sources, task: str, cfg: Config, rt: Runtime) -> float:
+def score_sequences(model, sources: Sources, task: str, cfg: Config, rt: Runtime) -> dict[str, np.ndarray]:
+    """Every sequence of `sources`, teacher-forced, in the run's precision:
+    {"right", "targets", "exact", "loss_sum"} arrays of shape (N,)."""
+    was_training = model.training
     model.eval()
-    right = total = 0
+    parts = []
     for idx, labels in synthetic.fixed_batches(sources, task, cfg.synthetic.vocab_size, cfg.evaluate.batch_size):
         with rt.autocast():
             logits = model(idx.to(rt.device))
-        r, n, _, _ = target_counts(logits, labels.to(rt.device))
-        right, total = right + r, total + n
-    model.train()
-    return right / total
+        parts.append([x.cpu() for x in per_sequence(logits, labels.to(rt.device))])
+    model.train(was_training)
+    names = ("right", "targets", "exact", "loss_sum")
+    return {name: torch.cat([p[i] for p in parts]).numpy() for i, name in enumerate(names)}
 
 
-def train_lm(cfg: Config, pe: str, task: str, splits: dict[str, Sources], progress: bool = True,
+def summarize(scores: dict[str, np.ndarray]) -> dict[str, float]:
+    """Token accuracy and exact match of score_sequences' output."""
+    return {"acc": float(scores["right"].sum() / scores["targets"].sum()), "exact": float(scores["exact"].mean())}
+
+
+def first_step(checks: dict, metric: str, threshold: float) -> int | None:
+    """The first checked step whose `metric` reached `threshold` (None: never)."""
+    return next((step for step, v in zip(checks["step"], checks[metric]) if v >= threshold), None)
+
+
+def _validate(engine: Engine, model, splits, task, cfg, rt, checks: dict, tracking: dict) -> None:
+    """One validation check (learning speed) and, every track_every steps, the tracking lengths."""
+    step, t = engine.steps_done, cfg.train
+    val = summarize(score_sequences(model, splits["val"], task, cfg, rt))
+    for name, value in (("step", step), ("val_acc", val["acc"]), ("val_exact", val["exact"])):
+        checks[name].append(value)
+    engine.validated(step, {"acc": val["acc"], "exact": val["exact"]},
+                     f"{task} step {step}: val acc {val['acc']:.4f}, exact {val['exact']:.3f}")
+    if step % t.track_every == 0 or step == t.max_steps:
+        tracking["step"].append(step)
+        for L in cfg.synthetic.eval_lengths:
+            sources = splits[f"eval_{L}"]
+            first = Sources(sources.lengths[: t.track_size], sources.tokens[: int(sources.lengths[: t.track_size].sum())])
+            for name, value in summarize(score_sequences(model, first, task, cfg, rt)).items():
+                tracking.setdefault(f"{name}_{L}", []).append(value)
+
+
+def train_lm(cfg: Config, pe: str, task: str, splits: dict[str, Sources], seed: int, progress: bool = True,
              on_log: LogFn | None = None, rt: Runtime | None = None) -> dict:
-    """Train one causal LM -> {"model", "state_dict", "history", "checks", "summary", "timing"}.
+    """Train one causal LM for exactly train.max_steps -> {"model", "state_dict", "history", "checks",
+    "tracking", "summary", "timing"}.
 
-    Every check's validation accuracy also goes to `on_log` as val/acc. `rt` defaults to
-    runtime.dtype resolved on this machine.
+    Equal budget: no early stop. Every check_every steps the validation split is scored (val/acc and
+    val/exact to `on_log`); every track_every steps the first track_size sequences of each evaluation
+    length too. `seed` sets the initialisation and the batch order; `rt` defaults to runtime.dtype
+    resolved on this machine.
     """
-    seed_everything(cfg.seed)
+    seed_everything(seed)
     rt = rt or resolve(cfg.runtime.dtype)
-    device = rt.device
-    model: Transformer = build_model(lm_spec(cfg, pe)).to(device)
+    model: Transformer = build_model(lm_spec(cfg, pe)).to(rt.device)
     t = cfg.train
-    engine = Engine(model, lm_recipe(cfg), rt, lm_loss, token_accuracy, f"train {task}/{pe}", progress, on_log)
+    engine = Engine(model, lm_recipe(cfg), rt, lm_loss, token_accuracy, f"train {task}/{pe}/s{seed}", progress, on_log)
     sampler = synthetic.LengthSampler(splits["train"], task, t.batch_size, t.curriculum_start_len,
-                                      t.curriculum_steps, np.random.default_rng(cfg.seed))
-    checks = {"step": [], "val_acc": []}
-    streak = 0
+                                      t.curriculum_steps, np.random.default_rng(seed))
+    checks = {"step": [], "val_acc": [], "val_exact": []}
+    tracking: dict = {"step": []}
     for step in range(t.max_steps):
         idx, labels = synthetic.make_batch(sampler.sample(step), task, cfg.synthetic.vocab_size)
-        if not engine.step(step, (idx.to(device),), labels.to(device), idx.numel()):
+        if not engine.step(step, (idx.to(rt.device),), labels.to(rt.device), idx.numel()):
             break
-        if engine.steps_done % t.check_every == 0:
-            val_acc = accuracy_on(model, splits["val"], task, cfg, rt)
-            checks["step"].append(engine.steps_done), checks["val_acc"].append(val_acc)
-            engine.validated(engine.steps_done, {"acc": val_acc}, f"{task}/{pe} step {engine.steps_done}: "
-                                                                  f"val_acc {val_acc:.4f}")
-            streak = streak + 1 if val_acc >= t.stop_acc else 0
-            if streak >= t.stop_patience:
-                engine.stop_reason = f"val_acc >= {t.stop_acc} on {t.stop_patience} checks"
-                break
+        if engine.steps_done % t.check_every == 0 or engine.steps_done % t.track_every == 0 \
+                or engine.steps_done == t.max_steps:
+            _validate(engine, model, splits, task, cfg, rt, checks, tracking)
     timing = engine.finish()
-    stop_reason = engine.stop_reason or "max_steps"
     summary = {
+        "seed": seed,
         "steps": engine.steps_done,
-        "stop_reason": stop_reason,
-        "converged": stop_reason.startswith("val_acc"),
+        "stop_reason": engine.stop_reason or "max_steps",
         "final_val_acc": checks["val_acc"][-1] if checks["val_acc"] else None,
+        "final_val_exact": checks["val_exact"][-1] if checks["val_exact"] else None,
+        "first_step_acc": first_step(checks, "val_acc", t.solved_acc),  # learning speed (None: never)
+        "first_step_exact": first_step(checks, "val_exact", t.solved_exact),
         "train_tokens": engine.tokens,
         "n_params": sum(p.numel() for p in model.parameters()),
         "dtype": rt.dtype,
     }
     return {"model": model, "state_dict": cpu_state(model), "history": engine.history, "checks": checks,
-            "summary": summary, "timing": timing}
+            "tracking": tracking, "summary": summary, "timing": timing}

@@ -3,7 +3,8 @@
 AdamW (betas 0.9/0.98, weight decay on matrices only), linear warmup over
 warmup_frac of the steps then cosine decay to 0, gradient clipping, logging to
 a callback (DVCLive in the stages), a progress bar and timing. A non-finite
-loss is recorded and ends training; it never raises. The task drivers
+loss (read on logging steps only: no host sync on the others) is recorded and
+ends training; it never raises. The task drivers
 (engine/lm.py, engine/classify.py) decide what a batch is, when to validate and
 which weights to keep.
 """
@@ -86,7 +87,10 @@ class Engine:
         with self.rt.autocast():
             out = self.model(*inputs)
         loss = self.loss_fn(out, labels)
-        if not torch.isfinite(loss):
+        logging = step % self.recipe.log_every == 0 or step == self.recipe.total_steps - 1
+        # The loss is read back (a host sync) only on logging steps; a non-finite loss between two of
+        # them is caught at the next one, whose weights it has already spoiled.
+        if logging and not math.isfinite(loss_value := loss.item()):
             self.stop_reason = f"non-finite loss at step {step}"
             self.log(step, float("nan"), float("nan"))
             return False
@@ -96,10 +100,10 @@ class Engine:
         self.opt.step()
         self.tokens += n_tokens
         self.steps_done = step + 1
-        if step % self.recipe.log_every == 0 or step == self.recipe.total_steps - 1:
+        if logging:
             acc = self.metric_fn(out.detach(), labels)
-            self.log(step, loss.item(), acc)
-            self.bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{acc:.3f}")
+            self.log(step, loss_value, acc)
+            self.bar.set_postfix(loss=f"{loss_value:.3f}", acc=f"{acc:.3f}")
         self.bar.update(1)
         return True
 

@@ -112,23 +112,24 @@ class Transformer(nn.Module):
         """Use the fused attention kernel (default) or the manual path everywhere."""
         self.fused = fused
 
-    def positions(self, T: int, device) -> torch.Tensor:
-        """(T,) positions of the tokens, the one tensor every PE hook sees."""
-        if T > self.spec.max_positions:
-            raise ConfigError(f"model.max_positions: sequence of {T} tokens exceeds the table size "
+    def positions(self, T: int, device, offset: int = 0) -> torch.Tensor:
+        """(T,) positions of the tokens, offset..offset+T-1: the one tensor every PE hook sees."""
+        if T + offset > self.spec.max_positions:
+            raise ConfigError(f"model.max_positions: positions up to {T + offset - 1} exceed the table size "
                               f"{self.spec.max_positions}")
-        return torch.arange(T, device=device)
+        return torch.arange(offset, offset + T, device=device)
 
-    def forward(self, idx, attention_mask=None, need_weights=False):
+    def forward(self, idx, attention_mask=None, need_weights=False, offset: int = 0):
         """idx: (B, T) token ids; attention_mask: (B, T), 1 = token, 0 = pad (required by the classifier).
 
         Returns logits, (B, T, V) for the LM or (B, C) for the classifier, and
         the per-layer (B, H, T, T) attention weights if asked. With right
         padding a causal model never lets a real token see a pad, so the LM's
-        attention_mask may be left out for speed.
+        attention_mask may be left out for speed. `offset` shifts every position (a probe: the same
+        tokens at positions offset..offset+T-1, all distances unchanged).
         """
         T = idx.shape[1]
-        positions = self.positions(T, idx.device)  # (T,)
+        positions = self.positions(T, idx.device, offset)  # (T,)
         x = self.drop(self.pe.embed(self.tok_emb(idx), positions))  # (B, T, D)
         bias = self.pe.score_bias(positions, positions)  # (H, T, T) or None, shared by every layer
         fast = self.fused and not need_weights and bias is None and attention_mask is None

@@ -23,13 +23,14 @@ def save_model(path, model: Transformer, state_dict: dict | None = None, **meta)
     io.write_bytes(path, io.torch_bytes({"spec": model.spec.to_dict(), "meta": meta, "state_dict": state}))
 
 
-def save_trained(layout: Layout, task: str, pe: str, out: dict, record: str) -> None:
+def save_trained(layout: Layout, task: str, pe: str, out: dict, *records: str) -> None:
     """Everything one training writes: the checkpoint, the training summary with its per-check
     `record` ("checks" or "epochs"), and the wall-clock timing, which goes to an untracked file
     so that a rerun changes no tracked file."""
-    save_model(layout.checkpoint(task, pe), out["model"], out["state_dict"], task=task)
-    io.write_json(layout.timing(task, pe), out["timing"])
-    io.write_json(layout.train_log(task, pe), {"summary": out["summary"], record: out[record]})
+    seed = out["summary"]["seed"]
+    save_model(layout.checkpoint(task, pe, seed), out["model"], out["state_dict"], task=task, seed=seed)
+    io.write_json(layout.timing(task, pe, seed), out["timing"])
+    io.write_json(layout.train_log(task, pe, seed), {"summary": out["summary"], **{r: out[r] for r in records}})
 
 
 def load_checkpoint(path) -> dict:

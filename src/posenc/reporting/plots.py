@@ -38,22 +38,62 @@ def _mark_training_length(ax, train_len: int) -> None:
             fontsize=8, color="0.3", va="bottom", ha="left")
 
 
+METRICS = {"acc": "token accuracy on targets (%)", "exact": "exact match (%)"}
+RULE_STYLE = {"lookup2": ":", "lookup3": "--"}  # content-matching baselines (analysis/baselines.py)
+
+
 def accuracy_vs_length(results: dict, tasks: list[str], pes: list[str], train_len: int, marks: list[int]):
-    """Token accuracy on target positions vs sequence length, one panel per task, one line per PE."""
+    """Token accuracy (top) and exact match (bottom) vs sequence length, one column per task: the mean over
+    seeds with its 95 % band, the content-matching rules as grey reference lines, chance as a dotted line."""
     colors = pe_colors()
-    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.2), squeeze=False, sharey=True)
-    for ax, task in zip(axes[0], tasks):
-        for pe in pes:
-            curve = results["curves"][task][pe]
-            xs = sorted(int(L) for L in curve)
-            ax.plot(xs, [100 * curve[str(L)] for L in xs], marker="o", ms=3, label=pe, color=colors[pe])
-            ax.scatter([L for L in marks if str(L) in curve], [100 * curve[str(L)] for L in marks if str(L) in curve],
-                       s=40, color=colors[pe], edgecolor="black", zorder=3)
-        ax.set_xlim(0, max(int(L) for L in results["curves"][task][pes[0]]) * 1.03)
-        _mark_training_length(ax, train_len)
-        ax.set(title=f"{task}: accuracy vs length", xlabel="sequence length (tokens)",
-               ylabel="token accuracy on targets (%)", ylim=(-2, 102), xticks=sorted({train_len, *marks, 0}))
-    axes[0][-1].legend(title="PE", loc="center right")
+    fig, axes = plt.subplots(2, len(tasks), figsize=(6 * len(tasks), 7.5), squeeze=False, sharey="row")
+    chance = 1 / max(1, results.get("vocab_size", 100))
+    for col, task in enumerate(tasks):
+        for row, metric in enumerate(METRICS):
+            ax = axes[row][col]
+            for pe in pes:
+                curve = results["curves"][task][pe]
+                xs = sorted(int(L) for L in curve)
+                ys = np.array([curve[str(L)][metric] for L in xs]) * 100
+                lo, hi = (np.array([curve[str(L)][f"{metric}_ci"][i] for L in xs], dtype=float) * 100 for i in (0, 1))
+                ax.plot(xs, ys, marker="o", ms=3, label=pe, color=colors[pe])
+                ax.fill_between(xs, lo, hi, color=colors[pe], alpha=0.15, lw=0)
+                ax.scatter([L for L in marks if L in xs], [ys[xs.index(L)] for L in marks if L in xs],
+                           s=40, color=colors[pe], edgecolor="black", zorder=3)
+            for rule, per_len in results.get("baselines", {}).get(task, {}).items():
+                bx = sorted(int(L) for L in per_len)
+                ax.plot(bx, [100 * per_len[str(L)][metric] for L in bx], color="0.45", ls=RULE_STYLE.get(rule, "-."),
+                        lw=1.2, label=f"content rule: last {rule[-1]} tokens")
+            if metric == "acc":
+                ax.axhline(100 * chance, color="0.6", ls=(0, (1, 3)), lw=1, label="chance")
+            ax.set_xlim(0, max(xs) * 1.03)
+            _mark_training_length(ax, train_len)
+            ax.set(title=f"{task}: {metric} vs length", xlabel="sequence length (tokens)", ylabel=METRICS[metric],
+                   ylim=(-2, 102), xticks=sorted({train_len, *marks, 0}))
+    axes[0][-1].legend(loc="center right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def extrapolation_vs_step(results: dict, tasks: list[str], pes: list[str], train_len: int):
+    """Extrapolation along training: exact match and token accuracy at each evaluation length against the
+    training step, one line per PE and length (seed mean, band = seed min-max)."""
+    colors = pe_colors()
+    fig, axes = plt.subplots(2, len(tasks), figsize=(6 * len(tasks), 7.5), squeeze=False, sharey="row")
+    for col, task in enumerate(tasks):
+        for row, metric in enumerate(("exact", "acc")):
+            ax = axes[row][col]
+            for pe in pes:
+                tr = results["tracking"][task][pe]
+                lengths = lengths_of(tr, metric)
+                for L, ls in zip(lengths, ("-", "--", ":", "-.")):
+                    per_seed = np.array(tr["per_seed"][key(metric, L)], dtype=float) * 100  # (S, checks)
+                    ax.plot(tr["step"], per_seed.mean(0), color=colors[pe], ls=ls, lw=1.3,
+                            label=f"{pe} @{L}" if L != train_len else f"{pe} @{L} (training length)")
+                    ax.fill_between(tr["step"], per_seed.min(0), per_seed.max(0), color=colors[pe], alpha=0.12, lw=0)
+            ax.set(title=f"{task}: {metric} along training", xlabel="optimizer step", ylabel=METRICS[metric],
+                   ylim=(-2, 102))
+    axes[0][-1].legend(fontsize=7, ncol=2, loc="upper left")
     fig.tight_layout()
     return fig
 
@@ -74,6 +114,10 @@ def imdb_vs_length(results: dict, pes: list[str], train_len: int):
     for ax, (ylabel, value, subset) in zip(axes, panels):
         for pe in pes:
             ax.plot(lengths, [value(pe, L) for L in lengths], marker="o", label=pe, color=colors[pe])
+            ci = results["imdb"][pe].get("ci", {})
+            if subset.startswith("accuracy, all") and all(key("acc", L) in ci for L in lengths):
+                ax.fill_between(lengths, *(np.array([ci[key("acc", L)][i] for L in lengths], dtype=float) * 100
+                                           for i in (0, 1)), color=colors[pe], alpha=0.15, lw=0)
         ax.set_xlim(0, lengths[-1] * 1.05)
         _mark_training_length(ax, train_len)
         ax.set(xticks=lengths, xlabel="test reviews cut to L tokens", ylabel=ylabel, title=f"IMDb: {subset}")
@@ -105,21 +149,30 @@ def grad_norm_heatmaps(probes: dict[str, dict], pes: list[str], lengths: list[in
 
 
 def read_live(folder: Path, metric: str = "train/loss") -> pd.DataFrame:
-    """A DVCLive metric log (step, value) as a DataFrame."""
-    return pd.read_csv(folder / "plots" / "metrics" / f"{metric}.tsv", sep="\t")
+    """A DVCLive metric log (step, value) as a DataFrame; attrs["checks"]: the steps of the validation checks."""
+    df = pd.read_csv(folder / "plots" / "metrics" / f"{metric}.tsv", sep="\t")
+    val = next(iter(sorted((folder / "plots" / "metrics" / "val").glob("*.tsv"))), None)
+    df.attrs["checks"] = pd.read_csv(val, sep="\t")["step"].tolist() if val else []
+    return df
 
 
-def training_curves(live: dict[str, dict[str, pd.DataFrame]], pes: list[str], smooth: int = 5):
-    """Training loss vs step, one panel per task (synthetic and IMDb), one line per PE (rolling mean)."""
+def training_curves(live: dict[str, dict[str, list[pd.DataFrame]]], pes: list[str], smooth: int = 5):
+    """Training loss vs step, one panel per task (synthetic and IMDb), one line per PE: the mean over
+    seeds of the rolling mean, with the seeds' min-max band; ticks at the top mark the validation checks."""
     colors = pe_colors()
     tasks = list(live)
     fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         for pe in pes:
-            df = live[task][pe]
-            ax.plot(df["step"], df["loss"].rolling(smooth, min_periods=1).mean(), label=pe, color=colors[pe], lw=1.2)
+            runs = [df.set_index("step")["loss"].rolling(smooth, min_periods=1).mean() for df in live[task][pe]]
+            both = pd.concat(runs, axis=1)
+            ax.plot(both.index, both.mean(axis=1), label=pe, color=colors[pe], lw=1.2)
+            if len(runs) > 1:
+                ax.fill_between(both.index, both.min(axis=1), both.max(axis=1), color=colors[pe], alpha=0.15, lw=0)
+            checks = live[task][pe][0].attrs.get("checks", [])
+            ax.plot(checks, [1.0] * len(checks), "|", color="0.5", ms=6, transform=ax.get_xaxis_transform())
         ax.set_yscale("log")
-        ax.set(title=f"{task}: training loss", xlabel="optimizer step",
+        ax.set(title=f"{task}: training loss", xlabel="optimizer step (ticks: validation checks)",
                ylabel="cross-entropy (nats, log scale)" + ("" if task == "imdb" else ", targets only"))
     axes[0][0].legend(title="PE")
     fig.tight_layout()
@@ -197,7 +250,7 @@ def attention_entropy(probes: dict[str, dict], pes: list[str], train_len: int, t
 
 
 def all_figures(results: dict, probes: dict[tuple[str, str], dict], maps: dict[str, dict],
-                live: dict[str, dict[str, pd.DataFrame]], pes: list[str], tasks: list[str], headline: str,
+                live: dict[str, dict[str, list[pd.DataFrame]]], pes: list[str], tasks: list[str], headline: str,
                 train_len: int, imdb_train_len: int, probe_lengths: list[int], map_lengths: list[int]) -> dict:
     """{file name: Figure} for every figure of the report."""
     marks = sorted(int(L) for L in results["synthetic"])
@@ -209,6 +262,7 @@ def all_figures(results: dict, probes: dict[tuple[str, str], dict], maps: dict[s
         "grad_norms_imdb.png": grad_norm_heatmaps({pe: probes[("imdb", pe)] for pe in pes}, pes, probe_lengths,
                                                   "IMDb classifier"),
         "training_loss.png": training_curves(live, pes),
+        "extrapolation_vs_step.png": extrapolation_vs_step(results, tasks, pes, train_len),
         "attention_entropy.png": attention_entropy({pe: probes[(headline, pe)] for pe in pes}, pes, train_len,
                                                    f"{headline} task: how uniform attention becomes with length"),
         "attention_entropy_imdb.png": attention_entropy({pe: probes[("imdb", pe)] for pe in pes}, pes,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from posenc.config import Config
 from posenc.nn.pe import pe_class
 from posenc.nn.pe.base import Dims, Theory
+from posenc.reporting.claims import comparisons, sentence
 from posenc.reporting.results import key
 from posenc.reporting.tables import _bounds, imdb_markdown, synthetic_markdown
 
@@ -43,8 +44,8 @@ class Inputs:
     cfg: Config
     results: dict  # metrics/results.json
     profile: dict | None  # bench/profile.json (`make bench`), None when there is none
-    trains: dict[str, dict]  # "<task>_<pe>" and "imdb_<pe>" -> metrics/train/*.json
-    probes: dict[str, dict]  # same names -> metrics/probe/*.json
+    trains: dict[str, dict]  # "<task>_<pe>" and "imdb_<pe>" -> metrics/train/*.json of the first seed
+    probes: dict[str, dict]  # same names -> metrics/probe/*.json of the first seed
     figures: tuple[str, ...]  # PNG names present in figures/
 
 
@@ -99,46 +100,85 @@ def setup(inp: Inputs) -> str:
         + ", ".join(f"{pe} {n:,}" for pe, n in n_params.items()) + ".",
         f"- **Synthetic data**: content tokens 0..{s.vocab_size - 1} plus SEP and PAD; a training pool of "
         f"{s.train_size:,} source sequences per task (length up to {s.train_max_len} tokens, n uniform), "
-        f"{s.val_size} validation sequences at {s.train_max_len} for the stop rule, {s.eval_size} test sequences "
+        f"{s.val_size} validation sequences at {s.train_max_len} (learning speed), {s.eval_size} test sequences "
         f"per length at {', '.join(map(str, sorted(set(s.eval_lengths) | set(s.curve_lengths))))}.",
         f"- **Synthetic recipe**: AdamW lr {t.lr}, weight decay {t.weight_decay}, {t.batch_size} sequences a "
-        f"step, warmup {t.warmup_frac:.0%} then cosine over at most {t.max_steps} steps, clip {t.grad_clip}, "
-        f"length curriculum {t.curriculum_start_len} -> {s.train_max_len} tokens over {t.curriculum_steps} steps; "
-        f"stop once validation token accuracy is >= {t.stop_acc} on {t.stop_patience} checks "
-        f"{t.check_every} steps apart.",
+        f"step, warmup {t.warmup_frac:.0%} then cosine over exactly {t.max_steps} steps for every model (equal "
+        f"budget, no early stop), clip {t.grad_clip}, length curriculum {t.curriculum_start_len} -> "
+        f"{s.train_max_len} tokens over {t.curriculum_steps} steps. Every {t.check_every} steps the validation "
+        f"set is scored: the first step with token accuracy >= {t.solved_acc} and with exact match >= "
+        f"{t.solved_exact} measure learning speed, and nothing stops.",
         f"- **IMDb**: {d.get('train_reviews', '?')} train / {d.get('val_reviews', '?')} validation / "
         f"{d.get('test_reviews', '?')} test reviews, BPE vocabulary {d.get('vocab_size', i.tokenizer_vocab)}; "
         f"training inputs keep the {'last' if i.truncation == 'tail' else 'first'} {i.train_max_len} tokens "
         f"of a review ({i.truncation} truncation, also used at test time); {i.epochs} epochs, AdamW lr {i.lr}, "
         f"batch {i.batch_size}; the weights with the best validation loss are kept.",
-        f"- **Seed** {cfg.seed}; {len(inp.trains)} models trained in {', '.join(dtypes)}"
+        f"- **Seeds** {', '.join(map(str, cfg.seeds))} (one model per PE and seed; data seed {cfg.seed}); "
+        f"trained in {', '.join(dtypes)}. Intervals: {inp.results.get('interval', 'none')}"
         + (f"; cost measured by `make bench` on {prof.get('device_name', '?')} (torch {prof.get('torch', '?')}, "
            f"{prof.get('threads', '?')} threads)." if prof else "; no cost benchmark yet (`make bench`)."),
         "- **Reproduce**: `IMDB_ARCHIVE=/path/to/aclImdb_v1.tar.gz make repro` (or `dvc repro`); every number "
         "below is rebuilt from `params.yaml`, and this file by the `report` stage.", ""])
 
 
-def ranking(per_pe: dict[str, dict], L: int) -> str:
-    order = sorted(per_pe, key=lambda pe: per_pe[pe][key("acc", L)], reverse=True)
-    return " > ".join(f"{pe} {pct(per_pe[pe][key('acc', L)])}" for pe in order)
+def interval(row: dict, k: str) -> str:
+    lo, hi = row.get("ci", {}).get(k, (float("nan"), float("nan")))
+    return f"{pct(row[k])} [{pct(lo)}, {pct(hi)}]" if finite(lo) and finite(hi) else pct(row[k])
+
+
+def baseline_sentence(inp: Inputs, task: str, L: int) -> str:
+    """Whether each PE's exact match at L beats the 3-token content-matching rule (its interval above it)."""
+    base = inp.results.get("baselines", {}).get(task)
+    if not base:
+        return ""
+    b3, b2 = base["lookup3"][str(L)]["exact"], base["lookup2"][str(L)]["exact"]
+    verdicts = {"beats": [], "is below": [], "is not distinguishable from": []}
+    for pe, row in inp.results["tasks"][task].items():
+        lo, hi = row["ci"][key("exact", L)]
+        verdicts["beats" if lo > b3 else "is below" if hi < b3 else "is not distinguishable from"].append(pe)
+    said = "; ".join(f"{', '.join(pes)} {word} it" for word, pes in verdicts.items() if pes)
+    return (f"- {task} at {L}: content matching without positions scores {pct(b2)} exact match (last 2 tokens) "
+            f"and {pct(b3)} (last 3 tokens); by its 95 % interval, {said}.")
+
+
+def learning_speed(inp: Inputs, task: str) -> str:
+    t = inp.cfg.train
+    parts = []
+    for pe, row in inp.results["tasks"][task].items():
+        steps = ["never" if x is None else str(x) for x in row["first_step_exact"]]
+        parts.append(f"{pe} {'/'.join(steps)}")
+    return (f"- {task}, first step with validation exact match >= {t.solved_exact} (per seed): "
+            + ", ".join(parts) + ".")
 
 
 def synthetic_section(inp: Inputs) -> str:
-    s = inp.cfg.synthetic
-    longer = [L for L in s.eval_lengths if L > s.train_max_len]
+    s, T = inp.cfg.synthetic, inp.cfg.synthetic.train_max_len
+    longer = [L for L in s.eval_lengths if L > T]
+    comps = comparisons(inp.results, longer)
     lines = ["## Synthetic tasks: accuracy vs length", "",
-             f"Teacher-forced token accuracy on target positions (and exact match of whole sequences). "
-             f"Models saw at most {s.train_max_len} tokens in training.", "", synthetic_markdown(inp.results)]
+             f"Teacher-forced token accuracy on target positions and exact match of whole sequences (one wrong "
+             f"token fails a sequence; teacher-forced and free-running exact match are the same). Models saw at "
+             f"most {T} tokens in training. Token accuracy flatters a copy task: content matching alone scores "
+             f"near 100 % of it, so exact match is the measure.", "", synthetic_markdown(inp.results)]
     for task, per_pe in inp.results["tasks"].items():
+        unsolved = [pe for pe, row in per_pe.items() if row.get("solved") is False]
+        lines.append(f"- {task}: " + (f"**not solved at {T}** (mean exact match < {inp.cfg.train.solved_exact}) by "
+                                      f"{', '.join(unsolved)}: their numbers at longer lengths extrapolate from a "
+                                      "model that has not learned the task." if unsolved else
+                                      f"every PE solves the task at {T} (mean exact match >= "
+                                      f"{inp.cfg.train.solved_exact})."))
+        lines.append(learning_speed(inp, task))
+        for L in (T, *longer):
+            lines.append(baseline_sentence(inp, task, L))
         for L in longer:
-            lines.append(f"- {task} at {L}: {ranking(per_pe, L)}.")
-        not_met = [pe for pe, row in per_pe.items() if not row["converged"]]
-        lines.append(f"- {task}: " + (f"{', '.join(not_met)} did not meet the stop rule within "
-                                      f"{inp.cfg.train.max_steps} steps." if not_met else
-                                      "every PE met the stop rule at the training length."))
-    lines += ["", figure(inp, "accuracy_vs_length.png", "Token accuracy vs sequence length, one line per PE"),
+            for metric in ("exact", "acc"):
+                lines.append(f"- {sentence(inp.results, comps, task, metric, L)}")
+    lines += ["", figure(inp, "accuracy_vs_length.png", "Token accuracy and exact match vs length, mean over seeds "
+                                                        "with 95 % bands; dashed: content-matching rules"),
+              figure(inp, "extrapolation_vs_step.png", "Extrapolation along training: scores at each evaluation "
+                                                        "length against the training step"),
               figure(inp, "training_loss.png", "Training loss per step (rolling mean of 5 logged steps)")]
-    return "\n".join(lines)
+    return "\n".join(line for line in lines if line is not None)
 
 
 def imdb_change(row: dict, T: int, L: int) -> str:
@@ -249,7 +289,7 @@ def pros_cons_section(inp: Inputs) -> str:
     return "\n".join(lines) + "\n"
 
 
-def probe_sentences(inp: Inputs, pe: str, verdict_word: str) -> list[str]:
+def probe_sentences(inp: Inputs, pe: str) -> list[str]:
     s = inp.cfg.synthetic
     T, L = reference_length(s.eval_lengths, s.train_max_len), max(s.eval_lengths)
     probe = inp.probes[f"{s.headline_task}_{pe}"]
@@ -259,25 +299,32 @@ def probe_sentences(inp: Inputs, pe: str, verdict_word: str) -> list[str]:
     out.append(f"Attention of the last layer is {num(att[str(T)]['entropy_norm'][last], '.2f')} of uniform at {T} "
                f"and {num(att[str(L)]['entropy_norm'][last], '.2f')} at {L} (normalised entropy, 1 = uniform).")
     mass = att[str(T)].get("source_mass")
-    if mass:
-        flat = [(x, li, h) for li, row in enumerate(mass) for h, x in enumerate(row) if finite(x)]
-        if flat:
-            m_T, li, h = max(flat)
-            m_L = att[str(L)]["source_mass"][li][h]
-            lost = not finite(m_L) or m_L < LOST_HEAD * m_T
-            tie = ("in step with the accuracy drop" if lost and verdict_word != "keeps its accuracy" else
-                   "so this head alone does not explain the accuracy drop" if not lost and
-                   verdict_word != "keeps its accuracy" else "consistent with the kept accuracy" if not lost else
-                   "although the accuracy is kept (other heads read the token)")
-            out.append(f"Its copy head (layer {li}, head {h}) puts {num(m_T, '.2f')} of its weight on the source "
-                       f"token at {T} and {num(m_L, '.2f')} at {L}: it {'loses' if lost else 'still finds'} the "
-                       f"token it must copy, {tie}.")
+    flat = [(x, li, h) for li, row in enumerate(mass or []) for h, x in enumerate(row) if finite(x)]
+    if flat:
+        best = max(flat)[0]
+        heads = sorted((li, h, m_T, att[str(L)]["source_mass"][li][h]) for m_T, li, h in flat if m_T >= LOST_HEAD * best)
+        found = [f"layer {li} head {h}" for li, h, m_T, m_L in heads if finite(m_L) and m_L >= LOST_HEAD * m_T]
+        out.append(f"Heads that read the source token to copy (weight on it at {T} -> at {L}): "
+                   + "; ".join(f"layer {li} head {h} {num(a, '.2f')} -> {num(b, '.2f')}" for li, h, a, b in heads)
+                   + f". {len(found)} of {len(heads)} keep at least {LOST_HEAD:.0%} of their weight on it at {L}"
+                   + (f" ({', '.join(found)})." if found else "."))
+    dist = probe.get("distance")
+    if dist:
+        ks = sorted(dist["prefix"], key=int)
+        show = lambda part: ", ".join(f"{pct(dist[part][k]['exact'])} at K={k}" for k in ks)  # noqa: E731
+        out.append(f"Distance probe (validation copies at the training length, copy offsets as in training): exact "
+                   f"match after a prefix of K random tokens {show('prefix')}; with every position shifted by K "
+                   f"{show('shift')}.")
     g = probe["gradients"]
     gl = f"layer{last}"
     Ls = sorted(int(x) for x in g)
     g0, g1 = g[str(Ls[0])]["layer_mean_grad_norm"][gl], g[str(Ls[-1])]["layer_mean_grad_norm"][gl]
     ratio = f" (x{g1 / g0:.1f})" if finite(g0) and finite(g1) and g0 > 0 else ""
-    out.append(f"The last layer's mean gradient norm goes from {num(g0)} at {Ls[0]} to {num(g1)} at {Ls[-1]}{ratio}.")
+    l0, l1 = g[str(Ls[0])]["loss"], g[str(Ls[-1])]["loss"]
+    out.append(f"The last layer's mean gradient norm goes from {num(g0)} at {Ls[0]} to {num(g1)} at {Ls[-1]}{ratio}, "
+               f"with the probe loss going from {num(l0)} to {num(l1)}: the gradient follows the loss of wrong "
+               "predictions" + (", not a divergence (every value finite)." if finite(g1) and finite(l1) else
+                                "; the values are not finite."))
     return out
 
 
@@ -295,19 +342,20 @@ def pe_sections(inp: Inputs) -> str:
             row = per_pe[pe]
             word, kept = verdict(row[key("acc", ref)], row[key("acc", Lmax)], row[key("loss", Lmax)])
             head_word = word if task == s.headline_task else head_word
-            steps = (f"{row['train_steps']} steps, stop rule met" if row["converged"] else
-                     f"stopped at {row['train_steps']} steps without meeting the stop rule, so its longer-length "
-                     "numbers extrapolate from an unconverged model")
-            middle = ", ".join(f"{pct(row[key('acc', x)])} at {x}" for x in s.eval_lengths if ref < x < Lmax)
-            lines.append(f"- {task}: {pct(row[key('acc', ref)])} at {ref} ({steps}); {middle + ', ' if middle else ''}"
-                         f"{pct(row[key('acc', Lmax)])} at {Lmax}: it {word}"
-                         + ("." if word.startswith("breaks") else f" ({kept:.0%} of its {ref}-token accuracy)."))
+            solved = "solved" if row.get("solved") else "**not solved**"
+            middle = ", ".join(f"{pct(row[key('acc', x)])} / {pct(row[key('exact', x)])} at {x}"
+                               for x in s.eval_lengths if ref < x < Lmax)
+            lines.append(f"- {task} (token accuracy / exact match): {pct(row[key('acc', ref)])} / "
+                         f"{pct(row[key('exact', ref)])} at {ref} ({solved}, {row['train_steps']} steps); "
+                         f"{middle + ', ' if middle else ''}{pct(row[key('acc', Lmax)])} / "
+                         f"{pct(row[key('exact', Lmax)])} at {Lmax}: its token accuracy {word.replace('keeps its accuracy', 'holds')}"
+                         + ("." if word.startswith("breaks") else f" ({kept:.0%} of its {ref}-token value)."))
         irow = inp.results["imdb"][pe]
         i = cfg.imdb
         iref = reference_length(i.eval_lengths, i.train_max_len)
         change = imdb_change(irow, iref, max(i.eval_lengths))
         lines.append(f"- IMDb: {pct(irow[key('acc', iref)])} at {iref}; it {change}.")
-        lines += [f"- {x}" for x in probe_sentences(inp, pe, head_word)]
+        lines += [f"- {x}" for x in probe_sentences(inp, pe)]
         lines.append("")
     lines += [figure(inp, "attention_maps.png", "The same copy example: each PE's copy head at the training "
                                                 "length and at the longest"),

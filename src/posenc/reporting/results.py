@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from posenc import io
 from posenc.artifacts import IMDB, Layout
 from posenc.config import Config
+from posenc.reporting import stats
 
 
 def key(metric: str, L) -> str:
@@ -25,14 +28,17 @@ def lengths_of(row: dict, metric: str) -> list[int]:
 
 
 def read_inputs(cfg: Config, layout: Layout) -> tuple:
-    """Everything aggregate() reads, from the per-model files of `layout`, in aggregate()'s argument order."""
-    tasks, pes = cfg.synthetic.tasks, cfg.pes
-    evals = {(t, pe): io.read_json(layout.eval_json(t, pe))["lengths"] for t in tasks for pe in pes}
-    trains = {(t, pe): io.read_json(layout.train_log(t, pe))["summary"] for t in tasks for pe in pes}
-    imdb_evals = {pe: io.read_json(layout.eval_json(IMDB, pe))["lengths"] for pe in pes}
-    imdb_trains = {pe: io.read_json(layout.train_log(IMDB, pe))["summary"] for pe in pes}
-    probes = {(t, pe): io.read_json(layout.probe_json(t, pe)) for t in (*tasks, IMDB) for pe in pes}
-    return evals, trains, imdb_evals, imdb_trains, io.read_json(layout.imdb_summary), probes
+    """Everything aggregate() reads, from the per-model files of `layout`, in aggregate()'s argument order.
+    Per-model dicts are keyed (task, pe, seed); probes (task, pe) from the first seed."""
+    tasks, pes, seeds, first = cfg.synthetic.tasks, cfg.pes, cfg.seeds, cfg.seeds[0]
+    evals = {(t, pe, sd): io.read_json(layout.eval_json(t, pe, sd))["lengths"]
+             for t in tasks for pe in pes for sd in seeds}
+    trains = {(t, pe, sd): io.read_json(layout.train_log(t, pe, sd)) for t in tasks for pe in pes for sd in seeds}
+    imdb_evals = {(pe, sd): io.read_json(layout.eval_json(IMDB, pe, sd))["lengths"] for pe in pes for sd in seeds}
+    imdb_trains = {(pe, sd): io.read_json(layout.train_log(IMDB, pe, sd))["summary"] for pe in pes for sd in seeds}
+    probes = {(t, pe): io.read_json(layout.probe_json(t, pe, first)) for t in (*tasks, IMDB) for pe in pes}
+    baselines = {t: io.read_json(layout.baselines(t))["rules"] for t in tasks}
+    return evals, trains, imdb_evals, imdb_trains, io.read_json(layout.imdb_summary), probes, baselines
 
 
 def scored(acc: float, loss: float) -> float:
@@ -40,49 +46,91 @@ def scored(acc: float, loss: float) -> float:
     return acc if math.isfinite(loss) else 0.0
 
 
-def aggregate(cfg: Config, evals: dict[tuple[str, str], dict], trains: dict[tuple[str, str], dict],
-              imdb_evals: dict[str, dict], imdb_trains: dict[str, dict], imdb_data: dict,
-              probes: dict[tuple[str, str], dict]) -> dict:
-    """Build results.json. `evals[(task, pe)]` is evaluate_lm's output,
-    `trains[(task, pe)]` the training summary; `imdb_evals[pe]` is
-    evaluate_classifier's output, `imdb_trains[pe]` its training summary,
-    `imdb_data` prepare_imdb's summary and `probes[(task or "imdb", pe)]` the
-    probe stage's output.
+def mean(values) -> float:
+    return float(np.mean(values)) if len(values) else float("nan")
 
-    Top of the file keeps the seed's schema: synthetic[L][pe] = token accuracy
-    of the headline task, imdb[pe] = {acc_L, f1_L, loss_L}. Everything else
-    sits beside them. Accuracies at a length where the loss is not finite are 0.
+
+def lm_metrics(ev: dict) -> dict[str, float]:
+    """One model's numbers at one length: acc (0 if the loss is not finite), exact, loss."""
+    return {"acc": scored(ev["token_acc"], ev["loss"]), "exact": ev["exact_match"], "loss": ev["loss"]}
+
+
+def lm_interval(evs: list[dict], metric: str) -> list[float]:
+    """95 % interval of the seed-mean of `metric` (acc, exact, loss) at one length (stats.py)."""
+    if len(evs) >= stats.MIN_SEEDS:
+        return stats.t_interval([lm_metrics(ev)[metric] for ev in evs])
+    field = {"acc": "right", "exact": "exact", "loss": "loss"}[metric]
+    items = np.array([ev["per_seq"][field] for ev in evs], dtype=float)  # (S, N)
+    scale = 1.0 / evs[0]["targets"] if metric == "acc" else 1.0
+    return stats.bootstrap_interval(items, lambda x: float(np.mean(x)) * scale)
+
+
+def lm_row(cfg: Config, evs: list[dict], trains: list[dict], lengths) -> dict:
+    """results.json tasks[task][pe]: seed means as plain numbers, then per_seed and ci beside them."""
+    row, per_seed, ci = {}, {}, {}
+    for L in lengths:
+        ms = [lm_metrics(ev[str(L)]) for ev in evs]
+        for metric in ("acc", "exact", "loss"):
+            k = key(metric, L)
+            per_seed[k] = [m[metric] for m in ms]
+            row[k] = mean(per_seed[k])
+            ci[k] = lm_interval([ev[str(L)] for ev in evs], metric)
+    summaries = [tr["summary"] for tr in trains]
+    row.update({"train_steps": summaries[0]["steps"],
+                "solved": row[key("exact", cfg.synthetic.train_max_len)] >= cfg.train.solved_exact
+                if key("exact", cfg.synthetic.train_max_len) in row else None,
+                "first_step_acc": [s["first_step_acc"] for s in summaries],
+                "first_step_exact": [s["first_step_exact"] for s in summaries],
+                "per_seed": per_seed, "ci": ci, "ci_kind": stats.interval_kind(len(evs))})
+    return row
+
+
+def tracking(trains: list[dict]) -> dict:
+    """Extrapolation along training: the tracked steps, seed means and per-seed values of each score."""
+    tracks = [tr["tracking"] for tr in trains]
+    out = {"step": tracks[0]["step"], "per_seed": {}}
+    for name in tracks[0]:
+        if name != "step":
+            out["per_seed"][name] = [t[name] for t in tracks]
+            out[name] = np.mean(out["per_seed"][name], axis=0).tolist()
+    return out
+
+
+def aggregate(cfg: Config, evals: dict, trains: dict, imdb_evals: dict, imdb_trains: dict, imdb_data: dict,
+              probes: dict, baselines: dict) -> dict:
+    """Build results.json from read_inputs()' dicts (keyed (task, pe, seed) and (pe, seed)).
+
+    Top of the file keeps the seed's schema, each number now the mean over seeds:
+    synthetic[L][pe] = token accuracy of the headline task, tasks[task][pe][acc_L/exact_L/loss_L],
+    imdb[pe] = {acc_L, f1_L, loss_L}. Beside them: per_seed values, 95 % intervals (ci, with
+    ci_kind), learning speed, tracking (extrapolation along training) and the content baselines.
+    Accuracies at a length where the loss is not finite are 0.
     """
-    s = cfg.synthetic
-    results: dict = {"synthetic": {}}
-    for L in s.eval_lengths:
-        results["synthetic"][str(L)] = {pe: scored(evals[(s.headline_task, pe)][str(L)]["token_acc"],
-                                                   evals[(s.headline_task, pe)][str(L)]["loss"]) for pe in cfg.pes}
-    results["headline_task"] = s.headline_task
-    results["tasks"] = {}
+    s, seeds = cfg.synthetic, cfg.seeds
+    lengths = sorted(set(s.eval_lengths) | set(s.curve_lengths))
+    results: dict = {"seeds": list(seeds), "interval": stats.interval_kind(len(seeds)), "vocab_size": s.vocab_size,
+                     "synthetic": {},
+                     "headline_task": s.headline_task, "tasks": {}, "curves": {}, "tracking": {}}
     for task in s.tasks:
-        per_pe = {}
-        for pe in cfg.pes:
-            ev, tr = evals[(task, pe)], trains[(task, pe)]
-            per_pe[pe] = {
-                **{key("acc", L): scored(ev[str(L)]["token_acc"], ev[str(L)]["loss"]) for L in s.eval_lengths},
-                **{key("exact", L): ev[str(L)]["exact_match"] for L in s.eval_lengths},
-                **{key("loss", L): ev[str(L)]["loss"] for L in s.eval_lengths},
-                "train_steps": tr["steps"],
-                "converged": tr["converged"],
-            }
-        results["tasks"][task] = per_pe
-    results["curves"] = {
-        task: {pe: {L: scored(ev["token_acc"], ev["loss"]) for L, ev in sorted(evals[(task, pe)].items(),
-                                                                              key=lambda kv: int(kv[0]))}
-               for pe in cfg.pes}
-        for task in s.tasks
-    }
+        rows = {pe: lm_row(cfg, [evals[(task, pe, sd)] for sd in seeds], [trains[(task, pe, sd)] for sd in seeds],
+                           lengths) for pe in cfg.pes}
+        results["tasks"][task] = {pe: {k: v for k, v in row.items() if not k.startswith(("acc_", "exact_", "loss_"))
+                                       or int(k.split("_")[1]) in s.eval_lengths} for pe, row in rows.items()}
+        results["curves"][task] = {pe: {str(L): {m: rows[pe][key(m, L)] for m in ("acc", "exact")}
+                                         | {f"{m}_ci": rows[pe]["ci"][key(m, L)] for m in ("acc", "exact")}
+                                         for L in lengths} for pe in cfg.pes}
+        results["tracking"][task] = {pe: tracking([trains[(task, pe, sd)] for sd in seeds]) for pe in cfg.pes}
+    for L in s.eval_lengths:
+        results["synthetic"][str(L)] = {pe: results["tasks"][s.headline_task][pe][key("acc", L)] for pe in cfg.pes}
+    results["baselines"] = {task: {rule: {L: {"acc": m["token_acc"], "exact": m["exact_match"]}
+                                          for L, m in per.items()} for rule, per in baselines[task].items()}
+                            for task in s.tasks}
     results.update(imdb_results(cfg, imdb_evals, imdb_trains, imdb_data))
+    first = seeds[0]
     results["stability"] = {
-        **{task: {pe: stability(cfg, probes[(task, pe)], [ev["loss"] for ev in evals[(task, pe)].values()])
+        **{task: {pe: stability(cfg, probes[(task, pe)], [ev["loss"] for ev in evals[(task, pe, first)].values()])
                   for pe in cfg.pes} for task in s.tasks},
-        IMDB: {pe: stability(cfg, probes[(IMDB, pe)], [ev["loss"] for ev in imdb_evals[pe].values()])
+        IMDB: {pe: stability(cfg, probes[(IMDB, pe)], [ev["loss"] for ev in imdb_evals[(pe, first)].values()])
                  for pe in cfg.pes},
     }
     return results
@@ -129,20 +177,38 @@ def stability(cfg: Config, probe: dict, eval_losses: list[float]) -> dict:
             "nan_count": nan_count, "nan": nan_count > 0}
 
 
-def imdb_results(cfg: Config, evals: dict[str, dict], trains: dict[str, dict], data: dict) -> dict:
-    """imdb[pe] (flat, for `dvc metrics diff`), imdb_buckets[pe][L][bucket] and imdb_data."""
-    lengths = [str(L) for L in cfg.imdb.eval_lengths]
+def imdb_interval(evs: list[dict], metric: str) -> list[float]:
+    """95 % interval of the seed-mean of acc, f1 or loss at one length: t over seeds, else a bootstrap
+    over reviews (acc and f1; the loss has no per-review record and gets NaN)."""
+    if len(evs) >= stats.MIN_SEEDS:
+        return stats.t_interval([ev[metric] for ev in evs])
+    if metric == "loss":
+        return [float("nan"), float("nan")]
+    pred = np.array([[int(c) for c in ev["per_review"]["pred"]] for ev in evs])  # (S, N)
+    label = np.array([[int(c) for c in ev["per_review"]["label"]] for ev in evs])
+    both = np.stack([pred, label], axis=-1)  # (S, N, 2): resampled together
+    if metric == "acc":
+        return stats.bootstrap_interval(both, lambda x: float((x[..., 0] == x[..., 1]).mean()))
+    return stats.bootstrap_interval(both, lambda x: float(np.mean([stats.macro_f1(r[:, 0], r[:, 1]) for r in x])))
+
+
+def imdb_results(cfg: Config, evals: dict, trains: dict, data: dict) -> dict:
+    """imdb[pe] (seed means, flat, for `dvc metrics diff`) with per_seed and ci beside them,
+    imdb_buckets[pe][L][bucket] (first seed) and imdb_data."""
+    lengths, seeds = [str(L) for L in cfg.imdb.eval_lengths], cfg.seeds
     out: dict = {"imdb": {}, "imdb_buckets": {}}
     for pe in cfg.pes:
-        ev, tr = evals[pe], trains[pe]
-        out["imdb"][pe] = {
-            **{key("acc", L): scored(ev[L]["acc"], ev[L]["loss"]) for L in lengths},
-            **{key(m, L): ev[L][m] for m in ("f1", "loss") for L in lengths},
-            "best_epoch": tr["best_epoch"],
-            "train_steps": tr["steps"],
-        }
+        evs, trs = [evals[(pe, sd)] for sd in seeds], [trains[(pe, sd)] for sd in seeds]
+        row, per_seed, ci = {}, {}, {}
+        for L in lengths:
+            for m in ("acc", "f1", "loss"):
+                per_seed[key(m, L)] = [scored(ev[L][m], ev[L]["loss"]) if m == "acc" else ev[L][m] for ev in evs]
+                row[key(m, L)] = mean(per_seed[key(m, L)])
+                ci[key(m, L)] = imdb_interval([ev[L] for ev in evs], m)
+        out["imdb"][pe] = {**row, "best_epoch": [tr["best_epoch"] for tr in trs], "train_steps": trs[0]["steps"],
+                           "per_seed": per_seed, "ci": ci, "ci_kind": stats.interval_kind(len(seeds))}
         out["imdb_buckets"][pe] = {L: {name: {k: b[k] for k in ("acc", "f1", "loss", "n")}
-                                       for name, b in ev[L]["buckets"].items()} for L in lengths}
+                                       for name, b in evs[0][L]["buckets"].items()} for L in lengths}
     test = data["lengths"]["test"]
     out["imdb_data"] = {"vocab_size": data["vocab_size"],
                         **{f"{k}_reviews": data["lengths"][k]["n_reviews"] for k in ("train", "val", "test")},

@@ -18,6 +18,14 @@ def _pct(x) -> str:
     return "NaN" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f} %"
 
 
+def _ci(row: dict, k: str) -> str:
+    """A seed-mean with its 95 % interval when results.json has one: '90.0 % [86.3, 93.4]'."""
+    lo, hi = (row.get("ci") or {}).get(k, (None, None))
+    if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
+        return _pct(row[k])
+    return f"{_pct(row[k])} [{100 * lo:.1f}, {100 * hi:.1f}]"
+
+
 def _loss(x) -> str:
     return "NaN" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
 
@@ -49,11 +57,13 @@ def imdb_markdown(results: dict) -> str:
     lengths = lengths_of(next(iter(per_pe.values())), "acc")
     head = (["PE"] + [f"acc @{L}" for L in lengths] + [f"macro-F1 @{L}" for L in lengths]
             + [f"loss @{L}" for L in lengths] + ["best epoch"])
-    lines = ["**IMDb** (test set; reviews truncated at L tokens, shorter ones unchanged)", "",
+    lines = ["**IMDb** (test set; reviews truncated at L tokens, shorter ones unchanged; mean over seeds "
+             "[95 % interval])", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for pe, row in per_pe.items():
-        cells = ([pe] + [_pct(row[key("acc", L)]) for L in lengths] + [_pct(row[key("f1", L)]) for L in lengths]
-                 + [_loss(row[key("loss", L)]) for L in lengths] + [str(row["best_epoch"])])
+        epochs = row["best_epoch"] if isinstance(row["best_epoch"], list) else [row["best_epoch"]]
+        cells = ([pe] + [_ci(row, key("acc", L)) for L in lengths] + [_ci(row, key("f1", L)) for L in lengths]
+                 + [_loss(row[key("loss", L)]) for L in lengths] + [", ".join(map(str, epochs))])
         lines.append("| " + " | ".join(cells) + " |")
     buckets = results.get("imdb_buckets")
     if buckets:
@@ -71,17 +81,19 @@ def imdb_markdown(results: dict) -> str:
 
 
 def synthetic_markdown(results: dict) -> str:
-    """One table per task: token accuracy and exact match at each headline length, plus training steps."""
+    """One table per task: token accuracy and exact match at each headline length (mean over seeds
+    [95 % interval]), training steps and whether the task is solved at the training length."""
     lines = []
     for task, per_pe in results["tasks"].items():
         lengths = sorted({L for row in per_pe.values() for L in lengths_of(row, "acc")})
         head = ["PE"] + [f"token acc @{L}" for L in lengths] + [f"exact match @{L}" for L in lengths]
-        head += ["train steps", "stop rule met"]
+        head += ["train steps", "solved (exact match)"]
         lines += [f"**{task}**" + (" (headline task)" if task == results.get("headline_task") else ""), "",
                   "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for pe, row in per_pe.items():
-            cells = [pe] + [_pct(row[key("acc", L)]) for L in lengths] + [_pct(row[key("exact", L)]) for L in lengths]
-            cells += [str(row["train_steps"]), "yes" if row["converged"] else "**no**"]
+            cells = [pe] + [_ci(row, key("acc", L)) for L in lengths] + [_ci(row, key("exact", L)) for L in lengths]
+            solved = row.get("solved")
+            cells += [str(row["train_steps"]), "-" if solved is None else "yes" if solved else "**no**"]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -30,10 +30,12 @@ class RoPE(PositionalEncoding):
               "extra elementwise work on q and k in every layer"),
         mechanism=(
             "Each pair of query/key dimensions is rotated by p * theta_i, theta_i = {base}^(-2i/d_head) (Su et al. "
-            "2021), so q_i . k_j depends on i - j only. Training shows distances up to {last}. Longer inputs bring "
-            "distances up to {longest_last}, whose angles for the slow pairs were never seen; the attention logits "
-            "for those keys are then out of distribution (Press et al. 2022; Chen et al. 2023, position "
-            "interpolation). Relative position alone does not make a longer input look like a training input."
+            "2021), so q_i . k_j depends on i - j only, and shifting every position changes nothing. Training shows "
+            "distances up to {last}. The usual explanation of its failure past the training length is that longer "
+            "inputs bring distances up to {longest_last}, whose angles for the slow pairs were never seen (Press "
+            "et al. 2022; Chen et al. 2023, position interpolation). That is a hypothesis here, not a given: the "
+            "distance probe below holds the copy offset at training values and grows only the largest query-key "
+            "distance (a prefix of random tokens), or only the absolute positions (a shift)."
         ),
     )
 

@@ -1,0 +1,68 @@
+"""Which PE beats which: every comparison the report makes, tested and Holm-corrected together.
+
+The report may write "A > B" only when (1) there are at least stats.MIN_SEEDS seeds, and (2) a
+paired t-test across seeds of A's and B's per-seed values, after a Holm correction over every
+comparison in `comparisons()`, has p < ALPHA. Otherwise it writes that the difference is within
+noise (or, with fewer seeds, that it ranks nothing). A test (tests/test_claims.py) checks every
+ordering sentence of REPORT.md against these comparisons.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+from posenc.reporting import stats
+from posenc.reporting.results import key
+
+ALPHA = 0.05
+
+
+def compared(results: dict, lengths: list[int]) -> list[tuple[str, str, int]]:
+    """(task, metric, L) of every comparison family the report makes: exact match and token
+    accuracy of each task at each length beyond training, plus IMDb accuracy at its longest length."""
+    out = [(task, metric, L) for task in results["tasks"] for L in lengths for metric in ("exact", "acc")]
+    if results.get("imdb"):
+        L_imdb = max(int(k.split("_")[1]) for k in next(iter(results["imdb"].values())) if k.startswith("acc_"))
+        out.append(("imdb", "acc", L_imdb))
+    return out
+
+
+def _rows(results: dict, task: str) -> dict:
+    return results["imdb"] if task == "imdb" else results["tasks"][task]
+
+
+def comparisons(results: dict, lengths: list[int]) -> list[dict]:
+    """Every pair of PEs in every family of compared(): paired test across seeds, Holm over all of them.
+    Each: {task, metric, L, a, b, diff (a - b), p, p_holm, separated}; `a` is the better mean."""
+    rows = []
+    for task, metric, L in compared(results, lengths):
+        per_pe = _rows(results, task)
+        for x, y in combinations(sorted(per_pe), 2):
+            vx, vy = per_pe[x]["per_seed"][key(metric, L)], per_pe[y]["per_seed"][key(metric, L)]
+            a, b, va, vb = (x, y, vx, vy) if sum(vx) >= sum(vy) else (y, x, vy, vx)
+            test = stats.paired_test(va, vb)
+            rows.append({"task": task, "metric": metric, "L": L, "a": a, "b": b, "diff": test["diff"],
+                         "p": test["p"], "n": test["n"]})
+    for row, adj in zip(rows, stats.holm([r["p"] for r in rows])):
+        row["p_holm"] = adj
+        row["separated"] = row["n"] >= stats.MIN_SEEDS and adj == adj and adj < ALPHA
+    return rows
+
+
+def sentence(results: dict, comps: list[dict], task: str, metric: str, L: int) -> str:
+    """The report's one sentence about one family: the separated orderings, or why there are none."""
+    fam = [c for c in comps if (c["task"], c["metric"], c["L"]) == (task, metric, L)]
+    n_seeds = len(results.get("seeds", [0]))
+    what = {"exact": "exact match", "acc": "token accuracy" if task != "imdb" else "accuracy"}[metric]
+    if n_seeds < stats.MIN_SEEDS:
+        return (f"{task}, {what} at {L}: one model per PE ({n_seeds} seed{'s' if n_seeds > 1 else ''}), so no "
+                f"ranking is claimed; the intervals in the tables cover the evaluation sample only.")
+    sep = [c for c in fam if c["separated"]]
+    if not sep:
+        return f"{task}, {what} at {L}: every difference between PEs is within noise (paired t-test over " \
+               f"{n_seeds} seeds, Holm-corrected over all {len(comps)} comparisons, alpha {ALPHA})."
+    parts = [f"{c['a']} > {c['b']} (by {100 * c['diff']:.1f} points, Holm p = {c['p_holm']:.3g})" for c in sep]
+    rest = len(fam) - len(sep)
+    return (f"{task}, {what} at {L}: " + "; ".join(parts)
+            + (f"; the other {rest} pair{'s are' if rest > 1 else ' is'} within noise" if rest else "")
+            + f" (paired t-test over {n_seeds} seeds, Holm-corrected over all {len(comps)} comparisons).")

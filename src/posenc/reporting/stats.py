@@ -1,0 +1,73 @@
+"""Intervals and paired comparisons: what lets the report rank two PEs, or forbids it (issue 15).
+
+- Across seeds (3 or more): a Student-t 95 % interval of the mean over seeds, which covers
+  seed-to-seed spread (initialisation and batch order), the larger source of noise here.
+- One or two seeds: a percentile bootstrap over the evaluation items (sequences or reviews,
+  resampled jointly for every seed), which covers only the finite evaluation sample. Labelled as such.
+- Comparisons: a paired t-test across seeds (both PEs trained with the same seeds and scored on the
+  same evaluation sets), Holm-corrected over every comparison the report makes (Holm 1979).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+from scipy import stats
+
+from posenc.metrics import macro_f1  # noqa: F401  (re-exported for the aggregation)
+
+CONFIDENCE = 0.95
+MIN_SEEDS = 3  # fewer seeds: intervals over the evaluation sample only, and no ranking
+N_BOOT = 2000
+SEEDS_KIND = "t interval over seeds"
+BOOT_KIND = "bootstrap over evaluation items (one model per seed: covers the sample, not seed spread)"
+
+
+def interval_kind(n_seeds: int) -> str:
+    return SEEDS_KIND if n_seeds >= MIN_SEEDS else BOOT_KIND
+
+
+def t_interval(values) -> list[float]:
+    """95 % Student-t interval of the mean of `values` (one per seed)."""
+    v = np.asarray(values, dtype=float)
+    if len(v) < 2 or not np.isfinite(v).all():
+        return [float("nan"), float("nan")]
+    half = stats.t.ppf(0.5 + CONFIDENCE / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
+    return [float(v.mean() - half), float(v.mean() + half)]
+
+
+def bootstrap_interval(items: np.ndarray, statistic: Callable[[np.ndarray], float], seed: int = 0) -> list[float]:
+    """95 % percentile bootstrap of statistic(items[:, resampled]). items: (S, N) = seeds x evaluation items
+    (or (S, N, ...)); the same resample of items is used for every seed. Seeded: deterministic."""
+    items = np.asarray(items)
+    rng = np.random.default_rng(seed)
+    n = items.shape[1]
+    draws = [statistic(items[:, rng.integers(0, n, n)]) for _ in range(N_BOOT)]
+    lo, hi = np.nanpercentile(draws, [50 * (1 - CONFIDENCE), 50 * (1 + CONFIDENCE)])
+    return [float(lo), float(hi)]
+
+
+def paired_test(a, b) -> dict:
+    """Paired t-test of a - b across seeds (same seeds, same evaluation sets): mean difference and p."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    d = a - b
+    if len(d) < 2 or not np.isfinite(d).all():
+        return {"diff": float(np.nanmean(d)) if len(d) else float("nan"), "p": float("nan"), "n": len(d)}
+    if np.allclose(d, d[0]):  # no spread at all: the t statistic is undefined
+        return {"diff": float(d.mean()), "p": 0.0 if d[0] != 0 else 1.0, "n": len(d)}
+    return {"diff": float(d.mean()), "p": float(stats.ttest_rel(a, b).pvalue), "n": len(d)}
+
+
+def holm(pvalues: list[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (same order as given); NaN stays NaN."""
+    p = np.asarray(pvalues, dtype=float)
+    finite = np.flatnonzero(np.isfinite(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    adjusted = np.full(len(p), np.nan)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted.tolist()

@@ -1,0 +1,72 @@
+"""`make study`: the study configuration (study/params.yaml), run in its own DVC workspace, results copied to study/.
+
+The study is a strict superset of the default (params.yaml): the same model shape, recipe, steps,
+data and evaluation sets; more PEs, seeds and tasks (tests/test_study.py checks it). It runs the
+very same dvc.yaml in a kept workspace outside this checkout (STUDY_DIR, default
+~/.cache/posenc-study), so:
+
+- an interrupted study resumes where it stopped (finished stages are skipped), and any part can run
+  alone: `python -m posenc.study train@copy-rope-1` reproduces that stage and what it needs;
+- with a DVC cache shared with this checkout (`dvc config --global cache.dir ...`), DVC's run-cache
+  restores the default's models (the study's seed-0 models of the default PEs) instead of retraining;
+- `dvc status` and `dvc exp show` of this checkout stay about the default alone (a second dvc.yaml in
+  the repository would be collected by both).
+
+When `dvc repro` finishes, its lock, params, metrics, figures and REPORT.md are copied to study/ and
+committed there beside the default's. One `dvc repro` per machine writes one lock; DVC runs the stages
+one after another (see the README for running parts on several machines).
+
+    python -m posenc.study [stage ...]        # what `make study` runs
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from posenc import config, workspace
+from posenc.errors import PosencError
+
+STUDY_PARAMS = Path("study/params.yaml")
+
+
+def archive_env(root: Path, params: dict) -> None:
+    """The workspace lives elsewhere: point IMDB_ARCHIVE at this checkout's archive (params stay as they are,
+    so that the study's prepare_imdb is the default's)."""
+    archive = root / params["imdb"]["archive"]
+    if not os.environ.get("IMDB_ARCHIVE") and archive.exists():
+        os.environ["IMDB_ARCHIVE"] = str(archive.resolve())
+
+
+def main(argv: list[str]) -> int:
+    root = Path.cwd()
+    try:
+        config.load(root / STUDY_PARAMS)  # a bad study/params.yaml fails here, before any work
+    except PosencError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    dest = Path(os.environ.get("STUDY_DIR") or Path.home() / ".cache/posenc-study").resolve()
+    print(f"study workspace: {dest} (kept: a rerun resumes)", flush=True)
+    params = yaml.safe_load((root / STUDY_PARAMS).read_text())
+    archive_env(root, params)
+    workspace.prepare(root, dest, params, fresh=False)
+    start = time.perf_counter()
+    rc = workspace.repro(dest, *argv)
+    took = time.perf_counter() - start
+    if rc:
+        print(f"study stopped after {took:.0f} s (exit {rc}); rerun to resume: {dest}", file=sys.stderr)
+        return rc
+    if argv:
+        print(f"stages done in {took:.0f} s (results are copied to study/ after a full run)")
+        return 0
+    copied = workspace.collect(dest, root / "study")
+    print(f"study done in {took:.0f} s; copied {', '.join(copied)} to study/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,66 @@
+"""Claims gated by intervals (issue 15): intervals, Holm, paired comparisons, and every ordering
+sentence of the report checked against the paired comparisons."""
+
+import re
+
+import numpy as np
+import pytest
+
+from posenc.reporting import claims, stats
+
+PES = ["sinusoidal", "learned", "rope", "alibi"]
+
+
+def test_holm_adjusts_in_step_down_order():
+    # Holm 1979: sorted p (0.01, 0.02, 0.04) x (3, 2, 1) -> 0.03, 0.04, 0.04 (monotone)
+    assert stats.holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
+    assert stats.holm([0.5, float("nan")])[0] == 0.5 and np.isnan(stats.holm([0.5, float("nan")])[1])
+    assert stats.holm([0.9, 0.8]) == pytest.approx([1.0, 1.0])  # 2 x 0.8 capped at 1, then monotone
+
+
+def test_t_interval_and_bootstrap_cover_the_mean_and_shrink_with_agreement():
+    lo, hi = stats.t_interval([0.5, 0.6, 0.7])
+    assert lo < 0.6 < hi and hi - lo == pytest.approx(2 * 4.302653 * 0.1 / np.sqrt(3), rel=1e-5)
+    tight = stats.t_interval([0.6, 0.6001, 0.5999])
+    assert tight[1] - tight[0] < hi - lo
+    items = np.array([[1, 0] * 50], dtype=float)  # one seed, 100 items, mean 0.5
+    blo, bhi = stats.bootstrap_interval(items, lambda x: float(x.mean()))
+    assert blo < 0.5 < bhi and 0.15 < bhi - blo < 0.25  # about 2 x 1.96 x sqrt(0.25 / 100)
+    assert stats.bootstrap_interval(items, lambda x: float(x.mean())) == [blo, bhi]  # seeded
+
+
+def results_with(exact_32: dict[str, list[float]]):
+    """Three seeds; only exact_32 differs between PEs (everything else equal, so never separated)."""
+    row = lambda pe: {"per_seed": {"exact_32": exact_32[pe], "acc_32": [0.5, 0.5, 0.5]}}  # noqa: E731
+    return {"seeds": [0, 1, 2], "tasks": {"copy": {pe: row(pe) for pe in PES}}}
+
+
+def test_a_consistent_gap_is_separated_and_noise_is_not():
+    res = results_with({"alibi": [0.90, 0.92, 0.91], "rope": [0.10, 0.13, 0.11],
+                        "sinusoidal": [0.30, 0.60, 0.10], "learned": [0.35, 0.20, 0.40]})
+    comps = claims.comparisons(res, [32])
+    by = {(frozenset((c["a"], c["b"])), c["metric"]): c for c in comps}
+    assert by[(frozenset(("alibi", "rope")), "exact")]["separated"]
+    assert by[(frozenset(("alibi", "rope")), "exact")]["a"] == "alibi"
+    assert not by[(frozenset(("learned", "sinusoidal")), "exact")]["separated"]
+    assert not any(c["separated"] for c in comps if c["metric"] == "acc")  # identical values
+    assert all(c["p_holm"] >= c["p"] for c in comps)
+
+
+def test_fewer_than_three_seeds_rank_nothing():
+    res = results_with({pe: [v] for pe, v in zip(PES, (0.1, 0.5, 0.9, 0.99))})
+    res["seeds"] = [0]
+    comps = claims.comparisons(res, [32])
+    assert not any(c["separated"] for c in comps)
+    assert "no ranking is claimed" in claims.sentence(res, comps, "copy", "exact", 32)
+
+
+def test_every_ordering_sentence_is_a_separated_paired_comparison():
+    res = results_with({"alibi": [0.90, 0.92, 0.91], "rope": [0.10, 0.13, 0.11],
+                        "sinusoidal": [0.50, 0.52, 0.51], "learned": [0.35, 0.20, 0.40]})
+    comps = claims.comparisons(res, [32])
+    text = claims.sentence(res, comps, "copy", "exact", 32)
+    said = re.findall(r"(\w+) > (\w+)", text)
+    separated = {(c["a"], c["b"]) for c in comps if c["separated"] and c["metric"] == "exact"}
+    assert said and set(said) == separated
+    assert "within noise" in claims.sentence(res, comps, "copy", "acc", 32)

@@ -1,0 +1,55 @@
+"""The study configuration (study/params.yaml, make study): a strict superset of the CPU default,
+run in its own workspace whose results are copied to study/."""
+
+import yaml
+
+from conftest import ROOT
+from posenc import config, study, workspace
+
+SUPERSET = {("seeds",), ("pes",), ("synthetic", "tasks")}  # lists the study may extend; nothing else differs
+
+
+def flat(d, prefix=()):
+    for k, v in d.items():
+        if isinstance(v, dict) and prefix + (k,) != ("pe",):
+            yield from flat(v, prefix + (k,))
+        else:
+            yield prefix + (k,), v
+
+
+def test_study_is_a_strict_superset_of_the_default():
+    """Same shape, recipe, steps, data and evaluation sets; more seeds, PEs and tasks, never fewer steps."""
+    default = yaml.safe_load((ROOT / "params.yaml").read_text())
+    study_params = yaml.safe_load((ROOT / "study/params.yaml").read_text())
+    config.from_dict(study_params)  # valid
+    d, s = dict(flat(default)), dict(flat(study_params))
+    assert set(d) == set(s)
+    for key, value in d.items():
+        if key in SUPERSET:
+            assert set(value) <= set(s[key]) and list(s[key][: len(value)]) == list(value), key
+        elif key == ("pe",):
+            assert all(s[key][pe] == value[pe] for pe in value)
+        else:
+            assert s[key] == value, key
+    assert len(study_params["seeds"]) >= 3 and {"copy_blank", "duplicate_blank"} <= set(study_params["synthetic"]["tasks"])
+
+
+def test_collect_copies_results_and_replaces_stale_ones(tmp_path):
+    ws, out = tmp_path / "ws", tmp_path / "study"
+    (ws / "metrics").mkdir(parents=True)
+    (ws / "metrics/results.json").write_text("{}")
+    (ws / "dvc.lock").write_text("schema: '2.0'\n")
+    (out / "metrics").mkdir(parents=True)
+    (out / "metrics/stale.json").write_text("old")
+    assert workspace.collect(ws, out) == ["dvc.lock", "metrics"]
+    assert (out / "metrics/results.json").read_text() == "{}" and not (out / "metrics/stale.json").exists()
+
+
+def test_bad_study_params_is_one_line_and_does_nothing(tmp_path, monkeypatch, capsys):
+    (tmp_path / "study").mkdir()
+    (tmp_path / "study/params.yaml").write_text("seed: 0\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STUDY_DIR", str(tmp_path / "ws"))
+    assert study.main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and not (tmp_path / "ws").exists()
