@@ -76,20 +76,23 @@ build:  ## build the CPU image (posenc:cpu, from Dockerfile)
 build-gpu:  ## build the GPU image (posenc:gpu, from Dockerfile.gpu)
 	docker build -t $(GPU_IMAGE) -f Dockerfile.gpu .
 
-# JupyterLab only on 127.0.0.1, with a fresh random token; the URL to open is printed.
+# JupyterLab only on 127.0.0.1, with a fresh random token; the URL to open is printed. The token travels in
+# the environment (JUPYTER_TOKEN), never on a command line that `ps` shows to other users. Jupyter refuses
+# to run as root; ALLOW_ROOT=1 is the explicit opt-in (for example in a root-only container).
+ROOT_FLAG := $(if $(ALLOW_ROOT),--allow-root)
 ifneq ($(DOCKER),)
 jupyter:
-	@token=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))'); \
-	docker run -d --name $(JUPYTER) $(GPU_FLAG) --user "$$(id -u):$$(id -g)" -e HOME=/tmp \
+	@export JUPYTER_TOKEN=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))'); \
+	docker run -d --name $(JUPYTER) $(GPU_FLAG) --user "$$(id -u):$$(id -g)" -e HOME=/tmp -e JUPYTER_TOKEN \
 		-v "$(CURDIR)":/workspace -w /workspace -p 127.0.0.1:$(PORT):8888 $(RUN_IMAGE) \
-		jupyter lab --ip=0.0.0.0 --port=8888 --no-browser --IdentityProvider.token="$$token" >/dev/null && \
-	echo "JupyterLab (container $(JUPYTER)): http://127.0.0.1:$(PORT)/lab/tree/notebooks?token=$$token  (make stop ends it)"
+		jupyter lab --ip=0.0.0.0 --port=8888 --no-browser $(ROOT_FLAG) >/dev/null && \
+	echo "JupyterLab (container $(JUPYTER)): http://127.0.0.1:$(PORT)/lab/tree/notebooks?token=$$JUPYTER_TOKEN  (make stop ends it)"
 else
-jupyter: $(SETUP)  ## JupyterLab on 127.0.0.1 with a random token (DOCKER=1: in a container)
+jupyter: $(SETUP)  ## JupyterLab on 127.0.0.1 with a random token (DOCKER=1: in a container; ALLOW_ROOT=1 as root)
 	$(PY) -m pip install -q -r requirements-jupyter.txt
-	@token=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(24))'); \
-	echo "JupyterLab: http://127.0.0.1:$(PORT)/lab/tree/notebooks?token=$$token  (Ctrl-C ends it)"; \
-	$(PY) -m jupyter lab --ip=127.0.0.1 --port=$(PORT) --no-browser --IdentityProvider.token="$$token"
+	@export JUPYTER_TOKEN=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(24))'); \
+	echo "JupyterLab: http://127.0.0.1:$(PORT)/lab/tree/notebooks?token=$$JUPYTER_TOKEN  (Ctrl-C ends it)"; \
+	$(PY) -m jupyter lab --ip=127.0.0.1 --port=$(PORT) --no-browser $(ROOT_FLAG)
 endif
 
 sh:  ## a shell in the image, the repo mounted at /workspace (DOCKER=gpu: the GPU image)

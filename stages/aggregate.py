@@ -3,6 +3,7 @@
 import _cli
 
 from posenc import io
+from posenc.artifacts import model_name, models, stale
 from posenc.reporting.results import aggregate, headline, read_inputs
 
 
@@ -12,6 +13,10 @@ def main() -> None:
     io.write_json(layout.results, results)
     io.write_json(layout.headline, headline(cfg, results))
     print(f"wrote {layout.results} and {layout.headline}")
+    old = stale(layout, [model_name(*m) for m in models(cfg.synthetic.tasks, cfg.pes, cfg.seeds)])
+    if old:  # one line: results.json ignores them, but they are still in the workspace (and maybe in git)
+        print(f"warning: {len(old)} per-model files of models no longer in pes/seeds/tasks, e.g. {old[0]}; "
+              "delete them (git rm) if they are not wanted")
 
 
 if __name__ == "__main__":

@@ -14,9 +14,12 @@ def main() -> None:
     task, pe, seed = args.task, args.pe, args.seed
     model, _ = load_model(layout.checkpoint(task, pe, seed))
     splits = synthetic.load_for_eval(layout.synthetic_data(task), task, cfg.synthetic)
-    metrics = evaluate_lm(model, splits, task, cfg, synthetic.eval_lengths(cfg.synthetic),
-                          runtime.load(layout.runtime, cfg.runtime.dtype))
-    io.write_json(layout.eval_json(task, pe, seed), {"pe": pe, "task": task, "seed": seed, "lengths": metrics})
+    lengths, rt = synthetic.eval_lengths(cfg.synthetic), runtime.load(layout.runtime, cfg.runtime.dtype)
+    metrics = evaluate_lm(model, splits, task, cfg, lengths, rt)
+    variants = {v: evaluate_lm(model, splits, task, cfg, lengths, rt, variant=v, reuse=metrics)
+                for v in model.pe.eval_variants}  # evaluation-only variants of the same weights (RoPE: pi, ntk, yarn)
+    io.write_json(layout.eval_json(task, pe, seed), {"pe": pe, "task": task, "seed": seed, "lengths": metrics,
+                                                     "variants": variants})
     print(f"{task}/{pe}/s{seed}: " + ", ".join(f"{L}: {m['token_acc']:.3f}/{m['exact_match']:.2f}"
                                               for L, m in metrics.items()))
 

@@ -85,6 +85,13 @@ def test_unreadable_and_malformed_files(tmp_path):
     bad.write_text("train: [unclosed\n")
     with pytest.raises(ConfigError, match="bad.yaml: malformed YAML at line"):
         config.load(bad)
+    bad.write_text("seed: 0\npes: [rope, alibi\nseeds: [0]\n")  # detected on line 3, caused on line 2
+    with pytest.raises(ConfigError, match=r"at line 3: expected ',' or '\]', but got ':' \(while parsing a flow "
+                                          r"sequence started at line 2\)$"):
+        config.load(bad)
+    bad.write_text("seed: 0\n\tpes: 1\n")
+    with pytest.raises(ConfigError, match=r"at line 2: found character '\\t' that cannot start any token$"):
+        config.load(bad)
     top = tmp_path / "list.yaml"
     top.write_text(yaml.safe_dump([1, 2]))
     with pytest.raises(ConfigError, match="params: expected a mapping"):

@@ -40,8 +40,11 @@ def test_docker_targets_build_and_mount_the_repo():
 
 def test_jupyter_is_local_only_with_a_fresh_token():
     for out in (make_n("jupyter", "DOCKER=1"), make_n("jupyter")):
-        assert "secrets.token_urlsafe" in out and '--IdentityProvider.token="$token"' in out
-        assert "http://127.0.0.1:8888/" in out
+        assert "export JUPYTER_TOKEN=$(" in out and "secrets.token_urlsafe" in out
+        assert "token=" not in out.split("jupyter lab", 1)[1].split("\n")[0]  # never on the server's command line
+        assert "http://127.0.0.1:8888/" in out and "--allow-root" not in out
+    assert "--allow-root" in make_n("jupyter", "ALLOW_ROOT=1") and "--allow-root" in make_n("jupyter", "DOCKER=1", "ALLOW_ROOT=1")
+    assert "-e JUPYTER_TOKEN " in make_n("jupyter", "DOCKER=1")
     docker = make_n("jupyter", "DOCKER=1")
     assert "-p 127.0.0.1:8888:8888" in docker and not re.search(r"-p (?!127\.0\.0\.1:)\S*8888", docker)
     assert "--ip=127.0.0.1" in make_n("jupyter")

@@ -201,3 +201,84 @@ def test_theory_placeholders_are_all_filled(name):
     own = cls.theory_fill(cls.parse_params(DEFAULT_SECTIONS.get(name, {}), f"pe.{name}", dims), dims)
     text = cls.theory.mechanism.format(train=16, last=15, longest_last=63, **own)
     assert "{" not in text and "}" not in text
+
+
+def test_t5_buckets_exact_then_log_spaced_then_shared():
+    """Raffel et al. 2020: half the buckets exact, half log-spaced up to max_distance, the rest in the last."""
+    from posenc.nn.pe.t5 import relative_bucket
+
+    n = torch.arange(0, 600)
+    causal = relative_bucket(-n, True, 32, 256)  # keys before the query: rel = k - q = -n
+    assert causal[:16].tolist() == list(range(16))  # exact
+    assert causal[16] == 16 and causal[200] < 31 and (causal[256:] == 31).all()  # log part, then shared
+    assert (causal[1:] >= causal[:-1]).all()  # monotone in the distance
+    assert (relative_bucket(n, True, 32, 256) == 0).all()  # later keys (masked anyway) share bucket 0
+    both = relative_bucket(torch.arange(-300, 301), False, 32, 256)
+    assert both[300] == 0 and both[301] == 17 and both[299] == 1  # bidirectional: later keys in the upper half
+    assert both.max() == 31 and both.min() == 0
+
+
+def test_t5_bias_depends_only_on_the_distance_and_starts_at_zero():
+    pe = make("t5", max_positions=64)
+    assert (pe.score_bias(pos(8), pos(8)) == 0).all()  # zero init: no position information yet
+    with torch.no_grad():
+        pe.bias.weight.normal_()
+    b = pe.score_bias(pos(40), pos(40))
+    for d in (0, 3, 20):
+        diag = torch.diagonal(b, offset=-d, dim1=1, dim2=2)  # (H, 40 - d) entries with i - j = d
+        assert torch.allclose(diag, diag[:, :1].expand_as(diag))
+
+
+def test_hard_alibi_windows_mask_only_their_heads():
+    pe = make("hard_alibi", windows=[2, 5])
+    b = pe.score_bias(pos(12), pos(12))  # (H, T, T)
+    i, j = torch.meshgrid(torch.arange(12), torch.arange(12), indexing="ij")
+    for h, w in ((0, 2), (1, 5)):
+        inside = (i - j >= 0) & (i - j < w)
+        assert (b[h][inside] == 0).all() and torch.isinf(b[h][(i - j >= w)]).all()
+    assert (b[2:] == 0).all()  # heads without a window: no bias
+    with pytest.raises(ConfigError, match="pe.hard_alibi.windows: must list 1 to model.n_heads"):
+        make("hard_alibi", windows=[1, 1, 1, 1, 1])
+
+
+def test_fire_normalises_by_the_query_position_past_L():
+    """Li et al. 2024: f(psi(i - j) / psi(max(L, i))). Below L the bias depends on i - j only; past L the
+    same distance gives a smaller input of f the farther the query is. c and L are learned parameters."""
+    pe = make("fire", max_positions=128, init_L=16.0)
+    assert {n for n, _ in pe.named_parameters()} >= {"c", "L"}
+    with torch.no_grad():
+        b = pe.score_bias(pos(64), pos(64))  # (H, T, T)
+        within = [b[:, i, i - 3] for i in (5, 9, 15)]  # i < L: distance 3 -> one value
+        assert all(torch.allclose(w, within[0]) for w in within)
+        far = [b[:, i, i - 3] for i in (20, 40, 63)]  # i > L: normalised by psi(i)
+        assert not torch.allclose(far[0], far[2])
+        x = pe.psi(torch.tensor(3.0)) / pe.psi(torch.tensor(40.0))
+        assert torch.allclose(b[:, 40, 37], pe.mlp(x.view(1, 1))[0])
+
+
+@pytest.mark.parametrize("variant", ["pi", "ntk", "yarn"])
+def test_rope_scaling_at_scale_one_is_the_trained_rope(variant):
+    pe = make("rope")
+    q, k = torch.randn(1, 4, 12, 8), torch.randn(1, 4, 12, 8)
+    ref = pe.rotate(q, k, pos(12))
+    pe.set_variant(variant, 1.0)
+    assert all(torch.equal(a, b) for a, b in zip(pe.rotate(q, k, pos(12)), ref))
+
+
+def test_rope_pi_gives_position_l_times_s_the_angle_of_l_and_ntk_keeps_the_highest_frequency():
+    pe = make("rope", max_positions=64, train_max_len=16)
+    cos0, sin0 = pe.cos.clone(), pe.sin.clone()
+    pe.set_variant("pi", 4.0)
+    assert torch.allclose(pe.cos[40], cos0[10], atol=1e-6) and torch.allclose(pe.sin[40], sin0[10], atol=1e-6)
+    pe.set_variant("ntk", 4.0)
+    assert torch.allclose(pe.cos[:, 0], cos0[:, 0]) and not torch.allclose(pe.cos[:, -1], cos0[:, -1])
+    long = make("rope", max_positions=1024, train_max_len=256)
+    c0 = long.cos.clone()
+    long.set_variant("yarn", 4.0)
+    assert torch.allclose(long.cos[:, 0], c0[:, 0])  # wavelength 2 pi, 40x below the training length: kept
+    assert torch.allclose(long.cos[400, -1], c0[100, -1], atol=1e-6)  # wavelength far above it: interpolated
+    assert long.temperature == pytest.approx(0.1 * math.log(4.0) + 1)
+    pe.set_variant(None, 4.0)
+    assert torch.equal(pe.cos, cos0) and pe.temperature == 1.0
+    with pytest.raises(ConfigError, match="no evaluation variant 'xyz'"):
+        pe.set_variant("xyz", 2.0)

@@ -45,6 +45,8 @@ def repo(tmp_path_factory):
     run("git init -q && git config user.email ci@example.com && git config user.name CI", dst)
     run([sys.executable, "-m", "dvc", "init", "-q"], dst)
     run([sys.executable, "-m", "dvc", "config", "core.analytics", "false"], dst)
+    # its own cache, whatever a developer's global cache.dir says: the tests never depend on it
+    run([sys.executable, "-m", "dvc", "config", "--local", "cache.dir", str(dst / ".dvc" / "cache")], dst)
     shutil.copy(ROOT / ".dvcignore", dst / ".dvcignore")  # __pycache__ must not change the PE folder's hash
     run("git add -A && git commit -qm init", dst)
     return dst
@@ -64,8 +66,9 @@ def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
     results = json.loads((repo / "metrics/results.json").read_text())
     params = tiny_params()
     assert set(results["synthetic"]) == {str(L) for L in params["synthetic"]["eval_lengths"]}
+    variants = {"rope_pi", "rope_ntk", "rope_yarn"}  # evaluation-only variants of the rope models
     for L, per_pe in results["synthetic"].items():
-        assert set(per_pe) == set(PES)
+        assert set(per_pe) == set(PES) | variants
         assert all(0.0 <= acc <= 1.0 for acc in per_pe.values())
     for task in params["synthetic"]["tasks"]:
         for pe in PES:
@@ -78,6 +81,8 @@ def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
             assert results["tracking"][task][pe]["step"][-1] == params["train"]["max_steps"]
         assert set(results["curves"][task][PES[0]]) == {"16", "24", "32"}
         assert set(results["baselines"][task]) == {"lookup2", "lookup3"}
+        assert set(results["tasks"][task]) == set(PES) | variants
+        assert results["tasks"][task]["rope_pi"]["acc_16"] == results["tasks"][task]["rope"]["acc_16"]  # scale 1
     assert set(results["imdb"]) == set(PES)
     for pe, row in results["imdb"].items():
         assert {f"{k}_{L}" for k in ("acc", "f1", "loss") for L in (16, 32)} <= set(row)
@@ -186,6 +191,23 @@ def test_forced_rerun_gives_byte_identical_results_and_checkpoints(repo):
     assert model_md5s(repo) == lock  # the same checkpoints: nothing downstream of them looks changed
     assert run("git status --porcelain", repo).stdout == ""  # metrics, live logs, dvc.lock: all unchanged
     assert oct(layout.checkpoint("copy", "rope").stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+
+def test_models_round_trip_through_a_dvc_remote(repo, tmp_path):
+    """A team shares trained models through a DVC remote (README, "Sharing trained models"): push, lose the
+    models and the cache, pull, and every checkpoint is back byte for byte with nothing to rerun."""
+    layout = Layout(repo)
+    dvc(repo, "remote", "add", "--local", "-d", "team", str(tmp_path / "remote"))
+    try:
+        dvc(repo, "push")
+        before = {p: p.read_bytes() for p in (layout.checkpoint("copy", "rope"), layout.checkpoint(IMDB, "alibi"))}
+        shutil.rmtree(repo / "models")
+        shutil.rmtree(repo / ".dvc" / "cache")
+        dvc(repo, "pull")
+        assert {p: p.read_bytes() for p in before} == before
+        assert status(repo) == {}
+    finally:
+        dvc(repo, "remote", "remove", "--local", "team")
 
 
 def documented_dvc(repo, command: str):

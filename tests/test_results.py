@@ -56,3 +56,15 @@ def test_seed_means_per_seed_values_and_intervals(tiny_params_dict):
         lo, hi = row["ci"]["acc_32"]
         assert lo <= row["acc_32"] <= hi
         assert row["first_step_exact"] == [3] * len(seeds) and row["solved"] == (row["exact_16"] >= 0.9)
+
+
+def test_stale_per_model_files_are_found(tmp_path):
+    from posenc.artifacts import Layout, model_name, stale
+
+    layout = Layout(tmp_path)
+    for name in ("copy_rope_s0", "copy_xpos_s0"):
+        layout.eval_json("copy", "x").parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "metrics/eval" / f"{name}.json").write_text("{}")
+    (tmp_path / "metrics/live/copy_xpos_s0").mkdir(parents=True)
+    found = stale(layout, [model_name("copy", "rope", 0)])
+    assert sorted(p.name for p in found) == ["copy_xpos_s0", "copy_xpos_s0.json"]

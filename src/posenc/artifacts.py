@@ -89,3 +89,18 @@ def model_name(task: str, pe: str, seed: int = 0) -> str:
 def models(tasks, pes, seeds, imdb: bool = True) -> list[tuple[str, str, int]]:
     """(task, pe, seed) of every trained model: each synthetic task x PE x seed, then the IMDb classifiers."""
     return [(t, pe, seed) for t in (*tasks, *((IMDB,) if imdb else ())) for pe in pes for seed in seeds]
+
+
+PER_MODEL_DIRS = ("models", "metrics/train", "metrics/eval", "metrics/probe", "metrics/live", "data/probes", "timings")
+
+
+def stale(layout: Layout, names) -> list[Path]:
+    """Per-model files and folders whose model is not one of `names` (e.g. a PE or seed dropped from
+    params.yaml): DVC no longer tracks them, nothing reads them, and they would mislead a reader."""
+    keep = set(names)
+    found = []
+    for folder in PER_MODEL_DIRS:
+        d = layout.root / folder
+        if d.is_dir():
+            found += [p for p in sorted(d.iterdir()) if p.name.split(".")[0] not in keep]
+    return found

@@ -352,10 +352,20 @@ def load(path: str | Path = "params.yaml") -> Config:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}: malformed YAML{where}") from None
+        raise ConfigError(f"{path}: malformed YAML{_yaml_where(e)}") from None
     return from_dict(data)
+
+
+def _yaml_where(e) -> str:
+    """' at line N: <problem>', plus where the construct it belongs to began when that is an earlier line
+    (an unclosed bracket is only detected on the next line: the opening line is the one to fix)."""
+    mark, ctx = getattr(e, "problem_mark", None), getattr(e, "context_mark", None)
+    if mark is None:
+        return ""
+    out = f" at line {mark.line + 1}: {e.problem}" if getattr(e, "problem", None) else f" at line {mark.line + 1}"
+    if ctx is not None and ctx.line < mark.line and getattr(e, "context", None):
+        out += f" ({e.context} started at line {ctx.line + 1})"
+    return out
 
 
 def to_dict(cfg) -> dict:

@@ -19,10 +19,14 @@ from posenc.engine.runtime import Runtime, resolve
 
 
 def evaluate_lm(model, splits: dict[str, Sources], task: str, cfg: Config, lengths: list[int],
-                rt: Runtime | None = None) -> dict[str, dict]:
+                rt: Runtime | None = None, variant: str | None = None, reuse: dict | None = None) -> dict[str, dict]:
     """{str(L): {"token_acc", "exact_match", "loss", "n_seqs", "seq_len", "per_seq"}} for each L,
     in the training precision. per_seq: {"right", "exact", "loss"} lists (targets per sequence in
-    "targets": every sequence of one length has the same number)."""
+    "targets": every sequence of one length has the same number).
+
+    `variant`: one of the PE's evaluation variants (nn/pe/base.py), set per length for inputs
+    L / train_max_len times the training length; at lengths where that is <= 1 the variant is the
+    trained PE, and `reuse` (the plain evaluation) gives those numbers without recomputing them."""
     rt = rt or resolve(cfg.runtime.dtype)
     model.to(rt.device)
     out = {}
@@ -30,6 +34,11 @@ def evaluate_lm(model, splits: dict[str, Sources], task: str, cfg: Config, lengt
         sources = splits.get(f"eval_{L}")
         if sources is None:
             raise KeyError(f"eval_{L}")
+        scale = L / cfg.synthetic.train_max_len
+        if variant is not None and scale <= 1 and reuse is not None:
+            out[str(L)] = reuse[str(L)]
+            continue
+        model.pe.set_variant(variant, scale)
         sc = score_sequences(model, sources, task, cfg, rt)
         total = int(sc["targets"].sum())
         loss = float(sc["loss_sum"].sum()) / total
@@ -43,4 +52,5 @@ def evaluate_lm(model, splits: dict[str, Sources], task: str, cfg: Config, lengt
             "per_seq": {"right": sc["right"].tolist(), "exact": sc["exact"].tolist(),
                         "loss": (sc["loss_sum"] / sc["targets"]).round(6).tolist()},
         }
+    model.pe.set_variant(None, 1.0)
     return out

@@ -35,6 +35,14 @@ def additive_mask(bias: torch.Tensor | None, attention_mask: torch.Tensor | None
         pad = torch.zeros(attention_mask.shape, dtype=dtype, device=device)
         pad = pad.masked_fill(attention_mask == 0, float("-inf"))[:, None, None, :]  # (B, 1, 1, Tk)
         mask = pad if mask is None else mask + pad
+    if mask is not None and bias is not None:
+        # A query that may see no key at all (a pad query outside every window of a hard-window PE) would
+        # give a NaN row, and 0 x NaN spreads to real tokens in the next layer; such a row attends to the
+        # first key instead (real under right padding, and causal). Its output is never used (pads are
+        # never targets nor pooled).
+        first_key = torch.zeros(q_len, k_len, dtype=torch.bool, device=device)  # (Tq, Tk)
+        first_key[:, 0] = True
+        mask = mask.masked_fill(torch.isinf(mask).all(-1, keepdim=True) & first_key, 0.0)
     return mask
 
 

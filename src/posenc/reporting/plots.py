@@ -7,6 +7,7 @@ keeps the same colour in every figure (`pe_colors`), taken from the registry ord
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import matplotlib
@@ -25,10 +26,21 @@ from posenc.reporting.results import key, lengths_of  # noqa: E402
 sns.set_theme(style="whitegrid", context="notebook")
 
 
+class _Colors(dict):
+    """Registered PEs by name; an evaluation-only variant "<pe>_<v>" gets a lighter shade of its PE's colour."""
+
+    def __missing__(self, name: str) -> tuple:
+        parent = max((p for p in self if name.startswith(f"{p}_")), key=len, default=None)
+        if parent is None:
+            raise KeyError(name)
+        mix = 0.3 + 0.2 * (zlib.crc32(name.encode()) % 3)  # deterministic, one of three shades
+        return tuple(c + (1 - c) * mix for c in self[parent])
+
+
 def pe_colors() -> dict[str, tuple]:
-    """One fixed colour per registered PE, the same in every figure."""
+    """One fixed colour per registered PE, the same in every figure (variants: shades of it)."""
     names = available()
-    return dict(zip(names, sns.color_palette("colorblind", len(names))))
+    return _Colors(zip(names, sns.color_palette("colorblind", len(names))))
 
 
 def _mark_training_length(ax, train_len: int) -> None:
@@ -255,7 +267,8 @@ def all_figures(results: dict, probes: dict[tuple[str, str], dict], maps: dict[s
     """{file name: Figure} for every figure of the report."""
     marks = sorted(int(L) for L in results["synthetic"])
     figs = {
-        "accuracy_vs_length.png": accuracy_vs_length(results, tasks, pes, train_len, marks),
+        "accuracy_vs_length.png": accuracy_vs_length(results, tasks, list(results["curves"][tasks[0]]), train_len,
+                                                     marks),  # the PEs and their evaluation variants
         "imdb_vs_length.png": imdb_vs_length(results, pes, imdb_train_len),
         "grad_norms.png": grad_norm_heatmaps({pe: probes[(headline, pe)] for pe in pes}, pes, probe_lengths,
                                              f"{headline} task"),

@@ -144,7 +144,8 @@ def baseline_sentence(inp: Inputs, task: str, L: int) -> str:
 def learning_speed(inp: Inputs, task: str) -> str:
     t = inp.cfg.train
     parts = []
-    for pe, row in inp.results["tasks"][task].items():
+    for pe in inp.cfg.pes:  # trained models only (an evaluation variant has its PE's training)
+        row = inp.results["tasks"][task][pe]
         steps = ["never" if x is None else str(x) for x in row["first_step_exact"]]
         parts.append(f"{pe} {'/'.join(steps)}")
     return (f"- {task}, first step with validation exact match >= {t.solved_exact} (per seed): "

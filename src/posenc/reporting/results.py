@@ -31,14 +31,34 @@ def read_inputs(cfg: Config, layout: Layout) -> tuple:
     """Everything aggregate() reads, from the per-model files of `layout`, in aggregate()'s argument order.
     Per-model dicts are keyed (task, pe, seed); probes (task, pe) from the first seed."""
     tasks, pes, seeds, first = cfg.synthetic.tasks, cfg.pes, cfg.seeds, cfg.seeds[0]
-    evals = {(t, pe, sd): io.read_json(layout.eval_json(t, pe, sd))["lengths"]
-             for t in tasks for pe in pes for sd in seeds}
+    evals = {}
+    for t in tasks:
+        for pe in pes:
+            for sd in seeds:
+                ev = io.read_json(layout.eval_json(t, pe, sd))
+                evals[(t, pe, sd)] = ev["lengths"]
+                for v, lengths in ev.get("variants", {}).items():  # evaluation-only variants: "<pe>_<v>" rows
+                    evals[(t, variant_name(pe, v), sd)] = lengths
     trains = {(t, pe, sd): io.read_json(layout.train_log(t, pe, sd)) for t in tasks for pe in pes for sd in seeds}
     imdb_evals = {(pe, sd): io.read_json(layout.eval_json(IMDB, pe, sd))["lengths"] for pe in pes for sd in seeds}
     imdb_trains = {(pe, sd): io.read_json(layout.train_log(IMDB, pe, sd))["summary"] for pe in pes for sd in seeds}
     probes = {(t, pe): io.read_json(layout.probe_json(t, pe, first)) for t in (*tasks, IMDB) for pe in pes}
     baselines = {t: io.read_json(layout.baselines(t))["rules"] for t in tasks}
     return evals, trains, imdb_evals, imdb_trains, io.read_json(layout.imdb_summary), probes, baselines
+
+
+def variant_name(pe: str, variant: str) -> str:
+    """The results row of an evaluation-only variant of `pe`'s trained models: rope + pi -> rope_pi."""
+    return f"{pe}_{variant}"
+
+
+def rows_of(cfg: Config, evals: dict, task: str) -> list[str]:
+    """The PEs of a task's rows: each PE of `pes`, followed by its evaluation variants."""
+    names = []
+    for pe in cfg.pes:
+        names.append(pe)
+        names += sorted({n for t, n, _ in evals if t == task and n.startswith(f"{pe}_") and n not in cfg.pes})
+    return names
 
 
 def scored(acc: float, loss: float) -> float:
@@ -112,16 +132,18 @@ def aggregate(cfg: Config, evals: dict, trains: dict, imdb_evals: dict, imdb_tra
                      "synthetic": {},
                      "headline_task": s.headline_task, "tasks": {}, "curves": {}, "tracking": {}}
     for task in s.tasks:
-        rows = {pe: lm_row(cfg, [evals[(task, pe, sd)] for sd in seeds], [trains[(task, pe, sd)] for sd in seeds],
-                           lengths) for pe in cfg.pes}
+        names = rows_of(cfg, evals, task)
+        parent = {n: n if n in cfg.pes else next(pe for pe in cfg.pes if n.startswith(f"{pe}_")) for n in names}
+        rows = {n: lm_row(cfg, [evals[(task, n, sd)] for sd in seeds],
+                          [trains[(task, parent[n], sd)] for sd in seeds], lengths) for n in names}
         results["tasks"][task] = {pe: {k: v for k, v in row.items() if not k.startswith(("acc_", "exact_", "loss_"))
                                        or int(k.split("_")[1]) in s.eval_lengths} for pe, row in rows.items()}
         results["curves"][task] = {pe: {str(L): {m: rows[pe][key(m, L)] for m in ("acc", "exact")}
                                          | {f"{m}_ci": rows[pe]["ci"][key(m, L)] for m in ("acc", "exact")}
-                                         for L in lengths} for pe in cfg.pes}
+                                         for L in lengths} for pe in names}
         results["tracking"][task] = {pe: tracking([trains[(task, pe, sd)] for sd in seeds]) for pe in cfg.pes}
     for L in s.eval_lengths:
-        results["synthetic"][str(L)] = {pe: results["tasks"][s.headline_task][pe][key("acc", L)] for pe in cfg.pes}
+        results["synthetic"][str(L)] = {pe: row[key("acc", L)] for pe, row in results["tasks"][s.headline_task].items()}
     results["baselines"] = {task: {rule: {L: {"acc": m["token_acc"], "exact": m["exact_match"]}
                                           for L, m in per.items()} for rule, per in baselines[task].items()}
                             for task in s.tasks}

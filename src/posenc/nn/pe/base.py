@@ -64,6 +64,7 @@ class PositionalEncoding(nn.Module):
 
     Params: ClassVar[type] = NoParams
     theory: ClassVar[Theory]
+    eval_variants: ClassVar[tuple[str, ...]] = ()  # evaluation-only variants of a trained model (RoPE: pi, ...)
 
     def __init__(self, params, dims: Dims):
         super().__init__()
@@ -85,6 +86,12 @@ class PositionalEncoding(nn.Module):
     def theory_fill(cls, params, dims: Dims) -> dict[str, str]:
         """Values for the PE's own placeholders in theory.mechanism (derived from params, never a result)."""
         return {}
+
+    def set_variant(self, variant: str | None, scale: float) -> None:
+        """Evaluate as one of `eval_variants`, for inputs `scale` = L / train_max_len times longer than in
+        training (None: the PE as trained). No retraining: only how positions are read changes."""
+        if variant is not None:
+            raise ConfigError(f"{type(self).__name__} has no evaluation variant {variant!r}")
 
     def embed(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """x: (B, T, D) token embeddings, positions: (T,) -> (B, T, D) with position information added."""

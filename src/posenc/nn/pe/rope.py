@@ -35,7 +35,14 @@ class RoPE(PositionalEncoding):
             "inputs bring distances up to {longest_last}, whose angles for the slow pairs were never seen (Press "
             "et al. 2022; Chen et al. 2023, position interpolation). That is a hypothesis here, not a given: the "
             "distance probe below holds the copy offset at training values and grows only the largest query-key "
-            "distance (a prefix of random tokens), or only the absolute positions (a shift)."
+            "distance (a prefix of random tokens), or only the absolute positions (a shift). The same weights "
+            "are also evaluated with three rescalings that need no retraining (rows rope_pi, rope_ntk, "
+            "rope_yarn): position interpolation divides every angle by the length ratio (Chen et al. 2023), "
+            "NTK-aware scaling raises the base so the fastest pair is untouched and the slowest interpolated, and "
+            "YaRN interpolates only the pairs whose wavelength exceeds the training length and sharpens "
+            "attention (Peng et al. 2023). PI and YaRN were published with a short fine-tuning, which is not done "
+            "here, so they are expected to do worse than in their papers; NTK-aware scaling is the one meant to "
+            "work without it."
         ),
     )
 
@@ -48,17 +55,56 @@ class RoPE(PositionalEncoding):
     def theory_fill(cls, params, dims):
         return {"base": f"{params.base:g}"}
 
+    eval_variants = ("pi", "ntk", "yarn")
+
     def __init__(self, params, dims):
         super().__init__(params, dims)
-        inv_freq = params.base ** (-torch.arange(0, dims.head_dim, 2, dtype=torch.float64) / dims.head_dim)
-        angles = torch.arange(dims.max_positions, dtype=torch.float64)[:, None] * inv_freq  # (P, Dh/2)
-        self.register_buffer("cos", angles.cos().float(), persistent=False)
-        self.register_buffer("sin", angles.sin().float(), persistent=False)
+        self.temperature = 1.0  # YaRN's attention scaling (1: none)
+        self._set_tables(self.inv_freq(params.base))
+
+    def inv_freq(self, base: float) -> torch.Tensor:
+        """theta_i = base^(-2i/Dh), i = 0..Dh/2-1, float64."""
+        return base ** (-torch.arange(0, self.dims.head_dim, 2, dtype=torch.float64) / self.dims.head_dim)
+
+    def _set_tables(self, inv_freq: torch.Tensor) -> None:
+        angles = torch.arange(self.dims.max_positions, dtype=torch.float64)[:, None] * inv_freq  # (P, Dh/2)
+        device = self.cos.device if hasattr(self, "cos") else None
+        self.register_buffer("cos", angles.cos().float().to(device), persistent=False)
+        self.register_buffer("sin", angles.sin().float().to(device), persistent=False)
+
+    def set_variant(self, variant, scale):
+        """RoPE scaling at evaluation, for inputs s = scale times the training length (s <= 1: as trained):
+
+        - pi (Chen et al. 2023, position interpolation): theta_i / s, so position L s gets the angle of L;
+        - ntk (NTK-aware, bloc97 2023): base * s^(Dh/(Dh-2)): the highest frequency is unchanged, the
+          lowest is interpolated like PI;
+        - yarn (Peng et al. 2023): per frequency, interpolate (theta_i / s) the ones whose wavelength
+          exceeds the training length (r = L_train / wavelength < 1), keep those with r > 32, ramp
+          linearly between, and scale q and k by 0.1 ln s + 1 each (the attention temperature).
+        PI and YaRN were published with a short fine-tuning, which this project does not do."""
+        s = max(1.0, float(scale))
+        theta = self.inv_freq(self.params.base)
+        self.temperature = 1.0
+        if variant is None or s == 1.0:
+            pass
+        elif variant == "pi":
+            theta = theta / s
+        elif variant == "ntk":
+            theta = self.inv_freq(self.params.base * s ** (self.dims.head_dim / (self.dims.head_dim - 2)))
+        elif variant == "yarn":
+            r = self.dims.train_max_len * theta / (2 * torch.pi)  # training length / wavelength
+            keep = ((r - 1.0) / (32.0 - 1.0)).clamp(0.0, 1.0)  # 0: interpolate, 1: keep
+            theta = (1 - keep) * theta / s + keep * theta
+            self.temperature = 0.1 * float(torch.log(torch.tensor(s))) + 1.0
+        else:
+            super().set_variant(variant, scale)
+        self._set_tables(theta)
 
     def rotate(self, q, k, positions):
         cos = self.cos[positions].repeat(1, 2)  # (T, Dh): the same angle for i and i + Dh/2
         sin = self.sin[positions].repeat(1, 2)
-        return rotate_pairs(q, cos, sin), rotate_pairs(k, cos, sin)
+        q, k = rotate_pairs(q, cos, sin), rotate_pairs(k, cos, sin)
+        return (q, k) if self.temperature == 1.0 else (q * self.temperature, k * self.temperature)
 
 
 def rotate_pairs(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:

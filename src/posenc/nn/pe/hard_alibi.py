@@ -1,0 +1,63 @@
+"""Hard-ALiBi (Jelassi et al. 2024, "Repeat After Me: Transformers are Better than State Space Models at Copying")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from posenc.nn.pe.base import PositionalEncoding, Theory, require
+
+
+@dataclass(frozen=True)
+class HardAlibiParams:
+    windows: tuple[int, ...]  # one window per windowed head (heads 0, 1, ...); the other heads get no bias
+
+
+class HardAlibi(PositionalEncoding):
+    """Head h < len(windows) sees only the windows[h] most recent tokens (itself included): a hard mask
+    (-inf beyond the window) instead of ALiBi's linear penalty; the other heads get no position bias.
+
+    Bidirectional form (the IMDb classifier): a symmetric window |i - j| < w, since a review has no
+    "recent" side; the windowed heads then read a local neighbourhood, the others the whole review.
+    """
+
+    Params = HardAlibiParams
+    theory = Theory(
+        kind="relative", where="hard window mask on some heads' attention scores",
+        attention_cost="O(H T^2) per forward (one mask shared by all layers)", other_cost="none",
+        pros=("no parameters", "local heads never see a distance they were not trained on"),
+        cons=("windowed heads cannot read far tokens", "the other heads carry no position signal at all"),
+        mechanism=(
+            "The first heads see only a window of the most recent tokens ({windows} tokens, itself included), "
+            "and the remaining heads have no position bias at all (Jelassi et al. 2024). A window of two is a "
+            "previous-token head by construction, the first half of an induction head, and nothing in a "
+            "windowed head changes with the length of the input; the unwindowed heads rely on content and on "
+            "the causal mask alone, as NoPE does."
+        ),
+    )
+
+    @classmethod
+    def check(cls, params, dims, key):
+        require(0 < len(params.windows) <= dims.n_heads, f"{key}.windows",
+                f"must list 1 to model.n_heads ({dims.n_heads}) windows, got {len(params.windows)}")
+        require(min(params.windows) >= 1, f"{key}.windows", f"every window must be >= 1, got {list(params.windows)}")
+
+    @classmethod
+    def theory_fill(cls, params, dims):
+        return {"windows": ", ".join(map(str, params.windows))}
+
+    def __init__(self, params, dims):
+        super().__init__(params, dims)
+        w = torch.full((dims.n_heads,), float("inf"))
+        w[: len(params.windows)] = torch.tensor(params.windows, dtype=torch.float32)
+        self.register_buffer("windows", w, persistent=False)  # (H,), inf = no window
+
+    def score_bias(self, q_positions, k_positions):
+        dist = (q_positions[:, None] - k_positions[None, :]).float()  # (Tq, Tk), > 0 for earlier keys
+        dist = dist if self.dims.causal else dist.abs()  # causal: later keys are masked anyway
+        outside = dist[None] >= self.windows[:, None, None]  # (H, Tq, Tk)
+        return torch.zeros(outside.shape, device=dist.device).masked_fill(outside, float("-inf"))
+
+
+PE = HardAlibi
