@@ -153,3 +153,40 @@ def test_bf16_training_is_deterministic_and_keeps_float32_master_weights(tiny_cf
     assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
     f32 = lm.train_lm(tiny_cfg, "rope", "copy", splits, 0, progress=False, rt=resolve("float32", "cpu"))
     assert not all(torch.equal(a["state_dict"][k], f32["state_dict"][k]) for k in a["state_dict"])
+
+
+class Killed(Exception):
+    pass
+
+
+def test_a_killed_training_resumes_from_its_snapshot_and_ends_byte_identical(tiny_params_dict, tmp_path):
+    """Issue 17: stop a tiny run after a snapshot (an exception in the log callback stands in for kill -9),
+    rerun: it resumes (not from step 0) and every output equals an uninterrupted run's, the live log
+    rows included; the snapshot is removed at the end."""
+    from posenc import config
+    from posenc.engine.resume import Snapshots
+
+    tiny_params_dict["train"].update(max_steps=12, resume_every=4, log_every=1)
+    cfg = config.from_dict(tiny_params_dict)
+    splits = splits_for(cfg, "copy")
+    rows_ref = []
+    ref = lm.train_lm(cfg, "learned", "copy", splits, 0, progress=False, on_log=lambda s, m: rows_ref.append((s, m)))
+
+    snaps = Snapshots(tmp_path / "snap.pt", cfg.train.resume_every)
+
+    def dies_at_step_9(step, metrics):
+        if step == 9:
+            raise Killed
+
+    with pytest.raises(Killed):
+        lm.train_lm(cfg, "learned", "copy", splits, 0, progress=False, on_log=dies_at_step_9, snapshots=snaps)
+    assert (tmp_path / "snap.pt").is_file() and snaps.load()["engine"]["steps_done"] == 8
+    rows = []
+    out = lm.train_lm(cfg, "learned", "copy", splits, 0, progress=False, on_log=lambda s, m: rows.append((s, m)),
+                      snapshots=snaps)
+    assert out["history"] == ref["history"] and out["checks"] == ref["checks"] and out["tracking"] == ref["tracking"]
+    assert out["summary"] == ref["summary"]
+    assert all(torch.equal(out["state_dict"][k], ref["state_dict"][k]) for k in ref["state_dict"])
+    by_name = lambda rs: sorted((k, s, v) for s, m in rs for k, v in m.items())  # noqa: E731  per metric, step order
+    assert by_name(rows) == by_name(rows_ref)
+    assert not (tmp_path / "snap.pt").exists()

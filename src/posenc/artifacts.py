@@ -42,6 +42,9 @@ class Layout:
     def checkpoint(self, task: str, pe: str, seed: int = 0) -> Path:
         return self.root / "models" / f"{model_name(task, pe, seed)}.pt"
 
+    def resume(self, task: str, pe: str, seed: int, key: str) -> Path:  # outside every output (engine/resume.py)
+        return self.root / ".resume" / f"{model_name(task, pe, seed)}-{key}.pt"
+
     def timing(self, task: str, pe: str, seed: int = 0) -> Path:  # wall time and tokens/s: tracked by neither git nor DVC
         return self.root / "timings" / f"{model_name(task, pe, seed)}.json"
 

@@ -67,6 +67,7 @@ class TrainConfig:
     solved_exact: float  # ... and the first with validation exact match >= this
     track_every: int  # steps between scoring the model at every eval length (extrapolation along training)
     track_size: int  # sequences per length in that tracking (the first of each evaluation set)
+    resume_every: int  # steps between snapshots a killed training resumes from (engine/resume.py; 0: off)
     log_every: int
 
 
@@ -260,6 +261,7 @@ def validate(cfg: Config) -> None:
         _check(val > 0, f"train.{key}", f"must be > 0, got {val}")
     _check(0.0 <= t.warmup_frac < 1.0, "train.warmup_frac", f"must be in [0, 1), got {t.warmup_frac}")
     _check(t.grad_clip > 0, "train.grad_clip", f"must be > 0, got {t.grad_clip}")
+    _check(t.resume_every >= 0, "train.resume_every", f"must be >= 0 (0 = off), got {t.resume_every}")
     for key in ("solved_acc", "solved_exact"):
         _check(0.0 < getattr(t, key) <= 1.0, f"train.{key}", f"must be in (0, 1], got {getattr(t, key)}")
     _check(t.track_size <= s.eval_size, "train.track_size",

@@ -31,6 +31,7 @@ def quick_params(data: dict) -> dict:
                              eval_lengths=[16, 32], curve_lengths=[24])
     data["model"].update(n_layers=1, d_model=16, n_heads=2, max_positions=32)
     data["train"].update(batch_size=4, max_steps=6, check_every=3, track_every=3, track_size=2, log_every=2,
+                         resume_every=2,
                          curriculum_steps=3,
                          curriculum_start_len=8)
     data["evaluate"].update(batch_size=4)

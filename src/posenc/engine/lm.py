@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from posenc.config import Config
 from posenc.data import synthetic
 from posenc.data.synthetic import IGNORE, Sources
+from posenc.engine.resume import Snapshots
 from posenc.engine.runtime import Runtime, resolve, seed_everything
 from posenc.engine.trainer import Engine, LogFn, Recipe, cpu_state
 from posenc.nn.backbone import ModelSpec, Transformer, build_model
@@ -103,15 +104,33 @@ def _validate(engine: Engine, model, splits, task, cfg, rt, checks: dict, tracki
                 tracking.setdefault(f"{name}_{L}", []).append(value)
 
 
+def _snapshot(model, engine: Engine, sampler, checks: dict, tracking: dict) -> dict:
+    return {"model": cpu_state(model), "engine": engine.state(), "sampler_rng": sampler.rng.bit_generator.state,
+            "checks": checks, "tracking": tracking}
+
+
+def _resume(state: dict, model, engine: Engine, sampler, on_log: LogFn | None) -> tuple[dict, dict, int]:
+    """Restore a snapshot (engine/resume.py); re-send its validation checks to the live log."""
+    model.load_state_dict(state["model"])
+    engine.restore(state["engine"])
+    sampler.rng.bit_generator.state = state["sampler_rng"]
+    checks = state["checks"]
+    if on_log:
+        for step, acc, exact in zip(checks["step"], checks["val_acc"], checks["val_exact"]):
+            on_log(step, {"val/acc": acc, "val/exact": exact})
+    return checks, state["tracking"], engine.steps_done
+
+
 def train_lm(cfg: Config, pe: str, task: str, splits: dict[str, Sources], seed: int, progress: bool = True,
-             on_log: LogFn | None = None, rt: Runtime | None = None) -> dict:
+             on_log: LogFn | None = None, rt: Runtime | None = None, snapshots: Snapshots | None = None) -> dict:
     """Train one causal LM for exactly train.max_steps -> {"model", "state_dict", "history", "checks",
     "tracking", "summary", "timing"}.
 
     Equal budget: no early stop. Every check_every steps the validation split is scored (val/acc and
     val/exact to `on_log`); every track_every steps the first track_size sequences of each evaluation
     length too. `seed` sets the initialisation and the batch order; `rt` defaults to runtime.dtype
-    resolved on this machine.
+    resolved on this machine. `snapshots` (engine/resume.py): saved every train.resume_every steps,
+    resumed from when present, removed at the end.
     """
     seed_everything(seed)
     rt = rt or resolve(cfg.runtime.dtype)
@@ -120,16 +139,21 @@ def train_lm(cfg: Config, pe: str, task: str, splits: dict[str, Sources], seed: 
     engine = Engine(model, lm_recipe(cfg), rt, lm_loss, token_accuracy, f"train {task}/{pe}/s{seed}", progress, on_log)
     sampler = synthetic.LengthSampler(splits["train"], task, t.batch_size, t.curriculum_start_len,
                                       t.curriculum_steps, np.random.default_rng(seed))
-    checks = {"step": [], "val_acc": [], "val_exact": []}
-    tracking: dict = {"step": []}
-    for step in range(t.max_steps):
+    snapshots = snapshots or Snapshots(None, 0)
+    checks, tracking, start = {"step": [], "val_acc": [], "val_exact": []}, {"step": []}, 0
+    if (state := snapshots.load()) is not None:
+        checks, tracking, start = _resume(state, model, engine, sampler, on_log)
+    for step in range(start, t.max_steps):
         idx, labels = synthetic.make_batch(sampler.sample(step), task, cfg.synthetic.vocab_size)
         if not engine.step(step, (idx.to(rt.device),), labels.to(rt.device), idx.numel()):
             break
-        if engine.steps_done % t.check_every == 0 or engine.steps_done % t.track_every == 0 \
-                or engine.steps_done == t.max_steps:
+        done = engine.steps_done
+        if done % t.check_every == 0 or done % t.track_every == 0 or done == t.max_steps:
             _validate(engine, model, splits, task, cfg, rt, checks, tracking)
+        if snapshots.due(done) and done < t.max_steps:
+            snapshots.save(_snapshot(model, engine, sampler, checks, tracking))
     timing = engine.finish()
+    snapshots.done()
     summary = {
         "seed": seed,
         "steps": engine.steps_done,

@@ -107,6 +107,22 @@ class Engine:
         self.bar.update(1)
         return True
 
+    def state(self) -> dict:
+        """What a resumed run needs of the engine (engine/resume.py): optimizer, counters, history, RNG."""
+        return {"opt": self.opt.state_dict(), "tokens": self.tokens, "steps_done": self.steps_done,
+                "history": {k: list(v) for k, v in self.history.items()}, "torch_rng": torch.get_rng_state()}
+
+    def restore(self, state: dict) -> None:
+        """Continue from state(); the training log rows already written are sent to on_log again (DVC
+        deleted the stage's outputs, the DVCLive folder included, before rerunning it)."""
+        self.opt.load_state_dict(state["opt"])
+        self.tokens, self.steps_done, self.history = state["tokens"], state["steps_done"], state["history"]
+        torch.set_rng_state(state["torch_rng"])
+        if self.on_log:
+            for step, loss, acc, lr in zip(*self.history.values()):
+                self.on_log(step, {"train/loss": loss, "train/acc": acc, "train/lr": lr})
+        self.bar.update(self.steps_done)
+
     def validated(self, step: int, metrics: dict[str, float], note: str) -> None:
         """Record a validation check (val/<name> to on_log) and print it above the bar."""
         if self.on_log:
