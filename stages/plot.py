@@ -5,7 +5,7 @@ import _cli
 from posenc import io
 from posenc.artifacts import IMDB
 from posenc.errors import DataError
-from posenc.reporting.plots import all_figures, plt, read_live
+from posenc.reporting.plots import all_figures, plt, read_live, tidy_tables
 
 
 def load_live(folder):
@@ -31,6 +31,8 @@ def main() -> None:
         with io.atomic_path(layout.figures / name, suffix=".png") as tmp:
             fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
         plt.close(fig)
+    for name, table in tidy_tables(results, live, pes).items():  # for dvc.yaml's top-level plots
+        io.write_text(layout.figures / "data" / name, table.to_csv(sep="\t", index=False, float_format="%.6g"))
     print(f"wrote {len(figs)} figures to {layout.figures}: {', '.join(figs)}")
 
 

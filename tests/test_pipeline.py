@@ -32,7 +32,7 @@ def run(cmd, cwd, check=True):
 def repo(tmp_path_factory):
     """A fresh git + dvc repo holding the project's code and the tiny params."""
     dst = tmp_path_factory.mktemp("repo")
-    for name in ("src", "stages"):
+    for name in ("src", "stages", "templates"):
         shutil.copytree(ROOT / name, dst / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copy(ROOT / "dvc.yaml", dst / "dvc.yaml")
     params = tiny_params()
@@ -104,9 +104,13 @@ def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
     figures = sorted(p.name for p in (repo / "figures").glob("*.png"))
     assert "accuracy_vs_length.png" in figures and "attention_maps.png" in figures and len(figures) == 9
     assert "extrapolation_vs_step.png" in figures
-    plots = json.loads(dvc(repo, "plots", "show", "--json").stdout)
-    shown = json.dumps(plots)
-    assert all(f"metrics/live/{name}" in shown for name in names)
+    shown = dvc(repo, "plots", "show", "--json")
+    plots = json.loads(shown.stdout)["data"]
+    assert {"exact_vs_length", "acc_vs_length", "imdb_vs_length", "train_loss"} <= set(plots)  # PEs on one axis
+    assert "figures/accuracy_vs_length.png" in plots and not any("metrics/live" in k for k in plots)
+    assert "warning" not in shown.stderr.lower() and "error" not in shown.stderr.lower()
+    table = (repo / "figures/data/lengths.tsv").read_text().splitlines()
+    assert table[0] == "task\tpe\tlength\tacc\texact" and {line.split("\t")[1] for line in table[1:]} >= set(PES)
     first = (repo / "metrics/results.json").read_bytes()
 
     second = dvc(repo, "repro")  # only the runtime stage runs (always), and it resolves the same precision

@@ -91,7 +91,7 @@ def test_sentences_follow_the_numbers(inputs):
     assert "from 0.1 at 16 to 0.4 at 32 (x4.0), with the probe loss going from 1 to 1" in section(text, "alibi")
     # content matching: exact 0.95 [0.93, 0.97] at 16 beats the 3-token rule's 0.9; 0.5 is below it
     assert "copy at 16: content matching without positions scores 30.0 % exact match (last 2 tokens) and 90.0 %" in text
-    assert "learned, rope, alibi beats it; sinusoidal is below it" in text
+    assert "learned, rope, alibi beat it; sinusoidal is below it" in text
     # one seed ranks nothing
     assert "copy, exact match at 32: one model per PE (1 seed), so no ranking is claimed" in text
     assert " > " not in text.split("## Synthetic")[1].split("## IMDb")[0]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-CODE = ("src", "stages")
+CODE = ("src", "stages", "templates")
 FILES = ("dvc.yaml", ".dvcignore")
 GIT_ENV = {"GIT_AUTHOR_NAME": "posenc", "GIT_AUTHOR_EMAIL": "posenc@localhost",
            "GIT_COMMITTER_NAME": "posenc", "GIT_COMMITTER_EMAIL": "posenc@localhost"}

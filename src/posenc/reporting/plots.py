@@ -286,3 +286,20 @@ def all_figures(results: dict, probes: dict[tuple[str, str], dict], maps: dict[s
                                                     map_lengths, train_len)
     return figs
 
+
+
+def tidy_tables(results: dict, live: dict[str, dict[str, list[pd.DataFrame]]], pes: list[str]) -> dict[str, pd.DataFrame]:
+    """Long-format tables behind dvc.yaml's top-level plots (templates/by_pe.json: one line per PE, one
+    panel per task): scores vs length (PEs and evaluation variants), training loss (mean over seeds)."""
+    lengths = [{"task": task, "pe": pe, "length": int(L), "acc": v["acc"], "exact": v["exact"]}
+               for task, per_pe in results["curves"].items() for pe, curve in per_pe.items() for L, v in curve.items()]
+    imdb = [{"task": "imdb", "pe": pe, "length": L, "acc": row[key("acc", L)]}
+            for pe, row in results.get("imdb", {}).items() for L in lengths_of(row, "acc")]
+    loss = []
+    for task, per_pe in live.items():
+        for pe in pes:
+            both = pd.concat([df.set_index("step")["loss"] for df in per_pe[pe]], axis=1).mean(axis=1)
+            loss += [{"task": task, "pe": pe, "step": int(s), "loss": float(v)} for s, v in both.items()]
+    return {"lengths.tsv": pd.DataFrame(lengths).sort_values(["task", "pe", "length"]),
+            "imdb.tsv": pd.DataFrame(imdb, columns=["task", "pe", "length", "acc"]),
+            "train_loss.tsv": pd.DataFrame(loss)}

@@ -132,11 +132,13 @@ def baseline_sentence(inp: Inputs, task: str, L: int) -> str:
     if not base:
         return ""
     b3, b2 = base["lookup3"][str(L)]["exact"], base["lookup2"][str(L)]["exact"]
-    verdicts = {"beats": [], "is below": [], "is not distinguishable from": []}
+    verdicts = {"above": [], "below": [], "within": []}
     for pe, row in inp.results["tasks"][task].items():
         lo, hi = row["ci"][key("exact", L)]
-        verdicts["beats" if lo > b3 else "is below" if hi < b3 else "is not distinguishable from"].append(pe)
-    said = "; ".join(f"{', '.join(pes)} {word} it" for word, pes in verdicts.items() if pes)
+        verdicts["above" if lo > b3 else "below" if hi < b3 else "within"].append(pe)
+    words = {"above": ("beats", "beat"), "below": ("is below", "are below"),
+             "within": ("is not distinguishable from", "are not distinguishable from")}
+    said = "; ".join(f"{', '.join(pes)} {words[k][len(pes) > 1]} it" for k, pes in verdicts.items() if pes)
     return (f"- {task} at {L}: content matching without positions scores {pct(b2)} exact match (last 2 tokens) "
             f"and {pct(b3)} (last 3 tokens); by its 95 % interval, {said}.")
 
