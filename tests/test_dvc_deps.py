@@ -105,16 +105,14 @@ def test_per_model_paths_are_the_artifacts_ones(task):
     s = {n: expand(DVC[n], {"pe": pe, "task": task, "seed": 0}) for n in ("train", "evaluate", "probe")}
     i = {n: expand(DVC[n], {"pe": pe, "seed": 0}) for n in ("train_imdb", "evaluate_imdb", "probe_imdb")}
     strs = lambda *ps: {str(p) for p in ps}  # noqa: E731
-    assert paths(s["train"]["outs"]) == strs(L.checkpoint(task, pe), L.train_log(task, pe))
-    assert paths(s["train"]["plots"]) == strs(L.live_dir(task, pe))
+    assert paths(s["train"]["outs"]) == strs(L.checkpoint(task, pe), L.train_log(task, pe), L.live_dir(task, pe))
     assert {str(L.synthetic_data(task)), str(L.runtime)} <= paths(s["train"]["deps"])
     assert paths(s["evaluate"]["outs"]) == strs(L.eval_json(task, pe))
     assert {str(L.checkpoint(task, pe)), str(L.synthetic_data(task))} <= paths(s["evaluate"]["deps"])
     assert paths(s["probe"]["outs"]) == strs(L.attention_maps(task, pe), L.probe_json(task, pe))
     assert paths(expand(DVC["baselines"], {"task": task})["outs"]) == strs(L.baselines(task))
     assert str(L.synthetic_data(task)) in paths(expand(DVC["baselines"], {"task": task})["deps"])
-    assert paths(i["train_imdb"]["outs"]) == strs(L.checkpoint(IMDB, pe), L.train_log(IMDB, pe))
-    assert paths(i["train_imdb"]["plots"]) == strs(L.live_dir(IMDB, pe))
+    assert paths(i["train_imdb"]["outs"]) == strs(L.checkpoint(IMDB, pe), L.train_log(IMDB, pe), L.live_dir(IMDB, pe))
     assert str(L.imdb_data) in paths(i["train_imdb"]["deps"])
     assert paths(i["evaluate_imdb"]["outs"]) == strs(L.eval_json(IMDB, pe))
     assert paths(i["probe_imdb"]["outs"]) == strs(L.probe_json(IMDB, pe))
