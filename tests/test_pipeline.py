@@ -17,7 +17,7 @@ from posenc.data.fake_imdb import write_archive
 from posenc.artifacts import IMDB, Layout
 from posenc.io import _umask
 
-PES = [*tiny_params()["pes"], "nope"]  # the default's PEs plus one more, so `nope` runs end to end too
+PES = list(tiny_params()["pes"])  # the default PEs (every registered PE gets the unit property tests; CI time)
 
 
 def run(cmd, cwd, check=True):
