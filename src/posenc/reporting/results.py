@@ -13,6 +13,7 @@ import numpy as np
 from posenc import io
 from posenc.artifacts import IMDB, Layout
 from posenc.config import Config
+from posenc.metrics import macro_f1
 from posenc.reporting import stats
 
 
@@ -211,7 +212,7 @@ def imdb_interval(evs: list[dict], metric: str) -> list[float]:
     both = np.stack([pred, label], axis=-1)  # (S, N, 2): resampled together
     if metric == "acc":
         return stats.bootstrap_interval(both, lambda x: float((x[..., 0] == x[..., 1]).mean()))
-    return stats.bootstrap_interval(both, lambda x: float(np.mean([stats.macro_f1(r[:, 0], r[:, 1]) for r in x])))
+    return stats.bootstrap_interval(both, lambda x: float(np.mean([macro_f1(r[:, 0], r[:, 1]) for r in x])))
 
 
 def imdb_results(cfg: Config, evals: dict, trains: dict, data: dict) -> dict:

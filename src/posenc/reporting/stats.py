@@ -16,8 +16,6 @@ from collections.abc import Callable
 import numpy as np
 from scipy import stats
 
-from posenc.metrics import macro_f1  # noqa: F401  (re-exported for the aggregation)
-
 CONFIDENCE = 0.95
 MIN_SEEDS = 3  # fewer seeds: intervals over the evaluation sample only, and no ranking
 N_BOOT = 2000
