@@ -13,7 +13,7 @@ from posenc.nn.checkpoint import load_model
 def main() -> None:
     args, cfg, layout = _cli.setup(_cli.parser(__doc__, pe=True, seed=True))
     model, _ = load_model(layout.checkpoint(IMDB, args.pe, args.seed))
-    test = imdb.load_split(layout.imdb_data / "test.npz")
+    test = imdb.test_subset(imdb.load_split(layout.imdb_data / "test.npz"), cfg.imdb.test_reviews, cfg.seed)
     metrics = evaluate_classifier(model, test, cfg, runtime.load(layout.runtime, cfg.runtime.dtype))
     io.write_json(layout.eval_json(IMDB, args.pe, args.seed), {"pe": args.pe, "seed": args.seed, "lengths": metrics})
     print(f"imdb/{args.pe}/s{args.seed}: " + ", ".join(f"acc@{L} {m['acc']:.4f}" for L, m in metrics.items()))

@@ -311,3 +311,19 @@ def test_evaluation_reuses_logits_only_where_the_input_is_unchanged(prepared, ti
     a = predict(model, test, first, tiny_cfg.imdb.truncation, 4, CPU32, short)
     b = predict(model, test, last, tiny_cfg.imdb.truncation, 4, CPU32, short)
     assert np.allclose(a, b, atol=1e-5)
+
+
+def test_test_subset_is_stratified_seeded_and_keeps_each_review_whole():
+    """imdb.test_reviews: a cheaper evaluation on a fixed stratified subset; 0 (or too many) keeps all."""
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(1, 30, size=200)
+    labels = np.repeat([0, 1], [140, 60])
+    tokens = rng.integers(0, 50, size=int(lengths.sum())).astype(np.int32)
+    test = imdb.Encoded(lengths, tokens, labels)
+    sub = imdb.test_subset(test, 50, seed=0)
+    assert len(sub) == 50 and sub.labels.sum() == 15  # the 30 % of positives kept
+    assert imdb.test_subset(test, 50, seed=0).tokens.tobytes() == sub.tokens.tobytes()  # seeded
+    assert imdb.test_subset(test, 50, seed=1).tokens.tobytes() != sub.tokens.tobytes()
+    whole = {tuple(tokens[o:o + k]) for o, k in zip(test.offsets, lengths)}
+    assert all(tuple(sub.tokens[o:o + k]) in whole for o, k in zip(sub.offsets, sub.lengths))
+    assert imdb.test_subset(test, 0, seed=0) is test and imdb.test_subset(test, 500, seed=0) is test

@@ -87,6 +87,7 @@ class ImdbConfig:
     min_frequency: int  # BPE merges need at least this many occurrences
     val_frac: float  # stratified share of train held out for model selection
     max_reviews: int  # per split, a stratified subset for quick runs (0 = all)
+    test_reviews: int  # evaluation only: a stratified subset of the test split (0 = all); training is unchanged
     train_max_len: int  # training inputs are truncated to this many tokens
     truncation: str  # which end of a long review is kept: "head" (its start) or "tail" (its end)
     eval_lengths: tuple[int, ...]  # test reviews truncated at each of these lengths
@@ -298,6 +299,7 @@ def _validate_imdb(c: ImdbConfig, m: ModelConfig) -> None:
     _check(c.min_frequency >= 1, "imdb.min_frequency", f"must be >= 1, got {c.min_frequency}")
     _check(0.0 < c.val_frac < 0.5, "imdb.val_frac", f"must be in (0, 0.5), got {c.val_frac}")
     _check(c.max_reviews >= 0, "imdb.max_reviews", f"must be >= 0 (0 = all), got {c.max_reviews}")
+    _check(c.test_reviews >= 0, "imdb.test_reviews", f"must be >= 0 (0 = all), got {c.test_reviews}")
     _check(2 <= c.train_max_len <= m.max_positions, "imdb.train_max_len",
            f"must be between 2 and model.max_positions ({m.max_positions}), got {c.train_max_len}")
     _check(c.truncation in IMDB_TRUNCATION, "imdb.truncation",

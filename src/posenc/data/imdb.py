@@ -268,6 +268,17 @@ def to_arrays(e: Encoded) -> dict[str, np.ndarray]:
     return {"lengths": e.lengths, "tokens": e.tokens, "labels": e.labels}
 
 
+def test_subset(test: Encoded, n: int, seed: int) -> Encoded:
+    """The first n of a seeded stratified draw of test reviews (all when n is 0 or covers them): the
+    evaluation's own subset, so a cheaper evaluation never changes the trained models (issue 14)."""
+    if not n or n >= len(test):
+        return test
+    idx = stratified_pick(test.labels, n, np.random.default_rng([seed, 14]))
+    starts = test.offsets[idx]
+    tokens = np.concatenate([test.tokens[s:s + k] for s, k in zip(starts, test.lengths[idx])])
+    return Encoded(test.lengths[idx], tokens, test.labels[idx])
+
+
 def load_split(path: str | Path) -> Encoded:
     """Read a prepared split; missing, corrupt or inconsistent -> DataError."""
     path = Path(path)

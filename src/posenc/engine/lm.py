@@ -115,6 +115,7 @@ def _resume(state: dict, model, engine: Engine, sampler, on_log: LogFn | None) -
     engine.restore(state["engine"])
     sampler.rng.bit_generator.state = state["sampler_rng"]
     checks = state["checks"]
+    print(f"resuming from the snapshot at step {engine.steps_done}", flush=True)
     if on_log:
         for step, acc, exact in zip(checks["step"], checks["val_acc"], checks["val_exact"]):
             on_log(step, {"val/acc": acc, "val/exact": exact})

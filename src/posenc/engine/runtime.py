@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from posenc.errors import DataError
+from posenc.errors import ConfigError, DataError
 
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # CPU flags of a native bf16 matmul
 
@@ -41,8 +41,12 @@ def seed_everything(seed: int) -> None:
 
 
 def set_threads(n: int | None = None) -> None:
-    """Intra-op threads: every core unless told otherwise."""
-    torch.set_num_threads(n or os.cpu_count() or 1)
+    """Intra-op threads: n, else the POSENC_THREADS environment variable, else every core. Parallel
+    workers (`dvc queue start -j N`) set POSENC_THREADS to cores / N so they do not oversubscribe."""
+    env = os.environ.get("POSENC_THREADS", "")
+    if env and not (env.isdigit() and int(env) > 0):
+        raise ConfigError(f"POSENC_THREADS must be a positive integer, got {env!r}")
+    torch.set_num_threads(n or int(env or 0) or os.cpu_count() or 1)
 
 
 def pick_device() -> torch.device:

@@ -1,0 +1,118 @@
+"""Time to accuracy (issue 14), the measure MLPerf uses for training: the wall time a recipe needs before
+the learned PE (the slowest learner) reaches a fixed exact match on copy at the training length.
+
+The target is what round 1's recipe (d=128, 3 layers, 4 heads, float32, batch 64, lr 3e-3, 3,000 steps on
+the full warmup + cosine schedule, no early stop) reaches at its end; round 1's time is its whole run.
+The current default (params.yaml's model, train and runtime sections) then trains on the same data, and
+its time is the wall time of its first validation check at or above that target. Both runs go through
+the pipeline's own training loop (engine/lm.train_lm) with its validation checks (256 sequences at the
+training length every train.check_every steps), one after the other in this process: run it on an
+otherwise idle machine. Writes bench/time_to_accuracy.json (committed) with the CPU named.
+
+    python bench/time_to_accuracy.py                  # both, about an hour on a 2-core CPU
+    python bench/time_to_accuracy.py --keep round1    # reuse round 1's run from the existing file
+"""
+
+import argparse
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stages"))
+
+import _cli  # noqa: E402
+import torch  # noqa: E402
+
+from posenc import config, io  # noqa: E402
+from posenc.data import synthetic  # noqa: E402
+from posenc.engine.lm import train_lm  # noqa: E402
+from posenc.engine.runtime import cpu_flags, resolve  # noqa: E402
+
+PE, TASK = "learned", "copy"
+ROUND1 = {  # round 1's recipe, as issue 14 states it (its stop rule removed: the full schedule)
+    "model": {"n_layers": 3, "d_model": 128, "n_heads": 4, "ffn_mult": 4},
+    "train": {"lr": 3.0e-3, "batch_size": 64, "max_steps": 3000, "curriculum_start_len": 16,
+              "curriculum_steps": 400, "warmup_frac": 0.1},
+    "runtime": {"dtype": "float32"},
+}
+
+
+def recipe(base: dict, name: str) -> config.Config:
+    d = config.to_dict(base)
+    for section, values in (ROUND1 if name == "round1" else {}).items():
+        d[section] = {**d[section], **values}
+    d["train"]["resume_every"] = 0
+    return config.from_dict(d)
+
+
+def run(cfg: config.Config, splits: dict) -> dict:
+    """Train once; every validation check with the wall time since the start of training."""
+    rows = []
+    t0 = time.perf_counter()
+
+    def on_log(step, values):
+        if "val/exact" in values:
+            rows.append({"step": step, "wall_s": round(time.perf_counter() - t0, 2),
+                         "val_acc": values["val/acc"], "val_exact": values["val/exact"]})
+            print(f"  step {step:>5}  {rows[-1]['wall_s']:8.1f} s  val acc {values['val/acc']:.4f}  "
+                  f"exact {values['val/exact']:.3f}", flush=True)
+
+    out = train_lm(cfg, PE, TASK, splits, cfg.seeds[0], progress=False, on_log=on_log, rt=resolve(cfg.runtime.dtype))
+    t, m = out["timing"], cfg.model
+    return {"shape": {"d_model": m.d_model, "n_layers": m.n_layers, "n_heads": m.n_heads},
+            "train": config.to_dict(cfg)["train"], "dtype": out["summary"]["dtype"],
+            "wall_s": t["wall_s"], "tokens": out["summary"]["train_tokens"], "tokens_per_s": t["tokens_per_s"],
+            "checks": rows}
+
+
+def reached(result: dict, target: float) -> dict | None:
+    return next((r for r in result["checks"] if r["val_exact"] >= target), None)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--out", default="bench/time_to_accuracy.json")
+    ap.add_argument("--keep", choices=["round1", "default"], help="reuse this recipe's run from --out")
+    args = ap.parse_args()
+    base = config.load(args.params)
+    old = io.read_json(args.out) if args.keep and Path(args.out).exists() else {}
+    splits = synthetic.load(synthetic_data(base), TASK, base.synthetic.vocab_size)
+    runs = {}
+    for name in ("round1", "default"):
+        if name == args.keep and name in old.get("runs", {}):
+            runs[name] = old["runs"][name]
+            continue
+        print(f"{name}: training {TASK}/{PE}", flush=True)
+        runs[name] = run(recipe(base, name), splits)
+    target = runs["round1"]["checks"][-1]["val_exact"]
+    hit = reached(runs["default"], target)
+    out = {"cpu": platform.processor() or cpu_model(), "cpu_model": cpu_model(), "threads": torch.get_num_threads(),
+           "native_bf16": sorted(f for f in ("avx512_bf16", "amx_bf16") if f in cpu_flags()),
+           "torch": torch.__version__, "task": TASK, "pe": PE, "target_exact": target,
+           "round1_wall_s": runs["round1"]["wall_s"], "default_wall_to_target_s": hit["wall_s"] if hit else None,
+           "ratio": round(hit["wall_s"] / runs["round1"]["wall_s"], 3) if hit else None, "runs": runs}
+    io.write_json(args.out, out)
+    verdict = f"{hit['wall_s']:.0f} s ({out['ratio']:.2f} x round 1)" if hit else "never within its budget"
+    print(f"target exact {target:.3f}: round 1 {out['round1_wall_s']:.0f} s, default {verdict}; {out['cpu_model']}")
+
+
+def synthetic_data(cfg: config.Config) -> Path:
+    """The copy data generated from params (deterministic in `seed`), outside the work tree."""
+    path = Path(tempfile.gettempdir()) / "posenc_tta" / f"{TASK}.npz"
+    path.parent.mkdir(exist_ok=True)
+    io.save_npz(path, synthetic.generate(cfg.synthetic, TASK, cfg.seed))
+    return path
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+if __name__ == "__main__":
+    _cli.run(main)
