@@ -9,7 +9,7 @@ import pytest
 from posenc.nn.pe import available
 from posenc.reporting import report
 
-PES = ["sinusoidal", "learned", "rope", "alibi"]
+PES = ["sinusoidal", "learned", "rope", "alibi", "nope"]  # the default pes
 NAN = float("nan")
 
 
@@ -33,7 +33,8 @@ def lm_row(acc, loss, exact_short):
 @pytest.fixture
 def inputs(tiny_cfg):
     # copy at 16 (training length) / 32: alibi keeps, learned collapses, sinusoidal degrades, rope goes NaN
-    acc = {"sinusoidal": (0.99, 0.7), "learned": (0.99, 0.05), "rope": (0.99, 0.0), "alibi": (0.99, 0.97)}
+    acc = {"sinusoidal": (0.99, 0.7), "learned": (0.99, 0.05), "rope": (0.99, 0.0), "alibi": (0.99, 0.97),
+           "nope": (0.99, 0.6)}
     loss = {pe: (0.1, NAN if pe == "rope" else 1.0) for pe in PES}
     tasks = {t: {pe: lm_row(acc[pe], loss[pe], 0.5 if pe == "sinusoidal" else 0.95) for pe in PES}
              for t in ("copy", "duplicate")}
@@ -68,7 +69,7 @@ def inputs(tiny_cfg):
     profile = {"device": "cpu", "device_name": "test cpu", "native_bf16": [], "auto_dtype": "float32", "threads": 2, "torch": "x", "batch_size": 2, "repeats": 2,
                "baseline": "nope", "matmul": {"n": 64, "flops_per_s": 1e9},
                "models": {pe: {"extra_params": 0, "lengths": {"16": dict(row), "32": dict(row)}}
-                          for pe in ["nope", *PES]}}
+                          for pe in PES}}
     profile["models"]["rope"]["lengths"]["32"]["train_overhead"] = 1.7
     return report.Inputs(cfg=tiny_cfg, results=results, profile=profile, trains=trains, probes=probes,
                          figures=("accuracy_vs_length.png",))
@@ -91,7 +92,7 @@ def test_sentences_follow_the_numbers(inputs):
     assert "from 0.1 at 16 to 0.4 at 32 (x4.0), with the probe loss going from 1 to 1" in section(text, "alibi")
     # content matching: exact 0.95 [0.93, 0.97] at 16 beats the 3-token rule's 0.9; 0.5 is below it
     assert "copy at 16: content matching without positions scores 30.0 % exact match (last 2 tokens) and 90.0 %" in text
-    assert "learned, rope, alibi beat it; sinusoidal is below it" in text
+    assert "learned, rope, alibi, nope beat it; sinusoidal is below it" in text
     # one seed ranks nothing
     assert "copy, exact match at 32: one model per PE (1 seed), so no ranking is claimed" in text
     assert " > " not in text.split("## Synthetic")[1].split("## IMDb")[0]
