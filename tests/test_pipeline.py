@@ -2,6 +2,8 @@
 the results schema, a second repro that skips everything, `dvc exp run -S`, and
 the stage scripts' one-line errors on bad input."""
 
+import csv
+import io
 import json
 import os
 import shutil
@@ -293,9 +295,8 @@ def test_queued_experiments_run_two_at_a_time(repo):
         time.sleep(3)
     dvc(repo, "queue", "stop", check=False)
     assert states.count("Success") >= 2 and "Failed" not in states, states
-    table = dvc(repo, "exp", "show", "--csv").stdout.splitlines()
-    column = table[0].split(",").index("probe.batch_size")
-    assert {"1", "3"} <= {row.split(",")[column] for row in table[1:]}
+    table = list(csv.DictReader(io.StringIO(dvc(repo, "exp", "show", "--csv").stdout)))  # quoted lists hold commas
+    assert {"1", "3"} <= {row["probe.batch_size"] for row in table}
 
 
 def stage(repo, script, *args, root=None, params=None):
