@@ -28,7 +28,7 @@ import torch  # noqa: E402
 from posenc import config, io  # noqa: E402
 from posenc.data import synthetic  # noqa: E402
 from posenc.engine.lm import train_lm  # noqa: E402
-from posenc.engine.runtime import cpu_flags, resolve  # noqa: E402
+from posenc.engine.runtime import BF16_FLAGS, cpu_flags, resolve  # noqa: E402
 
 PE, TASK = "learned", "copy"
 ROUND1 = {  # round 1's recipe, as issue 14 states it (its stop rule removed: the full schedule)
@@ -89,8 +89,8 @@ def main() -> None:
         runs[name] = run(recipe(base, name), splits)
     target = runs["round1"]["checks"][-1]["val_exact"]
     hit = reached(runs["default"], target)
-    out = {"cpu": platform.processor() or cpu_model(), "cpu_model": cpu_model(), "threads": torch.get_num_threads(),
-           "native_bf16": sorted(f for f in ("avx512_bf16", "amx_bf16") if f in cpu_flags()),
+    out = {"cpu_model": cpu_model(), "threads": torch.get_num_threads(),
+           "native_bf16": sorted(set(BF16_FLAGS) & cpu_flags()),
            "torch": torch.__version__, "task": TASK, "pe": PE, "target_exact": target,
            "round1_wall_s": runs["round1"]["wall_s"], "default_wall_to_target_s": hit["wall_s"] if hit else None,
            "ratio": round(hit["wall_s"] / runs["round1"]["wall_s"], 3) if hit else None, "runs": runs}
