@@ -14,11 +14,8 @@ from __future__ import annotations
 import math
 
 from posenc.reporting import stats
-from posenc.reporting.results import key
-
-
-def _pct(x) -> str:
-    return f"{100 * x:.1f} %" if isinstance(x, (int, float)) and math.isfinite(x) else "NaN"
+from posenc.reporting.results import key, parent_pe
+from posenc.reporting.tables import _pct
 
 
 def _ci(row: dict, k: str) -> str:
@@ -26,14 +23,9 @@ def _ci(row: dict, k: str) -> str:
     return f" [{_pct(lo)}, {_pct(hi)}]" if math.isfinite(lo) and math.isfinite(hi) else ""
 
 
-def parent(name: str, pes: list[str]) -> str:
-    """The trained PE behind a row: itself, or the PE whose evaluation variant it is (rope_ntk -> rope)."""
-    return name if name in pes else next(pe for pe in pes if name.startswith(f"{pe}_"))
-
-
 def cost(name: str, pes: list[str], profile: dict | None, T: int) -> str:
     """What picking `name` costs, from `make bench`'s profile (nothing measured: it says so)."""
-    pe = parent(name, pes)
+    pe = parent_pe(name, pes)
     extra = "" if pe == name else f" (an evaluation-time rescaling of {pe}'s model: no training of its own)"
     row = (profile or {}).get("models", {}).get(pe)
     if not row:

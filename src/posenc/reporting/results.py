@@ -48,6 +48,11 @@ def read_inputs(cfg: Config, layout: Layout) -> tuple:
     return evals, trains, imdb_evals, imdb_trains, io.read_json(layout.imdb_summary), probes, baselines
 
 
+def parent_pe(name: str, pes) -> str:
+    """The trained PE behind a row: itself, or the PE whose evaluation variant it is (rope_ntk -> rope)."""
+    return name if name in pes else next(pe for pe in pes if name.startswith(f"{pe}_"))
+
+
 def variant_name(pe: str, variant: str) -> str:
     """The results row of an evaluation-only variant of `pe`'s trained models: rope + pi -> rope_pi."""
     return f"{pe}_{variant}"
@@ -134,7 +139,7 @@ def aggregate(cfg: Config, evals: dict, trains: dict, imdb_evals: dict, imdb_tra
                      "headline_task": s.headline_task, "tasks": {}, "curves": {}, "tracking": {}}
     for task in s.tasks:
         names = rows_of(cfg, evals, task)
-        parent = {n: n if n in cfg.pes else next(pe for pe in cfg.pes if n.startswith(f"{pe}_")) for n in names}
+        parent = {n: parent_pe(n, cfg.pes) for n in names}
         rows = {n: lm_row(cfg, [evals[(task, n, sd)] for sd in seeds],
                           [trains[(task, parent[n], sd)] for sd in seeds], lengths) for n in names}
         results["tasks"][task] = {pe: {k: v for k, v in row.items() if not k.startswith(("acc_", "exact_", "loss_"))
