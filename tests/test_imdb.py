@@ -291,6 +291,46 @@ def test_training_is_deterministic_and_keeps_the_best_val_loss(prepared, tiny_cf
     assert val["loss"] == pytest.approx(min(losses), rel=1e-5)
 
 
+class Killed(Exception):
+    pass
+
+
+def test_a_killed_imdb_training_resumes_mid_epoch_and_ends_byte_identical(prepared, tiny_params_dict, tmp_path):
+    """Issue 17: stop a 2-epoch run (with dropout, so the torch generator matters) in its second epoch after a
+    snapshot; the rerun resumes there, not from step 0, and the weights, history, epochs, summary and live-log
+    rows all equal an uninterrupted run's; the snapshot is removed at the end."""
+    from posenc import config
+    from posenc.engine.resume import Snapshots
+
+    tok, splits, _ = prepared
+    tiny_params_dict["train"].update(log_every=1, resume_every=3)
+    tiny_params_dict["imdb"].update(epochs=2, dropout=0.1)
+    cfg = config.from_dict(tiny_params_dict)
+    vocab = tok.get_vocab_size()
+    rows_ref = []
+    ref = train_classifier(cfg, "rope", splits, vocab, 0, progress=False, on_log=lambda s, m: rows_ref.append((s, m)))
+    per_epoch = ref["summary"]["steps"] // 2
+    kill = 3 * (per_epoch // 3 + 1) + 1  # the step after the first snapshot of the second epoch
+    assert kill < 2 * per_epoch, "the tiny run is too short to kill in its second epoch"
+
+    def dies(step, metrics):
+        if step == kill:
+            raise Killed
+
+    snaps = Snapshots(tmp_path / "snap.pt", 3)
+    with pytest.raises(Killed):
+        train_classifier(cfg, "rope", splits, vocab, 0, progress=False, on_log=dies, snapshots=snaps)
+    assert snaps.load()["engine"]["steps_done"] == kill - 1 and snaps.load()["epoch"] == 1
+    rows = []
+    out = train_classifier(cfg, "rope", splits, vocab, 0, progress=False, on_log=lambda s, m: rows.append((s, m)),
+                           snapshots=snaps)
+    assert out["history"] == ref["history"] and out["epochs"] == ref["epochs"] and out["summary"] == ref["summary"]
+    assert all(torch.equal(out["state_dict"][k], ref["state_dict"][k]) for k in ref["state_dict"])
+    by_name = lambda rs: sorted((k, s, v) for s, m in rs for k, v in m.items())  # noqa: E731  per metric, step order
+    assert by_name(rows) == by_name(rows_ref)
+    assert not (tmp_path / "snap.pt").exists()
+
+
 @pytest.mark.parametrize("pe", ["learned", "alibi"])
 def test_evaluation_reuses_logits_only_where_the_input_is_unchanged(prepared, tiny_cfg, pe):
     """Each length's scores equal a from-scratch pass over the test set truncated at that length."""

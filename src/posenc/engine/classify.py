@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from posenc.config import Config
 from posenc.data import imdb
 from posenc.data.imdb import Encoded
+from posenc.engine.resume import Snapshots
 from posenc.engine.runtime import Runtime, resolve, seed_everything
 from posenc.engine.trainer import Engine, LogFn, Recipe, cpu_state
 from posenc.metrics import macro_f1
@@ -73,11 +74,36 @@ def scores(logits: np.ndarray, labels: np.ndarray) -> dict:
             "f1": macro_f1(pred, labels, logits.shape[1]), "loss": loss if math.isfinite(loss) else float("nan"), "n": len(labels)}
 
 
+def _snapshot(model, engine: Engine, rng_state: dict, epoch: int, progress: dict) -> dict:
+    """What a killed IMDb training resumes from (engine/resume.py): the epoch's batch-order generator as it
+    was before that epoch's batches were drawn, so the resumed run redraws the same batches and skips the
+    ones done; dropout's torch generator is in the engine's state (CUDA's beside it)."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    return {"model": cpu_state(model), "engine": engine.state(), "epoch": epoch, "epoch_rng": rng_state,
+            "cuda_rng": cuda, **progress}
+
+
+def _resume(state: dict, model, engine: Engine, rng: np.random.Generator, on_log: LogFn | None) -> dict:
+    model.load_state_dict(state["model"])
+    engine.restore(state["engine"])
+    rng.bit_generator.state = state["epoch_rng"]
+    if state["cuda_rng"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    print(f"resuming from the snapshot at step {engine.steps_done}", flush=True)
+    e = state["epochs"]
+    if on_log:  # DVC deleted the live log: send the finished epochs' validation rows again
+        for step, loss, acc in zip(state["val_steps"], e["val_loss"], e["val_acc"]):
+            on_log(step, {"val/loss": loss, "val/acc": acc})
+    return state
+
+
 def train_classifier(cfg: Config, pe: str, splits: dict[str, Encoded], vocab_size: int, seed: int,
-                     progress: bool = True, on_log: LogFn | None = None, rt: Runtime | None = None) -> dict:
+                     progress: bool = True, on_log: LogFn | None = None, rt: Runtime | None = None,
+                     snapshots: Snapshots | None = None) -> dict:
     """Train one classifier -> {"model", "state_dict" (best val loss), "history", "epochs", "summary", "timing"}.
 
-    Each epoch's validation scores also go to `on_log` as val/loss and val/acc.
+    Each epoch's validation scores also go to `on_log` as val/loss and val/acc. `snapshots`
+    (engine/resume.py): saved every train.resume_every steps, resumed from when present, removed at the end.
     """
     seed_everything(seed)
     c = cfg.imdb
@@ -90,24 +116,42 @@ def train_classifier(cfg: Config, pe: str, splits: dict[str, Encoded], vocab_siz
                     progress, on_log)
     rng = np.random.default_rng(seed)
     train_len = np.minimum(train.lengths, c.train_max_len)
-    epochs = {"epoch": [], "val_loss": [], "val_acc": []}
-    best, best_loss, step = None, math.inf, 0
-    for epoch in range(c.epochs):
+    snapshots = snapshots or Snapshots(None, 0)
+    run = {"epochs": {"epoch": [], "val_loss": [], "val_acc": []}, "val_steps": [], "best": None,
+           "best_loss": math.inf}
+    first_epoch = 0
+    if (state := snapshots.load()) is not None:
+        state = _resume(state, model, engine, rng, on_log)
+        run, first_epoch = {k: state[k] for k in run}, state["epoch"]
+    epochs, step = run["epochs"], engine.steps_done
+    for epoch in range(first_epoch, c.epochs):
         model.train()
-        for b in imdb.length_batches(train_len, c.batch_size, rng):
+        rng_state = rng.bit_generator.state
+        batches = imdb.length_batches(train_len, c.batch_size, rng)
+        done_before = step - epoch * math.ceil(len(train) / c.batch_size)  # > 0 only in a resumed epoch
+        for b in batches[done_before:]:
             ids, mask, labels = (t.to(device) for t in imdb.make_batch(train, b, c.train_max_len, c.truncation))
             if not engine.step(step, (ids, mask), labels, int(mask.sum())):
                 break
             step += 1
+            if snapshots.due(step) and step < total:
+                snapshots.save(_snapshot(model, engine, rng_state, epoch, run))
         if engine.stop_reason:
             break
         v = scores(predict(model, val, c.train_max_len, c.truncation, cfg.evaluate.batch_size, rt), val.labels)
         epochs["epoch"].append(epoch + 1), epochs["val_loss"].append(v["loss"]), epochs["val_acc"].append(v["acc"])
+        run["val_steps"].append(step)
         engine.validated(step, {"loss": v["loss"], "acc": v["acc"]},
                          f"imdb/{pe} epoch {epoch + 1}: val_loss {v['loss']:.4f} val_acc {v['acc']:.4f}")
-        if v["loss"] < best_loss:
-            best_loss, best = v["loss"], cpu_state(model)
+        if v["loss"] < run["best_loss"]:
+            run["best_loss"], run["best"] = v["loss"], cpu_state(model)
     timing = engine.finish()
+    snapshots.done()
+    return _result(model, engine, run, seed, step, rt, timing)
+
+
+def _result(model, engine: Engine, run: dict, seed: int, step: int, rt: Runtime, timing: dict) -> dict:
+    epochs, best, best_loss = run["epochs"], run["best"], run["best_loss"]
     if best is None:  # no finite validation loss: keep the last weights, say so
         best = cpu_state(model)
     finite = [x for x in epochs["val_loss"] if math.isfinite(x)]
