@@ -2,6 +2,7 @@
 its accuracy), and changing a number leaves no stale sentence behind."""
 
 import copy
+import dataclasses
 import math
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from posenc.nn.pe import available
 from posenc.reporting import report
 
-PES = ["sinusoidal", "learned", "rope", "alibi", "nope"]  # the default pes
+PES = ["sinusoidal", "learned", "rope", "alibi", "nope"]  # the PEs these made-up numbers describe
 NAN = float("nan")
 
 
@@ -71,7 +72,7 @@ def inputs(tiny_cfg):
                "models": {pe: {"extra_params": 0, "lengths": {"16": dict(row), "32": dict(row)}}
                           for pe in PES}}
     profile["models"]["rope"]["lengths"]["32"]["train_overhead"] = 1.7
-    return report.Inputs(cfg=tiny_cfg, results=results, profile=profile, trains=trains, probes=probes,
+    return report.Inputs(cfg=dataclasses.replace(tiny_cfg, pes=PES), results=results, profile=profile, trains=trains, probes=probes,
                          figures=("accuracy_vs_length.png",))
 
 

@@ -74,6 +74,7 @@ class TrainConfig:
 @dataclass(frozen=True)
 class EvalConfig:
     batch_size: int
+    position_draws: int  # a randomized PE is scored with this many seeded position draws, averaged
 
 
 @dataclass(frozen=True)
@@ -268,6 +269,8 @@ def validate(cfg: Config) -> None:
     _check(t.track_size <= s.eval_size, "train.track_size",
            f"must be <= synthetic.eval_size ({s.eval_size}), got {t.track_size}")
     _check(cfg.evaluate.batch_size > 0, "evaluate.batch_size", f"must be > 0, got {cfg.evaluate.batch_size}")
+    _check(cfg.evaluate.position_draws > 0, "evaluate.position_draws",
+           f"must be > 0, got {cfg.evaluate.position_draws}")
     _check(cfg.runtime.dtype in DTYPES, "runtime.dtype",
            f"unknown precision {cfg.runtime.dtype!r}; choose from {', '.join(DTYPES)}")
     _validate_imdb(cfg.imdb, m)

@@ -28,7 +28,7 @@ def evaluate_classifier(model, test: Encoded, cfg: Config, rt: Runtime | None = 
     prev = 0
     for L in c.eval_lengths:
         todo = np.flatnonzero(test.lengths > prev) if logits is not None else np.arange(len(test))
-        fresh = predict(model, test, L, c.truncation, cfg.evaluate.batch_size, rt, todo)
+        fresh = predict(model, test, L, c.truncation, cfg.evaluate.batch_size, rt, todo, cfg.evaluate.position_draws)
         if logits is None:
             logits = fresh
         else:

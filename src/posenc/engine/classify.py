@@ -53,17 +53,23 @@ def class_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def predict(model, e: Encoded, max_len: int, truncation: str, batch_size: int, rt: Runtime,
-            idx: np.ndarray | None = None) -> np.ndarray:
-    """Logits (N, C) in float32 for reviews `idx` (default all) truncated at max_len, batched by length."""
+            idx: np.ndarray | None = None, draws: int = 1) -> np.ndarray:
+    """Logits (N, C) in float32 for reviews `idx` (default all) truncated at max_len, batched by length;
+    a randomized PE's are the mean over `draws` seeded position draws (nn/pe/_randomized.py)."""
     model.eval()
     idx = np.arange(len(e)) if idx is None else idx
-    out = np.zeros((len(idx), 2), dtype=np.float32)
-    for b in imdb.length_batches(np.minimum(e.lengths[idx], max_len), batch_size):
-        ids, mask, _ = imdb.make_batch(e, idx[b], max_len, truncation)
-        with rt.autocast():
-            logits = model(ids.to(rt.device), mask.to(rt.device))
-        out[b] = logits.float().cpu().numpy()
-    return out
+    runs = []
+    for seed in model.draw_seeds(draws):
+        model.position_seed = seed
+        out = np.zeros((len(idx), 2), dtype=np.float32)
+        for b in imdb.length_batches(np.minimum(e.lengths[idx], max_len), batch_size):
+            ids, mask, _ = imdb.make_batch(e, idx[b], max_len, truncation)
+            with rt.autocast():
+                logits = model(ids.to(rt.device), mask.to(rt.device))
+            out[b] = logits.float().cpu().numpy()
+        runs.append(out)
+    model.position_seed = 0
+    return runs[0] if len(runs) == 1 else np.mean(runs, axis=0).astype(np.float32)
 
 
 def scores(logits: np.ndarray, labels: np.ndarray) -> dict:
@@ -138,7 +144,8 @@ def train_classifier(cfg: Config, pe: str, splits: dict[str, Encoded], vocab_siz
                 snapshots.save(_snapshot(model, engine, rng_state, epoch, run))
         if engine.stop_reason:
             break
-        v = scores(predict(model, val, c.train_max_len, c.truncation, cfg.evaluate.batch_size, rt), val.labels)
+        v = scores(predict(model, val, c.train_max_len, c.truncation, cfg.evaluate.batch_size, rt,
+                           draws=cfg.evaluate.position_draws), val.labels)
         epochs["epoch"].append(epoch + 1), epochs["val_loss"].append(v["loss"]), epochs["val_acc"].append(v["acc"])
         run["val_steps"].append(step)
         engine.validated(step, {"loss": v["loss"], "acc": v["acc"]},

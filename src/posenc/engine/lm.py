@@ -64,17 +64,23 @@ def token_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
 @torch.no_grad()
 def score_sequences(model, sources: Sources, task: str, cfg: Config, rt: Runtime) -> dict[str, np.ndarray]:
     """Every sequence of `sources`, teacher-forced, in the run's precision:
-    {"right", "targets", "exact", "loss_sum"} arrays of shape (N,)."""
+    {"right", "targets", "exact", "loss_sum"} arrays of shape (N,). A randomized PE is scored on
+    evaluate.position_draws seeded position draws and each array is their mean (nn/pe/_randomized.py)."""
     was_training = model.training
     model.eval()
-    parts = []
-    for idx, labels in synthetic.fixed_batches(sources, task, cfg.synthetic.vocab_size, cfg.evaluate.batch_size):
-        with rt.autocast():
-            logits = model(idx.to(rt.device))
-        parts.append([x.cpu() for x in per_sequence(logits, labels.to(rt.device))])
+    runs = []
+    for seed in model.draw_seeds(cfg.evaluate.position_draws):
+        model.position_seed = seed
+        parts = []
+        for idx, labels in synthetic.fixed_batches(sources, task, cfg.synthetic.vocab_size, cfg.evaluate.batch_size):
+            with rt.autocast():
+                logits = model(idx.to(rt.device))
+            parts.append([x.cpu() for x in per_sequence(logits, labels.to(rt.device))])
+        names = ("right", "targets", "exact", "loss_sum")
+        runs.append({name: torch.cat([p[i] for p in parts]).numpy() for i, name in enumerate(names)})
+    model.position_seed = 0
     model.train(was_training)
-    names = ("right", "targets", "exact", "loss_sum")
-    return {name: torch.cat([p[i] for p in parts]).numpy() for i, name in enumerate(names)}
+    return runs[0] if len(runs) == 1 else {k: np.mean([r[k] for r in runs], axis=0) for k in runs[0]}
 
 
 def summarize(scores: dict[str, np.ndarray]) -> dict[str, float]:

@@ -99,6 +99,7 @@ class Transformer(nn.Module):
         if spec.head not in HEADS:
             raise ConfigError(f"model head {spec.head!r}: choose from {', '.join(HEADS)}")
         self.spec, self.causal, self.fused = spec, spec.head == "lm", True
+        self.position_seed = 0  # evaluation draws of a randomized PE (set by the scoring loops)
         dims = Dims(spec.d_model, spec.n_heads, spec.max_positions, spec.train_max_len, self.causal)
         self.tok_emb = nn.Embedding(spec.vocab_size, spec.d_model)  # N(0, 1) init, the sinusoidal table's scale
         self.pe = build_pe(spec.pe, spec.pe_params, dims)
@@ -112,12 +113,19 @@ class Transformer(nn.Module):
         """Use the fused attention kernel (default) or the manual path everywhere."""
         self.fused = fused
 
-    def positions(self, T: int, device, offset: int = 0) -> torch.Tensor:
-        """(T,) positions of the tokens, offset..offset+T-1: the one tensor every PE hook sees."""
+    def positions(self, T: int, device, offset: int = 0, attention_mask=None) -> torch.Tensor:
+        """The one positions tensor every PE hook sees: offset..offset+T-1, (T,), or the PE's own draw
+        (a randomized PE: (T,) or, for a padded batch, (B, T); seeded in eval mode so scores are
+        deterministic, see nn/pe/_randomized.py)."""
         if T + offset > self.spec.max_positions:
             raise ConfigError(f"model.max_positions: positions up to {T + offset - 1} exceed the table size "
                               f"{self.spec.max_positions}")
-        return torch.arange(offset, offset + T, device=device)
+        lengths = None if attention_mask is None else attention_mask.sum(1)
+        return self.pe.positions(T, offset, lengths, None if self.training else self.position_seed, device)
+
+    def draw_seeds(self, n: int) -> range:
+        """The evaluation seeds a scoring loop averages over: n for a randomized PE, else one (0)."""
+        return range(n if self.pe.randomized else 1)
 
     def forward(self, idx, attention_mask=None, need_weights=False, offset: int = 0):
         """idx: (B, T) token ids; attention_mask: (B, T), 1 = token, 0 = pad (required by the classifier).
@@ -129,7 +137,7 @@ class Transformer(nn.Module):
         tokens at positions offset..offset+T-1, all distances unchanged).
         """
         T = idx.shape[1]
-        positions = self.positions(T, idx.device, offset)  # (T,)
+        positions = self.positions(T, idx.device, offset, attention_mask)  # (T,) or (B, T)
         x = self.drop(self.pe.embed(self.tok_emb(idx), positions))  # (B, T, D)
         bias = self.pe.score_bias(positions, positions)  # (H, T, T) or None, shared by every layer
         fast = self.fused and not need_weights and bias is None and attention_mask is None

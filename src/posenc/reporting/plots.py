@@ -38,8 +38,9 @@ class _Colors(dict):
 
 
 def pe_colors() -> dict[str, tuple]:
-    """One fixed colour per registered PE, the same in every figure (variants: shades of it)."""
-    names = available()
+    """One fixed colour per family of registered PEs, the same in every figure: a PE "<pe>_<x>" (its
+    randomized form, rope_rand) and every evaluation variant (rope_ntk) get a shade of <pe>'s colour."""
+    names = [n for n in available() if not any(n.startswith(f"{p}_") for p in available())]
     return _Colors(zip(names, sns.color_palette("colorblind", len(names))))
 
 

@@ -6,9 +6,10 @@ A PE may act in three places; each hook is the identity in this base class:
     rotate(q, k, positions)                    rotate queries and keys after the head split  (RoPE)
     score_bias(q_positions, k_positions)       additive bias on attention scores, (H, Tq, Tk) (ALiBi)
 
-The model computes `positions` once per forward pass (today 0..T-1; randomized,
-scaled or offset positions are a change of that one tensor) and hands the same
-tensor to every hook and every layer; the bias is built once per forward and
+The model asks its PE for `positions` once per forward pass (`positions()`:
+0..T-1, or offset..offset+T-1 for a probe; a randomized PE draws them, see
+nn/pe/_randomized.py) and hands the same tensor, (T,) or (B, T), to every hook
+and every layer; the bias is built once per forward and
 shared by all layers (see nn/backbone.py). A PE owns its hyperparameters: a
 frozen dataclass `Params` filled from its own section `pe.<name>` of
 params.yaml, and its prose for the report (`theory`). See docs/architecture.md.
@@ -65,6 +66,7 @@ class PositionalEncoding(nn.Module):
     Params: ClassVar[type] = NoParams
     theory: ClassVar[Theory]
     eval_variants: ClassVar[tuple[str, ...]] = ()  # evaluation-only variants of a trained model (RoPE: pi, ...)
+    randomized: ClassVar[bool] = False  # positions drawn at random, so they depend on the length (_randomized.py)
 
     def __init__(self, params, dims: Dims):
         super().__init__()
@@ -93,12 +95,19 @@ class PositionalEncoding(nn.Module):
         if variant is not None:
             raise ConfigError(f"{type(self).__name__} has no evaluation variant {variant!r}")
 
+    def positions(self, T: int, offset: int, lengths: torch.Tensor | None, seed: int | None,
+                  device) -> torch.Tensor:
+        """The positions every hook sees: (T,) = offset..offset+T-1 here. A randomized PE draws them, from
+        the real `lengths` (B,) when the batch is padded, with torch's global generator when `seed` is None
+        (training) and a generator seeded with `seed` otherwise (evaluation)."""
+        return torch.arange(offset, offset + T, device=device)
+
     def embed(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """x: (B, T, D) token embeddings, positions: (T,) -> (B, T, D) with position information added."""
+        """x: (B, T, D) token embeddings, positions: (T,) or (B, T) -> (B, T, D) with position information added."""
         return x
 
     def rotate(self, q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor):
-        """q, k: (B, H, T, Dh); positions: (T,) -> rotated (q, k)."""
+        """q, k: (B, H, T, Dh); positions: (T,) or (B, T) -> rotated (q, k)."""
         return q, k
 
     def score_bias(self, q_positions: torch.Tensor, k_positions: torch.Tensor) -> torch.Tensor | None:

@@ -101,14 +101,17 @@ class RoPE(PositionalEncoding):
         self._set_tables(theta)
 
     def rotate(self, q, k, positions):
-        cos = self.cos[positions].repeat(1, 2)  # (T, Dh): the same angle for i and i + Dh/2
-        sin = self.sin[positions].repeat(1, 2)
+        cos = torch.cat([self.cos[positions]] * 2, dim=-1)  # (T, Dh) or (B, T, Dh): one angle for i, i + Dh/2
+        sin = torch.cat([self.sin[positions]] * 2, dim=-1)
+        if positions.dim() == 2:  # per-sequence positions (a randomized PE on a padded batch)
+            cos, sin = cos[:, None], sin[:, None]  # (B, 1, T, Dh)
         q, k = rotate_pairs(q, cos, sin), rotate_pairs(k, cos, sin)
         return (q, k) if self.temperature == 1.0 else (q * self.temperature, k * self.temperature)
 
 
 def rotate_pairs(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate (x_i, x_{i+Dh/2}) by the angle whose cos/sin are given. x: (B, H, T, Dh); cos, sin: (T, Dh)."""
+    """Rotate (x_i, x_{i+Dh/2}) by the angle whose cos/sin are given. x: (B, H, T, Dh); cos, sin: (T, Dh) or
+    (B, 1, T, Dh)."""
     dtype = x.dtype
     x = x.float()
     x1, x2 = x.chunk(2, dim=-1)  # halves, (B, H, T, Dh/2) each
