@@ -108,6 +108,11 @@ def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
     figures = sorted(p.name for p in (repo / "figures").glob("*.png"))
     assert "accuracy_vs_length.png" in figures and "attention_maps.png" in figures and len(figures) == 9
     assert "extrapolation_vs_step.png" in figures
+    # the IMDb attention figure shows review text: built, DVC-cached, never seen by git
+    assert (repo / "reviews/imdb_attention.png").is_file()
+    assert run(["git", "check-ignore", "-q", "reviews/imdb_attention.png"], repo, check=False).returncode == 0
+    maps = json.loads((repo / f"metrics/probe/imdb_{PES[0]}_s0.json").read_text())["review_maps"]
+    assert set(maps) == {"positive", "negative", "ambiguous", "long"}
     shown = dvc(repo, "plots", "show", "--json")
     plots = json.loads(shown.stdout)["data"]
     assert {"exact_vs_length", "acc_vs_length", "imdb_vs_length", "train_loss"} <= set(plots)  # PEs on one axis
@@ -161,7 +166,7 @@ def test_editing_one_pe_reruns_only_its_stages_and_the_gathering_ones(repo):
         module.write_text(original)
     own = {f"{stage}@{task}-rope-0" for stage in ("train", "evaluate", "probe") for task in ("copy", "duplicate")}
     own |= {f"{stage}@rope-0" for stage in ("train_imdb", "evaluate_imdb", "probe_imdb")}
-    assert changed == own | {"check_params", "plot", "report"}
+    assert changed == own | {"check_params", "plot", "plot_reviews", "report"}
     assert status(repo) == {}
 
 

@@ -81,6 +81,10 @@ class Layout:
         return self.root / "figures"
 
     @property
+    def review_figure(self) -> Path:  # shows review text: DVC-cached, never in git (stage plot_reviews)
+        return self.root / "reviews" / "imdb_attention.png"
+
+    @property
     def report(self) -> Path:
         return self.root / "REPORT.md"
 

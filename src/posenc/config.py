@@ -100,6 +100,7 @@ class ImdbConfig:
     warmup_frac: float
     grad_clip: float
     dropout: float  # replaces model.dropout for the classifier
+    map_window: int  # tokens of a review shown around where attention concentrates (stage plot_reviews)
 
 
 @dataclass(frozen=True)
@@ -314,7 +315,7 @@ def _validate_imdb(c: ImdbConfig, m: ModelConfig) -> None:
                f"length {L} is impossible: must be between 2 and model.max_positions ({m.max_positions})")
     _check(len(c.bucket_edges) > 0 and _increasing(c.bucket_edges) and c.bucket_edges[0] > 0,
            "imdb.bucket_edges", "must be a non-empty, strictly increasing list of positive lengths")
-    for key in ("epochs", "batch_size"):
+    for key in ("epochs", "batch_size", "map_window"):
         _check(getattr(c, key) > 0, f"imdb.{key}", f"must be > 0, got {getattr(c, key)}")
     _check(c.lr > 0, "imdb.lr", f"must be > 0, got {c.lr}")
     _check(c.weight_decay >= 0, "imdb.weight_decay", f"must be >= 0, got {c.weight_decay}")
