@@ -93,12 +93,26 @@ def model_name(task: str, pe: str, seed: int = 0) -> str:
     return f"{task}_{pe}_s{seed}"
 
 
+def sweep_name(pe: str, lr: float) -> str:
+    """The name of `pe` trained at learning rate `lr` (the learning-rate sweep, stage train_lr), used in
+    place of a PE name in every per-model path: rope + 0.004 -> rope_lr0.004 (the float as dvc.yaml's
+    `${item.lr}` prints it)."""
+    return f"{pe}_lr{float(lr)}"
+
+
 def models(tasks, pes, seeds, imdb: bool = True) -> list[tuple[str, str, int]]:
     """(task, pe, seed) of every trained model: each synthetic task x PE x seed, then the IMDb classifiers."""
     return [(t, pe, seed) for t in (*tasks, *((IMDB,) if imdb else ())) for pe in pes for seed in seeds]
 
 
 PER_MODEL_DIRS = ("models", "metrics/train", "metrics/eval", "metrics/probe", "metrics/live", "data/probes", "timings")
+
+
+def _model_of(file_name: str) -> str:
+    """The model name of a per-model file or folder (a sweep name holds a dot: rope_lr0.004)."""
+    for ext in (".json", ".npz", ".pt"):
+        file_name = file_name.removesuffix(ext)
+    return file_name
 
 
 def stale(layout: Layout, names) -> list[Path]:
@@ -109,5 +123,5 @@ def stale(layout: Layout, names) -> list[Path]:
     for folder in PER_MODEL_DIRS:
         d = layout.root / folder
         if d.is_dir():
-            found += [p for p in sorted(d.iterdir()) if p.name.split(".")[0] not in keep]
+            found += [p for p in sorted(d.iterdir()) if _model_of(p.name) not in keep]
     return found

@@ -135,6 +135,7 @@ class Config:
     seed: int  # the data: synthetic sets, IMDb split, probe batches (the evaluation sets never change)
     seeds: tuple[int, ...]  # one trained model per seed (initialisation and batch order)
     pes: tuple[str, ...]
+    lr_sweep: tuple[float, ...]  # each PE also trained at these learning rates (headline task, first seed)
     pe: dict[str, dict]  # each PE's own hyperparameters, pe.<name>, checked by that PE's class (nn/pe/<name>.py)
     synthetic: SyntheticConfig
     model: ModelConfig
@@ -224,6 +225,8 @@ def validate(cfg: Config) -> None:
     _check(len(cfg.seeds) > 0 and min(cfg.seeds) >= 0 and len(set(cfg.seeds)) == len(cfg.seeds), "seeds",
            f"must be a non-empty list of distinct seeds >= 0, got {list(cfg.seeds)}")
     _validate_pes(cfg)
+    _check(all(lr > 0 for lr in cfg.lr_sweep) and len(set(cfg.lr_sweep)) == len(cfg.lr_sweep), "lr_sweep",
+           f"must be distinct learning rates > 0, got {list(cfg.lr_sweep)}")
 
     _check(len(s.tasks) > 0, "synthetic.tasks", "must list at least one task")
     for i, task in enumerate(s.tasks):

@@ -19,6 +19,7 @@ from posenc.nn.pe.base import Dims, Theory
 from posenc.reporting import recommend
 from posenc.reporting.claims import comparisons, sentence
 from posenc.reporting.results import key
+from posenc.reporting.sweep import sweep_section
 from posenc.reporting.tables import _bounds, imdb_markdown, synthetic_markdown
 
 
@@ -400,4 +401,6 @@ def build_report(inp: Inputs) -> str:
              "states a result is computed from the numbers below.*",
              setup(inp), synthetic_section(inp), imdb_section(inp), stability_section(inp), cost_section(inp),
              recommend_section(inp), pros_cons_section(inp), pe_sections(inp)]
+    if "lr_sweep" in inp.results:  # the study's learning-rate sweep
+        parts.insert(4, sweep_section(inp.cfg, inp.results["lr_sweep"]))
     return "\n\n".join(p.strip() for p in parts) + "\n"
