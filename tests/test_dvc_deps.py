@@ -123,7 +123,7 @@ def test_per_model_paths_are_the_artifacts_ones(task):
     assert paths(i["train_imdb"]["outs"]) == strs(L.checkpoint(IMDB, pe), L.train_log(IMDB, pe), L.live_dir(IMDB, pe))
     assert str(L.imdb_data) in paths(i["train_imdb"]["deps"])
     assert paths(i["evaluate_imdb"]["outs"]) == strs(L.eval_json(IMDB, pe))
-    assert paths(i["probe_imdb"]["outs"]) == strs(L.probe_json(IMDB, pe))
+    assert paths(i["probe_imdb"]["outs"]) == strs(L.probe_json(IMDB, pe), L.attention_maps(IMDB, pe))
     assert str(L.checkpoint(IMDB, pe)) in paths(i["probe_imdb"]["deps"])
 
 
@@ -131,6 +131,8 @@ def test_gathering_stages_write_the_artifacts_paths():
     L = Layout(Path(""))
     assert paths(DVC["prepare_imdb"]["outs"]) == {str(L.imdb_data), str(L.imdb_summary)}
     assert paths(DVC["aggregate"]["outs"]) == {str(L.results)}
+    # the review figure shows review text: a cached output (never `cache: false`, which git would track)
+    assert DVC["plot_reviews"]["outs"] == [str(L.review_figure)]
     # the headline file is the only DVC metric: `dvc exp show` stays readable
     assert paths(DVC["aggregate"]["metrics"]) == {str(L.headline)}
     assert [n for n, st in DVC.items() if "metrics" in st] == ["aggregate"]

@@ -108,6 +108,11 @@ def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
     figures = sorted(p.name for p in (repo / "figures").glob("*.png"))
     assert "accuracy_vs_length.png" in figures and "attention_maps.png" in figures and len(figures) == 9
     assert "extrapolation_vs_step.png" in figures
+    # the IMDb attention figure shows review text: built, DVC-cached, never seen by git
+    assert (repo / "reviews/imdb_attention.png").is_file()
+    assert run(["git", "check-ignore", "-q", "reviews/imdb_attention.png"], repo, check=False).returncode == 0
+    maps = json.loads((repo / f"metrics/probe/imdb_{PES[0]}_s0.json").read_text())["review_maps"]
+    assert set(maps) == {"positive", "negative", "ambiguous", "long"}
     shown = dvc(repo, "plots", "show", "--json")
     plots = json.loads(shown.stdout)["data"]
     assert {"exact_vs_length", "acc_vs_length", "imdb_vs_length", "train_loss"} <= set(plots)  # PEs on one axis
@@ -161,7 +166,7 @@ def test_editing_one_pe_reruns_only_its_stages_and_the_gathering_ones(repo):
         module.write_text(original)
     own = {f"{stage}@{task}-rope-0" for stage in ("train", "evaluate", "probe") for task in ("copy", "duplicate")}
     own |= {f"{stage}@rope-0" for stage in ("train_imdb", "evaluate_imdb", "probe_imdb")}
-    assert changed == own | {"check_params", "plot", "report"}
+    assert changed == own | {"check_params", "plot", "plot_reviews", "report"}
     assert status(repo) == {}
 
 
@@ -384,3 +389,34 @@ def test_quick_prepares_a_separate_repo_with_the_tests_configuration(tmp_path, m
         assert "generated reviews" in line and Path(params["imdb"]["archive"]).is_file()
     assert (tmp_path / "q/.dvc").is_dir() and (tmp_path / "q/dvc.yaml").read_text() == (ROOT / "dvc.yaml").read_text()
     assert run("git status --porcelain", tmp_path / "q").stdout == ""
+
+
+def test_the_learning_rate_sweep_trains_evaluates_and_is_reported(repo, tmp_path):
+    """Issue 15: train_lr/evaluate_lr on the repo's data (in another root, so the repo stays as it is), then the
+    aggregate's sweep block and the report's table; a rate not in lr_sweep is a one-line error."""
+    from posenc import config
+    from posenc.reporting.sweep import sweep_results, sweep_section
+
+    root = tmp_path / "root"
+    (root / "metrics/eval").mkdir(parents=True)
+    (root / "data").symlink_to(repo / "data")
+    shutil.copy(repo / "metrics/runtime.json", root / "metrics")
+    params = tiny_params()
+    params.update(pes=["alibi"], lr_sweep=[0.004])
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
+    task = params["synthetic"]["headline_task"]
+    shutil.copy(repo / f"metrics/eval/{task}_alibi_s0.json", root / "metrics/eval")
+    args = ["--params", str(tmp_path / "p.yaml"), "--root", str(root), "--pe", "alibi", "--lr"]
+    for script in ("train_lr", "evaluate_lr"):
+        run([sys.executable, str(repo / f"stages/{script}.py"), *args, "0.004"], repo)
+    bad = run([sys.executable, str(repo / "stages/train_lr.py"), *args, "0.5"], repo, check=False)
+    assert bad.returncode != 0 and bad.stderr.strip().splitlines()[-1].startswith("error: lr_sweep: 0.5 is not listed")
+    assert (root / f"models/{task}_alibi_lr0.004_s0.pt").is_file()
+    cfg = config.from_dict(params)
+    row = sweep_results(cfg, Layout(root))["alibi"]
+    assert row["lr"] == sorted([0.004, params["train"]["lr"]]) and row["best_lr"] in row["lr"]
+    L = max(params["synthetic"]["eval_lengths"])
+    shared = json.loads((root / f"metrics/eval/{task}_alibi_s0.json").read_text())["lengths"][str(L)]
+    assert row[f"exact_{L}"][row["lr"].index(params["train"]["lr"])] == shared["exact_match"]
+    text = sweep_section(cfg, {"alibi": row})
+    assert "## Learning-rate sensitivity" in text and f"| alibi | **{params['train']['lr']:g}**" in text

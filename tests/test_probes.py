@@ -170,3 +170,35 @@ def test_classifier_probes_are_finite(tmp_path, tiny_cfg, pe):
         g, a = out["gradients"][str(L)], out["attention"][str(L)]
         assert g["nonfinite"] == 0 and math.isfinite(g["loss"]) and g["grad_norm"]["layer0.attn"] > 0
         assert all(0.0 <= e <= 1.0 + 1e-9 for e in a["entropy_norm"])
+
+
+def test_the_review_rule_picks_the_clearest_and_the_most_ambiguous_and_the_longest():
+    p = np.array([0.9, 0.99, 0.2, 0.01, 0.55, 0.999, 0.4, 0.5])
+    labels = np.array([1, 1, 0, 0, 1, 1, 0, 0])
+    lengths = np.array([10, 12, 14, 9, 16, 40, 12, 3])  # 5 is too long for 16, 7 too short (< 16/2)
+    picks = probes_imdb.pick_reviews(p, labels, lengths, short=16, long=64)
+    assert picks == {"positive": (1, 16), "negative": (3, 16), "ambiguous": (4, 16), "long": (5, 64)}
+    # ties go to the lower index; without a review of each label in the short window, any length up to it
+    assert probes_imdb.pick_reviews(np.full(3, 0.5), np.array([1, 0, 1]), np.array([2, 2, 2]), 16, 64) == \
+        {"positive": (0, 16), "negative": (1, 16), "ambiguous": (0, 16), "long": (0, 64)}
+
+
+def test_review_maps_hold_numbers_only_in_the_summary_and_the_window_around_the_top_token(tmp_path, tiny_cfg):
+    import dataclasses
+
+    from posenc.engine.runtime import resolve
+
+    cfg = dataclasses.replace(tiny_cfg.imdb, archive=str(write_archive(tmp_path / "a.tar.gz")), url="", hub_dataset="")
+    tok, splits, _ = imdb.prepare(cfg, tiny_cfg.seed)
+    torch.manual_seed(0)
+    model = build_model(classifier_spec(tiny_cfg, "rope", tok.get_vocab_size()))
+    summary, arrays = probes_imdb.probe_reviews(model, splits["val"], tiny_cfg, resolve("float32", "cpu"))
+    assert set(summary) == {"positive", "negative", "ambiguous", "long"}
+    assert all(isinstance(v, (int, float)) for s in summary.values() for v in s.values())  # no review text
+    for name, s in summary.items():
+        mass, window = arrays[f"{name}_mass"], arrays[f"{name}_window"]
+        T = min(s["length"], s["read_at"])
+        assert len(arrays[f"{name}_ids"]) == len(mass) == T and abs(float(mass.sum()) - 1.0) < 1e-4
+        W = min(cfg.map_window, T)
+        assert window.shape == (W, W) and s["window_start"] <= s["top_token_position"] < s["window_start"] + W
+    assert summary["positive"]["label"] == 1 and summary["negative"]["label"] == 0

@@ -163,3 +163,16 @@ def test_cost_columns_follow_numeric_length_order(inputs):
     header = next(line for line in cost.splitlines() if line.startswith("| PE"))
     assert header.index("@16 ") < header.index("@32 ") < header.index("@128 ")
     assert "peak mem @128" in header
+
+
+def test_where_each_classifier_looks_is_reported_from_its_review_maps_in_numbers_only(inputs):
+    assert "imdb_attention.png" not in report.build_report(inputs)  # no review maps: no sentence
+    for pe in PES:
+        inputs.probes[f"imdb_{pe}"]["review_maps"] = {
+            name: {"index": 3, "length": 300, "read_at": 256 if name != "long" else 1024, "label": 1,
+                   "p_positive": 0.875, "window_start": 10, "top_token_position": 42 if pe == "alibi" else 7}
+            for name in ("positive", "negative", "ambiguous", "long")}
+    text = report.build_report(inputs)
+    assert "`reviews/imdb_attention.png`" in text
+    assert "- alibi: positive 42/256 (P(positive) 0.88); negative 42/256" in text
+    assert "long 7/300 (P(positive) 0.88)." in text

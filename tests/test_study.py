@@ -6,7 +6,7 @@ import yaml
 from conftest import ROOT
 from posenc import config, study, workspace
 
-SUPERSET = {("seeds",), ("pes",), ("synthetic", "tasks")}  # lists the study may extend; nothing else differs
+SUPERSET = {("lr_sweep",), ("seeds",), ("pes",), ("synthetic", "tasks")}  # lists the study may extend; nothing else differs
 MORE_TEST = ("imdb", "test_reviews")  # evaluation only: the study may score more test reviews (0 = all)
 
 

@@ -81,12 +81,23 @@ class Layout:
         return self.root / "figures"
 
     @property
+    def review_figure(self) -> Path:  # shows review text: DVC-cached, never in git (stage plot_reviews)
+        return self.root / "reviews" / "imdb_attention.png"
+
+    @property
     def report(self) -> Path:
         return self.root / "REPORT.md"
 
 
 def model_name(task: str, pe: str, seed: int = 0) -> str:
     return f"{task}_{pe}_s{seed}"
+
+
+def sweep_name(pe: str, lr: float) -> str:
+    """The name of `pe` trained at learning rate `lr` (the learning-rate sweep, stage train_lr), used in
+    place of a PE name in every per-model path: rope + 0.004 -> rope_lr0.004 (the float as dvc.yaml's
+    `${item.lr}` prints it)."""
+    return f"{pe}_lr{float(lr)}"
 
 
 def models(tasks, pes, seeds, imdb: bool = True) -> list[tuple[str, str, int]]:
@@ -97,6 +108,13 @@ def models(tasks, pes, seeds, imdb: bool = True) -> list[tuple[str, str, int]]:
 PER_MODEL_DIRS = ("models", "metrics/train", "metrics/eval", "metrics/probe", "metrics/live", "data/probes", "timings")
 
 
+def _model_of(file_name: str) -> str:
+    """The model name of a per-model file or folder (a sweep name holds a dot: rope_lr0.004)."""
+    for ext in (".json", ".npz", ".pt"):
+        file_name = file_name.removesuffix(ext)
+    return file_name
+
+
 def stale(layout: Layout, names) -> list[Path]:
     """Per-model files and folders whose model is not one of `names` (e.g. a PE or seed dropped from
     params.yaml): DVC no longer tracks them, nothing reads them, and they would mislead a reader."""
@@ -105,5 +123,5 @@ def stale(layout: Layout, names) -> list[Path]:
     for folder in PER_MODEL_DIRS:
         d = layout.root / folder
         if d.is_dir():
-            found += [p for p in sorted(d.iterdir()) if p.name.split(".")[0] not in keep]
+            found += [p for p in sorted(d.iterdir()) if _model_of(p.name) not in keep]
     return found

@@ -100,6 +100,7 @@ class ImdbConfig:
     warmup_frac: float
     grad_clip: float
     dropout: float  # replaces model.dropout for the classifier
+    map_window: int  # tokens of a review shown around where attention concentrates (stage plot_reviews)
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ class Config:
     seed: int  # the data: synthetic sets, IMDb split, probe batches (the evaluation sets never change)
     seeds: tuple[int, ...]  # one trained model per seed (initialisation and batch order)
     pes: tuple[str, ...]
+    lr_sweep: tuple[float, ...]  # each PE also trained at these learning rates (headline task, first seed)
     pe: dict[str, dict]  # each PE's own hyperparameters, pe.<name>, checked by that PE's class (nn/pe/<name>.py)
     synthetic: SyntheticConfig
     model: ModelConfig
@@ -223,6 +225,8 @@ def validate(cfg: Config) -> None:
     _check(len(cfg.seeds) > 0 and min(cfg.seeds) >= 0 and len(set(cfg.seeds)) == len(cfg.seeds), "seeds",
            f"must be a non-empty list of distinct seeds >= 0, got {list(cfg.seeds)}")
     _validate_pes(cfg)
+    _check(all(lr > 0 for lr in cfg.lr_sweep) and len(set(cfg.lr_sweep)) == len(cfg.lr_sweep), "lr_sweep",
+           f"must be distinct learning rates > 0, got {list(cfg.lr_sweep)}")
 
     _check(len(s.tasks) > 0, "synthetic.tasks", "must list at least one task")
     for i, task in enumerate(s.tasks):
@@ -314,7 +318,7 @@ def _validate_imdb(c: ImdbConfig, m: ModelConfig) -> None:
                f"length {L} is impossible: must be between 2 and model.max_positions ({m.max_positions})")
     _check(len(c.bucket_edges) > 0 and _increasing(c.bucket_edges) and c.bucket_edges[0] > 0,
            "imdb.bucket_edges", "must be a non-empty, strictly increasing list of positive lengths")
-    for key in ("epochs", "batch_size"):
+    for key in ("epochs", "batch_size", "map_window"):
         _check(getattr(c, key) > 0, f"imdb.{key}", f"must be > 0, got {getattr(c, key)}")
     _check(c.lr > 0, "imdb.lr", f"must be > 0, got {c.lr}")
     _check(c.weight_decay >= 0, "imdb.weight_decay", f"must be >= 0, got {c.weight_decay}")
