@@ -13,8 +13,8 @@ def main() -> None:
     args, cfg, layout = _cli.setup(_cli.parser(__doc__, task=True, pe=True, seed=True))
     task, pe, seed = args.task, args.pe, args.seed
     model, _ = load_model(layout.checkpoint(task, pe, seed))
-    splits = synthetic.load_for_eval(layout.synthetic_data(task), task, cfg.synthetic)
-    lengths, rt = synthetic.eval_lengths(cfg.synthetic), runtime.load(layout.runtime, cfg.runtime.dtype)
+    splits = synthetic.load_for_eval(layout.synthetic_data(task), task, cfg.synthetic, layout.far_data(task))
+    lengths, rt = synthetic.eval_lengths(cfg.synthetic, far=True), runtime.load(layout.runtime, cfg.runtime.dtype)
     metrics = evaluate_lm(model, splits, task, cfg, lengths, rt)
     variants = {v: evaluate_lm(model, splits, task, cfg, lengths, rt, variant=v, reuse=metrics)
                 for v in model.pe.eval_variants}  # evaluation-only variants of the same weights (RoPE: pi, ntk, yarn)

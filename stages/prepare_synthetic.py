@@ -1,4 +1,5 @@
-"""Stage prepare_synthetic: generate every split of every synthetic task once, from the seed."""
+"""Stage prepare_synthetic: generate every split of every synthetic task once, from the seed (the far
+evaluation lengths in a file of their own)."""
 
 import _cli
 
@@ -11,7 +12,9 @@ def main() -> None:
     for task in cfg.synthetic.tasks:
         path = layout.synthetic_data(task)
         io.save_npz(path, synthetic.generate(cfg.synthetic, task, cfg.seed))
-        print(f"wrote {path}")
+        far = layout.far_data(task)
+        io.save_npz(far, synthetic.generate_far(cfg.synthetic, task, cfg.seed))
+        print(f"wrote {path}, {far}")
 
 
 if __name__ == "__main__":

@@ -139,7 +139,7 @@ def test_gathering_stages_write_the_artifacts_paths():
     assert "profile" not in DVC and paths(DVC["runtime"]["outs"]) == {str(L.runtime)}  # timings are no output
     assert paths(DVC["plot"]["outs"]) == {str(L.figures)}
     assert paths(DVC["report"]["outs"]) == {str(L.report)}
-    assert paths(DVC["prepare_synthetic"]["outs"]) == {str(L.synthetic_data("copy").parent)}
+    assert paths(DVC["prepare_synthetic"]["outs"]) == {str(L.synthetic_data("copy").parent), str(L.far_data("copy").parent)}
 
 
 def test_the_closure_check_would_catch_a_missing_module():

@@ -6,7 +6,8 @@ import yaml
 from conftest import ROOT
 from posenc import config, study, workspace
 
-SUPERSET = {("lr_sweep",), ("seeds",), ("pes",), ("synthetic", "tasks")}  # lists the study may extend; nothing else differs
+# lists the study may extend; nothing else differs (far_lengths: evaluation only, in a data file train never reads)
+SUPERSET = {("lr_sweep",), ("seeds",), ("pes",), ("synthetic", "tasks"), ("synthetic", "far_lengths")}
 MORE_TEST = ("imdb", "test_reviews")  # evaluation only: the study may score more test reviews (0 = all)
 
 
@@ -35,6 +36,8 @@ def test_study_is_a_strict_superset_of_the_default():
         else:
             assert s[key] == value, key
     assert len(study_params["seeds"]) >= 3 and {"copy_blank", "duplicate_blank"} <= set(study_params["synthetic"]["tasks"])
+    assert {2048, 4096} <= set(study_params["synthetic"]["far_lengths"]) and max(
+        study_params["synthetic"]["far_lengths"]) <= study_params["model"]["max_positions"]
 
 
 def test_collect_copies_results_and_replaces_stale_ones(tmp_path):

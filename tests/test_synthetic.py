@@ -117,3 +117,24 @@ def test_missing_corrupt_and_mismatched_files_are_clear_errors(tmp_path, tiny_cf
     truncated.write_bytes(good.read_bytes()[:200])
     with pytest.raises(DataError, match="trunc.npz"):
         synthetic.load(truncated, "duplicate", V)
+
+
+def test_far_lengths_live_in_their_own_file_and_never_change_the_training_data(tmp_path, tiny_cfg):
+    """The study evaluates further out than the default with the same models: the file every train stage
+    depends on must not move with far_lengths, and a far set is the set that length would get anywhere."""
+    from dataclasses import replace
+
+    none, far = replace(tiny_cfg.synthetic, far_lengths=()), tiny_cfg.synthetic
+    assert far.far_lengths
+    a, b = synthetic.generate(none, "copy", 0), synthetic.generate(far, "copy", 0)
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    L = far.far_lengths[0]
+    arrays = synthetic.generate_far(far, "copy", 0)
+    as_curve = synthetic.generate(replace(none, curve_lengths=(*none.curve_lengths, L)), "copy", 0)
+    assert np.array_equal(arrays[f"eval_{L}_tokens"], as_curve[f"eval_{L}_tokens"])
+    io.save_npz(tmp_path / "main.npz", b)
+    io.save_npz(tmp_path / "far.npz", arrays)
+    splits = synthetic.load_for_eval(tmp_path / "main.npz", "copy", far, tmp_path / "far.npz")
+    assert set(synthetic.eval_lengths(far, far=True)) == {int(k[5:]) for k in splits if k.startswith("eval_")}
+    with pytest.raises(DataError, match="no evaluation split"):
+        synthetic.load_for_eval(tmp_path / "main.npz", "copy", far, tmp_path / "main.npz")

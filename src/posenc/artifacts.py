@@ -23,6 +23,9 @@ class Layout:
     def synthetic_data(self, task: str) -> Path:
         return self.root / "data/synthetic" / f"{task}.npz"
 
+    def far_data(self, task: str) -> Path:  # evaluation sets at synthetic.far_lengths (evaluation only)
+        return self.root / "data/synthetic_far" / f"{task}.npz"
+
     @property
     def imdb_data(self) -> Path:  # tokenizer.json and {train,val,test}.npz
         return self.root / "data/imdb"

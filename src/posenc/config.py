@@ -35,6 +35,7 @@ class SyntheticConfig:
     eval_size: int  # sequences per evaluation length
     eval_lengths: tuple[int, ...]  # headline lengths (256, 512, 1024)
     curve_lengths: tuple[int, ...]  # extra lengths for accuracy-vs-length curves
+    far_lengths: tuple[int, ...]  # evaluation only, in a data file of its own (the study: 2048, 4096)
 
 
 @dataclass(frozen=True)
@@ -242,7 +243,10 @@ def validate(cfg: Config) -> None:
     _check(m.max_positions >= s.train_max_len, "model.max_positions",
            f"({m.max_positions}) is below the training length synthetic.train_max_len ({s.train_max_len})")
     _check(len(s.eval_lengths) > 0, "synthetic.eval_lengths", "must not be empty")
-    for key in ("eval_lengths", "curve_lengths"):
+    _check(_increasing(s.far_lengths), "synthetic.far_lengths", "must be strictly increasing")
+    shared = sorted(set(s.far_lengths) & (set(s.eval_lengths) | set(s.curve_lengths)))
+    _check(not shared, "synthetic.far_lengths", f"{shared} already in eval_lengths or curve_lengths")
+    for key in ("eval_lengths", "curve_lengths", "far_lengths"):
         for i, L in enumerate(getattr(s, key)):
             _check(L >= longest_min, f"synthetic.{key}[{i}]",
                    f"length {L} is impossible: every task needs at least {longest_min} tokens")

@@ -28,8 +28,8 @@ def quick_params(data: dict) -> dict:
     """params.yaml shrunk so that every stage runs in seconds (same keys, smaller values)."""
     data = yaml.safe_load(yaml.safe_dump(data))  # a deep copy
     data["synthetic"].update(train_max_len=16, train_size=300, val_size=4, eval_size=4,
-                             eval_lengths=[16, 32], curve_lengths=[24])
-    data["model"].update(n_layers=1, d_model=16, n_heads=2, max_positions=32)
+                             eval_lengths=[16, 32], curve_lengths=[24], far_lengths=[48])
+    data["model"].update(n_layers=1, d_model=16, n_heads=2, max_positions=48)
     data["train"].update(batch_size=4, max_steps=6, check_every=3, track_every=3, track_size=2, log_every=2,
                          resume_every=2,
                          curriculum_steps=3,

@@ -107,23 +107,40 @@ def generate(cfg: SyntheticConfig, task: str, seed: int) -> dict[str, np.ndarray
     splits = {"train": _random_sources(rng, rng.integers(1, n_max + 1, size=cfg.train_size), cfg.vocab_size)}
     rng = _rng(seed, task, "val")
     splits["val"] = _random_sources(rng, np.full(cfg.val_size, n_max), cfg.vocab_size)
-    for L in eval_lengths(cfg):
-        rng = _rng(seed, task, "eval", L)
-        splits[f"eval_{L}"] = _random_sources(rng, np.full(cfg.eval_size, n_for_length(task, L)), cfg.vocab_size)
+    splits.update(_eval_splits(cfg, task, seed, eval_lengths(cfg)))
+    return _arrays(splits, cfg.vocab_size, task)
+
+
+def generate_far(cfg: SyntheticConfig, task: str, seed: int) -> dict[str, np.ndarray]:
+    """The evaluation splits at far_lengths (2048, 4096 in the study), in a file of their own so that the
+    training data, which every train stage depends on, is the same whatever far_lengths holds."""
+    return _arrays(_eval_splits(cfg, task, seed, list(cfg.far_lengths)), cfg.vocab_size, task)
+
+
+def _eval_splits(cfg: SyntheticConfig, task: str, seed: int, lengths: list[int]) -> dict[str, Sources]:
+    # One generator per length: a length's sequences never depend on which other lengths exist.
+    return {f"eval_{L}": _random_sources(_rng(seed, task, "eval", L), np.full(cfg.eval_size, n_for_length(task, L)),
+                                         cfg.vocab_size) for L in lengths}
+
+
+def _arrays(splits: dict[str, Sources], vocab_size: int, task: str) -> dict[str, np.ndarray]:
+    arrays = {}
     for name, src in splits.items():
         arrays[f"{name}_lengths"] = src.lengths
         arrays[f"{name}_tokens"] = src.tokens
-    arrays["vocab_size"] = np.array(cfg.vocab_size)
+    arrays["vocab_size"] = np.array(vocab_size)
     arrays["task"] = np.array(task)
     return arrays
 
 
-def eval_lengths(cfg: SyntheticConfig) -> list[int]:
-    return sorted(set(cfg.eval_lengths) | set(cfg.curve_lengths))
+def eval_lengths(cfg: SyntheticConfig, far: bool = False) -> list[int]:
+    """The lengths with evaluation sets: eval_lengths and curve_lengths (and far_lengths when `far`)."""
+    return sorted(set(cfg.eval_lengths) | set(cfg.curve_lengths) | (set(cfg.far_lengths) if far else set()))
 
 
-def load(path: str | Path, task: str, vocab_size: int) -> dict[str, Sources]:
-    """Read a prepared .npz; any missing, corrupt or mismatched file is a DataError."""
+def load(path: str | Path, task: str, vocab_size: int, train: bool = True) -> dict[str, Sources]:
+    """Read a prepared .npz (`train`: one with the train/val splits); any missing, corrupt or mismatched file
+    is a DataError."""
     path = Path(path)
     arrays = io.load_npz(path, "prepared data", "run `dvc repro prepare_synthetic`")
     if str(arrays.get("task")) != task or int(arrays.get("vocab_size", -1)) != vocab_size:
@@ -137,15 +154,19 @@ def load(path: str | Path, task: str, vocab_size: int) -> dict[str, Sources]:
             if tokens is None or int(arrays[key].sum()) != len(tokens) or (tokens >= vocab_size).any():
                 raise DataError(f"{path}: split {name!r} is inconsistent (re-run prepare_synthetic)")
             splits[name] = Sources(arrays[key].astype(np.int64), tokens)
-    if "train" not in splits or "val" not in splits:
+    if train and ("train" not in splits or "val" not in splits):
         raise DataError(f"{path}: missing train/val splits (re-run prepare_synthetic)")
     return splits
 
 
-def load_for_eval(path: str | Path, task: str, cfg: SyntheticConfig) -> dict[str, Sources]:
-    """load(), and check that every evaluation length of `cfg` has its split."""
+def load_for_eval(path: str | Path, task: str, cfg: SyntheticConfig,
+                  far: str | Path | None = None) -> dict[str, Sources]:
+    """load(), plus the far_lengths file `far` when given, and check that every evaluation length of `cfg`
+    has its split."""
     splits = load(path, task, cfg.vocab_size)
-    missing = [L for L in eval_lengths(cfg) if f"eval_{L}" not in splits]
+    if far is not None:
+        splits.update(load(far, task, cfg.vocab_size, train=False))
+    missing = [L for L in eval_lengths(cfg, far=far is not None) if f"eval_{L}" not in splits]
     if missing:
         raise DataError(f"{path}: no evaluation split for lengths {missing} (re-run prepare_synthetic)")
     return splits

@@ -59,8 +59,7 @@ def predict(model, e: Encoded, max_len: int, truncation: str, batch_size: int, r
     model.eval()
     idx = np.arange(len(e)) if idx is None else idx
     runs = []
-    for seed in model.draw_seeds(draws):
-        model.position_seed = seed
+    for _ in model.each_draw(draws):
         out = np.zeros((len(idx), 2), dtype=np.float32)
         for b in imdb.length_batches(np.minimum(e.lengths[idx], max_len), batch_size):
             ids, mask, _ = imdb.make_batch(e, idx[b], max_len, truncation)
@@ -68,7 +67,6 @@ def predict(model, e: Encoded, max_len: int, truncation: str, batch_size: int, r
                 logits = model(ids.to(rt.device), mask.to(rt.device))
             out[b] = logits.float().cpu().numpy()
         runs.append(out)
-    model.position_seed = 0
     return runs[0] if len(runs) == 1 else np.mean(runs, axis=0).astype(np.float32)
 
 
@@ -144,8 +142,7 @@ def train_classifier(cfg: Config, pe: str, splits: dict[str, Encoded], vocab_siz
                 snapshots.save(_snapshot(model, engine, rng_state, epoch, run))
         if engine.stop_reason:
             break
-        v = scores(predict(model, val, c.train_max_len, c.truncation, cfg.evaluate.batch_size, rt,
-                           draws=cfg.evaluate.position_draws), val.labels)
+        v = scores(predict(model, val, c.train_max_len, c.truncation, cfg.evaluate.batch_size, rt), val.labels)  # 1 draw
         epochs["epoch"].append(epoch + 1), epochs["val_loss"].append(v["loss"]), epochs["val_acc"].append(v["acc"])
         run["val_steps"].append(step)
         engine.validated(step, {"loss": v["loss"], "acc": v["acc"]},

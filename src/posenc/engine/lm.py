@@ -62,15 +62,16 @@ def token_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def score_sequences(model, sources: Sources, task: str, cfg: Config, rt: Runtime) -> dict[str, np.ndarray]:
+def score_sequences(model, sources: Sources, task: str, cfg: Config, rt: Runtime,
+                    draws: int | None = None) -> dict[str, np.ndarray]:
     """Every sequence of `sources`, teacher-forced, in the run's precision:
     {"right", "targets", "exact", "loss_sum"} arrays of shape (N,). A randomized PE is scored on
-    evaluate.position_draws seeded position draws and each array is their mean (nn/pe/_randomized.py)."""
+    `draws` (default evaluate.position_draws) seeded position draws and each array is their mean
+    (nn/pe/_randomized.py); the checks during training use one, the evaluation all of them."""
     was_training = model.training
     model.eval()
     runs = []
-    for seed in model.draw_seeds(cfg.evaluate.position_draws):
-        model.position_seed = seed
+    for _ in model.each_draw(draws or cfg.evaluate.position_draws):
         parts = []
         for idx, labels in synthetic.fixed_batches(sources, task, cfg.synthetic.vocab_size, cfg.evaluate.batch_size):
             with rt.autocast():
@@ -78,7 +79,6 @@ def score_sequences(model, sources: Sources, task: str, cfg: Config, rt: Runtime
             parts.append([x.cpu() for x in per_sequence(logits, labels.to(rt.device))])
         names = ("right", "targets", "exact", "loss_sum")
         runs.append({name: torch.cat([p[i] for p in parts]).numpy() for i, name in enumerate(names)})
-    model.position_seed = 0
     model.train(was_training)
     return runs[0] if len(runs) == 1 else {k: np.mean([r[k] for r in runs], axis=0) for k in runs[0]}
 
@@ -96,7 +96,7 @@ def first_step(checks: dict, metric: str, threshold: float) -> int | None:
 def _validate(engine: Engine, model, splits, task, cfg, rt, checks: dict, tracking: dict) -> None:
     """One validation check (learning speed) and, every track_every steps, the tracking lengths."""
     step, t = engine.steps_done, cfg.train
-    val = summarize(score_sequences(model, splits["val"], task, cfg, rt))
+    val = summarize(score_sequences(model, splits["val"], task, cfg, rt, draws=1))  # one draw: a check, not the result
     for name, value in (("step", step), ("val_acc", val["acc"]), ("val_exact", val["exact"])):
         checks[name].append(value)
     engine.validated(step, {"acc": val["acc"], "exact": val["exact"]},
@@ -106,7 +106,7 @@ def _validate(engine: Engine, model, splits, task, cfg, rt, checks: dict, tracki
         for L in cfg.synthetic.eval_lengths:
             sources = splits[f"eval_{L}"]
             first = Sources(sources.lengths[: t.track_size], sources.tokens[: int(sources.lengths[: t.track_size].sum())])
-            for name, value in summarize(score_sequences(model, first, task, cfg, rt)).items():
+            for name, value in summarize(score_sequences(model, first, task, cfg, rt, draws=1)).items():
                 tracking.setdefault(f"{name}_{L}", []).append(value)
 
 

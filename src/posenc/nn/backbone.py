@@ -127,6 +127,16 @@ class Transformer(nn.Module):
         """The evaluation seeds a scoring loop averages over: n for a randomized PE, else one (0)."""
         return range(n if self.pe.randomized else 1)
 
+    def each_draw(self, n: int):
+        """Set position_seed to each of draw_seeds(n) in turn (a scoring loop runs once per seed and averages);
+        back to 0 afterwards."""
+        try:
+            for seed in self.draw_seeds(n):
+                self.position_seed = seed
+                yield seed
+        finally:
+            self.position_seed = 0
+
     def forward(self, idx, attention_mask=None, need_weights=False, offset: int = 0):
         """idx: (B, T) token ids; attention_mask: (B, T), 1 = token, 0 = pad (required by the classifier).
 

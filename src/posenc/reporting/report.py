@@ -103,7 +103,7 @@ def setup(inp: Inputs) -> str:
         f"- **Synthetic data**: content tokens 0..{s.vocab_size - 1} plus SEP and PAD; a training pool of "
         f"{s.train_size:,} source sequences per task (length up to {s.train_max_len} tokens, n uniform), "
         f"{s.val_size} validation sequences at {s.train_max_len} (learning speed), {s.eval_size} test sequences "
-        f"per length at {', '.join(map(str, sorted(set(s.eval_lengths) | set(s.curve_lengths))))}.",
+        f"per length at {', '.join(map(str, sorted(set(s.eval_lengths) | set(s.curve_lengths) | set(s.far_lengths))))}.",
         f"- **Synthetic recipe**: AdamW lr {t.lr}, weight decay {t.weight_decay}, {t.batch_size} sequences a "
         f"step, warmup {t.warmup_frac:.0%} then cosine over exactly {t.max_steps} steps for every model (equal "
         f"budget, no early stop), clip {t.grad_clip}, length curriculum {t.curriculum_start_len} -> "
@@ -131,7 +131,7 @@ def interval(row: dict, k: str) -> str:
 def baseline_sentence(inp: Inputs, task: str, L: int) -> str:
     """Whether each PE's exact match at L beats the 3-token content-matching rule (its interval above it)."""
     base = inp.results.get("baselines", {}).get(task)
-    if not base:
+    if not base or str(L) not in base["lookup3"]:  # the rules are run at eval_lengths (not far_lengths)
         return ""
     b3, b2 = base["lookup3"][str(L)]["exact"], base["lookup2"][str(L)]["exact"]
     verdicts = {"above": [], "below": [], "within": []}
@@ -158,7 +158,8 @@ def learning_speed(inp: Inputs, task: str) -> str:
 
 def synthetic_section(inp: Inputs) -> str:
     s, T = inp.cfg.synthetic, inp.cfg.synthetic.train_max_len
-    longer = [L for L in s.eval_lengths if L > T]
+    first = next(iter(inp.results["tasks"][s.headline_task].values()))
+    longer = [L for L in (*s.eval_lengths, *s.far_lengths) if L > T and key("exact", L) in first]  # far: if scored
     comps = comparisons(inp.results, longer)
     lines = ["## Synthetic tasks: accuracy vs length", "",
              f"Teacher-forced token accuracy on target positions and exact match of whole sequences (one wrong "

@@ -133,7 +133,7 @@ def aggregate(cfg: Config, evals: dict, trains: dict, imdb_evals: dict, imdb_tra
     Accuracies at a length where the loss is not finite are 0.
     """
     s, seeds = cfg.synthetic, cfg.seeds
-    lengths = sorted(set(s.eval_lengths) | set(s.curve_lengths))
+    lengths = sorted(set(s.eval_lengths) | set(s.curve_lengths) | set(s.far_lengths))
     results: dict = {"seeds": list(seeds), "interval": stats.interval_kind(len(seeds)), "vocab_size": s.vocab_size,
                      "synthetic": {},
                      "headline_task": s.headline_task, "tasks": {}, "curves": {}, "tracking": {}}
@@ -143,7 +143,7 @@ def aggregate(cfg: Config, evals: dict, trains: dict, imdb_evals: dict, imdb_tra
         rows = {n: lm_row(cfg, [evals[(task, n, sd)] for sd in seeds],
                           [trains[(task, parent[n], sd)] for sd in seeds], lengths) for n in names}
         results["tasks"][task] = {pe: {k: v for k, v in row.items() if not k.startswith(("acc_", "exact_", "loss_"))
-                                       or int(k.split("_")[1]) in s.eval_lengths} for pe, row in rows.items()}
+                                       or int(k.split("_")[1]) in (*s.eval_lengths, *s.far_lengths)} for pe, row in rows.items()}
         results["curves"][task] = {pe: {str(L): {m: rows[pe][key(m, L)] for m in ("acc", "exact")}
                                          | {f"{m}_ci": rows[pe]["ci"][key(m, L)] for m in ("acc", "exact")}
                                          for L in lengths} for pe in names}
