@@ -229,29 +229,7 @@ def validate(cfg: Config) -> None:
     _check(all(lr > 0 for lr in cfg.lr_sweep) and len(set(cfg.lr_sweep)) == len(cfg.lr_sweep), "lr_sweep",
            f"must be distinct learning rates > 0, got {list(cfg.lr_sweep)}")
 
-    _check(len(s.tasks) > 0, "synthetic.tasks", "must list at least one task")
-    for i, task in enumerate(s.tasks):
-        _check(task in TASKS, f"synthetic.tasks[{i}]", f"unknown task {task!r}; choose from {', '.join(TASKS)}")
-    _check(s.headline_task in s.tasks, "synthetic.headline_task", f"{s.headline_task!r} is not in synthetic.tasks")
-    _check(s.vocab_size >= 2, "synthetic.vocab_size", f"must be >= 2, got {s.vocab_size}")
-    for key in ("train_size", "val_size", "eval_size"):
-        val = getattr(s, key)
-        _check(val > 0, f"synthetic.{key}", f"must be > 0, got {val}")
-    longest_min = max(min_length(task) for task in s.tasks)
-    _check(s.train_max_len >= longest_min, "synthetic.train_max_len",
-           f"must be >= {longest_min} to hold one token of every task, got {s.train_max_len}")
-    _check(m.max_positions >= s.train_max_len, "model.max_positions",
-           f"({m.max_positions}) is below the training length synthetic.train_max_len ({s.train_max_len})")
-    _check(len(s.eval_lengths) > 0, "synthetic.eval_lengths", "must not be empty")
-    _check(_increasing(s.far_lengths), "synthetic.far_lengths", "must be strictly increasing")
-    shared = sorted(set(s.far_lengths) & (set(s.eval_lengths) | set(s.curve_lengths)))
-    _check(not shared, "synthetic.far_lengths", f"{shared} already in eval_lengths or curve_lengths")
-    for key in ("eval_lengths", "curve_lengths", "far_lengths"):
-        for i, L in enumerate(getattr(s, key)):
-            _check(L >= longest_min, f"synthetic.{key}[{i}]",
-                   f"length {L} is impossible: every task needs at least {longest_min} tokens")
-            _check(L <= m.max_positions, f"synthetic.{key}[{i}]",
-                   f"length {L} exceeds model.max_positions ({m.max_positions})")
+    _validate_synthetic(s, m)
 
     _check(m.n_layers > 0, "model.n_layers", f"must be > 0, got {m.n_layers}")
     _check(m.n_heads > 0, "model.n_heads", f"must be > 0, got {m.n_heads}")
@@ -264,6 +242,7 @@ def validate(cfg: Config) -> None:
     _check(t.lr > 0, "train.lr", f"must be > 0, got {t.lr}")
     _check(t.weight_decay >= 0, "train.weight_decay", f"must be >= 0, got {t.weight_decay}")
     _check(t.curriculum_steps >= 0, "train.curriculum_steps", f"must be >= 0, got {t.curriculum_steps}")
+    longest_min = max(min_length(task) for task in s.tasks)
     _check(longest_min <= t.curriculum_start_len <= s.train_max_len, "train.curriculum_start_len",
            f"must be between {longest_min} and synthetic.train_max_len ({s.train_max_len}), got {t.curriculum_start_len}")
     for key in ("batch_size", "max_steps", "check_every", "track_every", "track_size", "log_every"):
@@ -298,6 +277,33 @@ def _validate_pes(cfg: Config) -> None:
         _check(name in available(), f"pe.{name}", f"unknown PE; choose from {', '.join(available())}")
     for pe in cfg.pes:
         _check(pe in cfg.pe, f"pe.{pe}", "missing section (write `{}` for a PE without parameters)")
+
+
+
+def _validate_synthetic(s: SyntheticConfig, m: ModelConfig) -> None:
+    _check(len(s.tasks) > 0, "synthetic.tasks", "must list at least one task")
+    for i, task in enumerate(s.tasks):
+        _check(task in TASKS, f"synthetic.tasks[{i}]", f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    _check(s.headline_task in s.tasks, "synthetic.headline_task", f"{s.headline_task!r} is not in synthetic.tasks")
+    _check(s.vocab_size >= 2, "synthetic.vocab_size", f"must be >= 2, got {s.vocab_size}")
+    for key in ("train_size", "val_size", "eval_size"):
+        val = getattr(s, key)
+        _check(val > 0, f"synthetic.{key}", f"must be > 0, got {val}")
+    longest_min = max(min_length(task) for task in s.tasks)
+    _check(s.train_max_len >= longest_min, "synthetic.train_max_len",
+           f"must be >= {longest_min} to hold one token of every task, got {s.train_max_len}")
+    _check(m.max_positions >= s.train_max_len, "model.max_positions",
+           f"({m.max_positions}) is below the training length synthetic.train_max_len ({s.train_max_len})")
+    _check(len(s.eval_lengths) > 0, "synthetic.eval_lengths", "must not be empty")
+    _check(_increasing(s.far_lengths), "synthetic.far_lengths", "must be strictly increasing")
+    shared = sorted(set(s.far_lengths) & (set(s.eval_lengths) | set(s.curve_lengths)))
+    _check(not shared, "synthetic.far_lengths", f"{shared} already in eval_lengths or curve_lengths")
+    for key in ("eval_lengths", "curve_lengths", "far_lengths"):
+        for i, L in enumerate(getattr(s, key)):
+            _check(L >= longest_min, f"synthetic.{key}[{i}]",
+                   f"length {L} is impossible: every task needs at least {longest_min} tokens")
+            _check(L <= m.max_positions, f"synthetic.{key}[{i}]",
+                   f"length {L} exceeds model.max_positions ({m.max_positions})")
 
 
 def _increasing(values: tuple[int, ...]) -> bool:

@@ -1,0 +1,174 @@
+"""A study that has not finished: tables and tested claims from the per-model metrics that exist.
+
+`make study` writes study/ only once every stage has run (one dvc.lock, one REPORT.md). Parts of the
+study run elsewhere before that (for example on a lent GPU: study/gpu/) leave per-model metrics
+(metrics/train/*.json, metrics/eval/*.json) and the params they ran with. This module summarises them:
+per task and PE, the mean over seeds with the 95 % t interval (stats.t_interval) at every evaluation
+length, the RoPE evaluation variants, learning speed, the two bars of issues 15 and 16, and the report's
+paired, Holm-corrected claims (claims.py) among the PEs that have every seed. What is missing is listed,
+never filled in.
+
+    python -m posenc.reporting.partial study/gpu        # -> study/gpu/SUMMARY.md
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from posenc import config, io
+from posenc.artifacts import model_name
+from posenc.reporting import stats
+from posenc.reporting.claims import comparisons, sentence
+from posenc.reporting.results import key
+
+SOLVED_EXACT = 0.9  # issue 15's bar: exact match at the training length, mean over seeds
+FAR_EXACT = 0.95  # issue 16's bar: copy exact match at 4x the training length
+
+
+def load(folder: Path) -> tuple[config.Config, dict, dict]:
+    """(config of the run, evals {(task, name, seed): lengths}, trains {(task, pe, seed): summary});
+    an evaluation variant (rope's pi/ntk/yarn) is its own name, `<pe>_<variant>`."""
+    cfg = config.load(folder / "params.yaml")
+    evals, trains = {}, {}
+    for f in sorted((folder / "metrics/eval").glob("*.json")):
+        e = json.loads(f.read_text())
+        task, pe, seed = e["task"], e["pe"], e["seed"]
+        evals[(task, pe, seed)] = e["lengths"]
+        for v, lengths in e.get("variants", {}).items():
+            evals[(task, f"{pe}_{v}", seed)] = lengths
+        trains[(task, pe, seed)] = io.read_json(folder / "metrics/train" / f"{model_name(task, pe, seed)}.json")["summary"]
+    return cfg, evals, trains
+
+
+def cells(cfg: config.Config, evals: dict) -> dict:
+    """{task: {name: {"seeds": [...], "per_seed": {acc_L/exact_L: [...]}}}} for every name with >= 1 seed,
+    at the run's evaluation and far lengths."""
+    lengths = [*cfg.synthetic.eval_lengths, *cfg.synthetic.far_lengths]
+    out: dict = defaultdict(dict)
+    for task in cfg.synthetic.tasks:
+        names = sorted({n for (t, n, _) in evals if t == task}, key=lambda n: (_order(cfg, n), n))
+        for name in names:
+            seeds = [s for s in cfg.seeds if (task, name, s) in evals]
+            per = {key(m, L): [evals[(task, name, s)][str(L)][f] for s in seeds]
+                   for L in lengths for m, f in (("acc", "token_acc"), ("exact", "exact_match"))}
+            out[task][name] = {"seeds": seeds, "per_seed": per}
+    return dict(out)
+
+
+def _order(cfg: config.Config, name: str) -> int:
+    parent = next((pe for pe in sorted(cfg.pes, key=len, reverse=True) if name == pe or name.startswith(pe + "_")),
+                  None)
+    return cfg.pes.index(parent) if parent else len(cfg.pes)
+
+
+def _cell(values: list[float]) -> str:
+    mean = 100 * float(np.mean(values))
+    lo, hi = stats.t_interval(values)
+    return f"{mean:.1f}" + (f" [{100 * lo:.1f}, {100 * hi:.1f}]" if len(values) >= 2 and np.isfinite(lo) else "")
+
+
+def table(cfg: config.Config, rows: dict, metric: str) -> list[str]:
+    lengths = [*cfg.synthetic.eval_lengths, *cfg.synthetic.far_lengths]
+    what = {"exact": "exact match", "acc": "token accuracy"}[metric]
+    out = [f"| PE | seeds | " + " | ".join(f"{what} @{L} (%)" for L in lengths) + " |",
+           "|---|---|" + "---|" * len(lengths)]
+    for name, row in rows.items():
+        out.append(f"| {name} | {len(row['seeds'])} | "
+                   + " | ".join(_cell(row["per_seed"][key(metric, L)]) for L in lengths) + " |")
+    return out
+
+
+def bars(cfg: config.Config, task: str, rows: dict, baselines: dict) -> list[str]:
+    """Issue 15 (exact match >= 0.9 at the training length) and issue 16 (copy exact match >= 0.95 at 4x)."""
+    T, out = cfg.synthetic.train_max_len, []
+    mean = {n: float(np.mean(r["per_seed"][key("exact", T)])) for n, r in rows.items() if n in cfg.pes}
+    solved = [n for n, m in mean.items() if m >= SOLVED_EXACT]
+    out.append(f"- {task}, solved at {T} (mean exact match >= {SOLVED_EXACT:.0%}): "
+               + (", ".join(solved) if solved else "no PE") + "; best " + max(mean, key=mean.get)
+               + f" at {100 * max(mean.values()):.1f} %.")
+    far = 4 * T
+    if key("exact", far) in next(iter(rows.values()))["per_seed"]:
+        m4 = {n: float(np.mean(r["per_seed"][key("exact", far)])) for n, r in rows.items()}
+        best = max(m4, key=m4.get)
+        reach = [n for n, m in m4.items() if m >= FAR_EXACT and len(rows[n]["seeds"]) >= stats.MIN_SEEDS]
+        base = baselines.get(str(far), {}).get("exact_match")
+        out.append(f"- {task} at {far} (4x): " + (f"{', '.join(reach)} reach" if reach else "no PE or variant reaches")
+                   + f" {FAR_EXACT:.0%} exact match over {stats.MIN_SEEDS} seeds; the best is {best} at "
+                   f"{100 * m4[best]:.1f} %" + (f", against {100 * base:.1f} % for copying by the last 3 tokens "
+                                                "without positions." if base is not None else "."))
+    return out
+
+
+def summary(folder: Path, baselines_dir: Path) -> str:
+    cfg, evals, trains = load(folder)
+    runs = json.loads((folder / "runs.json").read_text()) if (folder / "runs.json").exists() else {}
+    all_rows = cells(cfg, evals)
+    T = cfg.synthetic.train_max_len
+    lines = [f"# Study, part run so far: {folder}", "",
+             "Generated by `python -m posenc.reporting.partial` from the per-model metrics in this folder "
+             "(mean over seeds, [95 % t interval over seeds]). Not the study's report: that comes from `make "
+             "study` once every stage has run.", ""]
+    if runs:
+        lines += [f"- Device: {runs['device']}; code {runs['code']}.", ""]
+    missing = [(t, pe, s) for t in cfg.synthetic.tasks for pe in cfg.pes for s in cfg.seeds if (t, pe, s) not in trains]
+    lines += [f"- Trained and evaluated: {len(trains)} of {len(cfg.synthetic.tasks) * len(cfg.pes) * len(cfg.seeds)} "
+              f"synthetic models; missing: " + (", ".join(f"{t}/{pe}/s{s}" for t, pe, s in missing[:12])
+                                                + (f" and {len(missing) - 12} more" if len(missing) > 12 else "")
+                                                if missing else "none") + ". IMDb, probes, the learning-rate "
+              "sweep and the figures are not part of this run.", ""]
+    for task, rows in all_rows.items():
+        base = json.loads((baselines_dir / f"{task}.json").read_text())["rules"]["lookup3"] \
+            if (baselines_dir / f"{task}.json").exists() else {}
+        lines += [f"## {task}", "", *bars(cfg, task, rows, base), "", *table(cfg, rows, "exact"), "",
+                  *table(cfg, rows, "acc"), ""]
+        speed = [f"{pe} " + "/".join(str(trains[(task, pe, s)]["first_step_exact"] or "never")
+                                     for s in cfg.seeds if (task, pe, s) in trains)
+                 for pe in cfg.pes if any((task, pe, s) in trains for s in cfg.seeds)]
+        lines += [f"- First step with validation exact match >= {cfg.train.solved_exact} (per seed): "
+                  + ", ".join(speed) + ".", ""]
+        full = {n: r for n, r in rows.items() if r["seeds"] == list(cfg.seeds)}
+        results = {"seeds": list(cfg.seeds), "tasks": {task: full}}
+        longer = [L for L in (*cfg.synthetic.eval_lengths, *cfg.synthetic.far_lengths) if L > T]
+        comps = comparisons(results, longer)
+        lines += [f"Claims among the {len(full)} PEs and variants with all {len(cfg.seeds)} seeds:", ""]
+        lines += [f"- {sentence(results, comps, task, m, L)}" for L in longer for m in ("exact", "acc")] + [""]
+    lines += throughput(runs)
+    return "\n".join(lines)
+
+
+def throughput(runs: dict) -> list[str]:
+    """Per run: workers sharing the device, median job time (train + evaluate), jobs per minute; a job
+    marked `alone` ran with nothing beside it (the uncontended time)."""
+    if not runs:
+        return []
+    out = ["## Cost on this device", ""]
+    for r in runs["runs"]:
+        jobs = [j for j in r["jobs"] if not j.get("alone")]
+        solo = [j for j in r["jobs"] if j.get("alone")]
+        for label, js, n in (("alone", solo, 1), (f"{r['workers']} workers", jobs, r["workers"])):
+            if js:
+                t = float(np.median([j["train_s"] + j["eval_s"] for j in js]))
+                out.append(f"- {label}: {len(js)} jobs, median {t:.0f} s per job (train "
+                           f"{np.median([j['train_s'] for j in js]):.0f} s), {60 * n / t:.1f} jobs per minute.")
+    det = runs.get("determinism", {})
+    if det:
+        same = det["alone_md5"] == det["under_contention_md5"]
+        out.append(f"- Determinism: the checkpoint trained alone and again beside 11 other trainings is "
+                   f"{'byte-identical' if same else 'DIFFERENT'} (md5 {det['alone_md5']}).")
+    return out + [""]
+
+
+def main(argv: list[str]) -> int:
+    folder = Path(argv[0]) if argv else Path("study/gpu")
+    io.write_text(folder / "SUMMARY.md", summary(folder, Path("metrics/baselines")) + "\n")
+    print(f"wrote {folder / 'SUMMARY.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,87 @@
+"""Device run of the study's synthetic part: K workers share one GPU, each job = stages/train.py then
+stages/evaluate.py of one (task, pe, seed), in one workspace with study/params.yaml. Everything lands in
+$OUT/study_gpu.tar.gz (metrics, timings, logs, jobs.json)."""
+import hashlib, json, os, shutil, subprocess, sys, tarfile, threading, time
+from pathlib import Path
+
+import yaml
+
+budget, K, params_file = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+T0 = time.time()
+root, out = Path.cwd(), Path(os.environ["OUT"])
+ws = Path("/tmp/ws")
+shutil.rmtree(ws, ignore_errors=True)
+ws.mkdir()
+for name in ("src", "stages", "templates"):
+    shutil.copytree(root / name, ws / name)
+shutil.copy(root / params_file, ws / "params.yaml")
+(ws / "logs").mkdir()
+params = yaml.safe_load((ws / "params.yaml").read_text())
+env = {**os.environ, "PYTHONPATH": f"{ws / 'src'}:{os.environ.get('PYTHONPATH', '')}", "OMP_NUM_THREADS": "1",
+       "PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1"}
+jobs_log, lock = [], threading.Lock()
+
+
+def run(args, name):
+    t = time.time()
+    with open(ws / "logs" / f"{name}.log", "w") as log:
+        rc = subprocess.run([sys.executable, *args], cwd=ws, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+    return rc, round(time.time() - t, 2)
+
+
+def job(task, pe, seed, tag=""):
+    a = ["--task", task, "--pe", pe, "--seed", str(seed)]
+    start = round(time.time() - T0, 1)
+    rc1, t1 = run(["stages/train.py", *a], f"train_{task}_{pe}_{seed}{tag}")
+    rc2, t2 = run(["stages/evaluate.py", *a], f"eval_{task}_{pe}_{seed}{tag}") if rc1 == 0 else (None, 0)
+    with lock:
+        jobs_log.append({"task": task, "pe": pe, "seed": seed, "tag": tag, "start_s": start, "train_rc": rc1,
+                         "train_s": t1, "eval_rc": rc2, "eval_s": t2, "running": running[0]})
+        print(f"{time.time() - T0:6.0f} s {task}/{pe}/s{seed}{tag}: train {t1:.0f} s rc {rc1}, eval {t2:.0f} s rc {rc2}",
+              flush=True)
+
+
+print(run(["stages/runtime.py"], "runtime"), run(["stages/prepare_synthetic.py"], "prepare"), flush=True)
+print((ws / "metrics/runtime.json").read_text(), flush=True)
+running = [1]
+done = set(tuple(x) for x in json.loads(os.environ.get("DONE", "[]")))
+queue = [(t, pe, s, "") for t in params["synthetic"]["tasks"] for s in params["seeds"] for pe in params["pes"]
+         if (t, pe, s) not in done]
+first_md5, solo = None, float(os.environ.get("SOLO", "0"))
+qlock = threading.Lock()
+est = [float(os.environ.get('EST', solo * 2.0))]
+
+
+def worker():
+    while True:
+        with qlock:
+            if not queue or time.time() - T0 + est[0] > budget:
+                return
+            item = queue.pop(0)
+            running[0] += 1
+        job(*item)
+        with qlock:
+            running[0] -= 1
+            est[0] = max(est[0], jobs_log[-1]["train_s"] + jobs_log[-1]["eval_s"])
+
+
+running[0] = 0
+smi = subprocess.Popen(["nvidia-smi" if shutil.which("nvidia-smi") else "true", "--query-gpu=utilization.gpu,memory.used", "--format=csv", "-l", "5"],
+                       stdout=open(ws / "logs/smi.csv", "w"), stderr=subprocess.STDOUT)
+threads = [threading.Thread(target=worker) for _ in range(K)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+smi.terminate()
+again = ws / "models/copy_learned_s0.pt"
+summary = {"K": K, "solo_job_s": solo, "jobs_done": len(jobs_log), "left": len(queue), "wall_s": round(time.time() - T0, 1),
+           "first_md5": first_md5, "again_md5": hashlib.md5(again.read_bytes()).hexdigest() if again.exists() else None,
+           "runtime": json.loads((ws / "metrics/runtime.json").read_text())}
+(ws / "logs/jobs.json").write_text(json.dumps({"summary": summary, "jobs": jobs_log}, indent=1))
+print(json.dumps(summary), flush=True)
+with tarfile.open(out / "study_gpu.tar.gz", "w:gz") as tar:
+    for name in ("metrics", "timings", "logs"):
+        if (ws / name).exists():
+            tar.add(ws / name, arcname=name)
+shutil.copy(ws / "logs/jobs.json", out / "jobs.json")

@@ -1,0 +1,46 @@
+"""The summary of a study that has not finished (reporting/partial.py): numbers from the files, gaps named."""
+
+import json
+
+import numpy as np
+import yaml
+
+from conftest import tiny_params
+from posenc.reporting import partial, stats
+
+
+def _write(folder, params, values):
+    """values: {(task, pe, seed): exact match at every length} -> metrics/eval and metrics/train files."""
+    (folder / "metrics/eval").mkdir(parents=True)
+    (folder / "metrics/train").mkdir(parents=True)
+    (folder / "params.yaml").write_text(yaml.safe_dump(params))
+    s = params["synthetic"]
+    lengths = [*s["eval_lengths"], *s["curve_lengths"], *s["far_lengths"]]
+    for (task, pe, seed), v in values.items():
+        m = {str(L): {"token_acc": min(1.0, v + 0.5), "exact_match": v} for L in lengths}
+        variants = {"yarn": {str(L): {"token_acc": 1.0, "exact_match": 1.0} for L in lengths}} if pe == "rope" else {}
+        (folder / f"metrics/eval/{task}_{pe}_s{seed}.json").write_text(json.dumps(
+            {"task": task, "pe": pe, "seed": seed, "lengths": m, "variants": variants}))
+        (folder / f"metrics/train/{task}_{pe}_s{seed}.json").write_text(json.dumps(
+            {"summary": {"seed": seed, "first_step_exact": None}}))
+
+
+def test_the_summary_reports_the_files_and_names_what_is_missing(tmp_path):
+    params = tiny_params()
+    params.update(seeds=[0, 1, 2], pes=["learned", "rope", "alibi"])
+    params["synthetic"].update(tasks=["copy", "duplicate"], far_lengths=[64])  # 4x the training length
+    params["model"]["max_positions"] = 64
+    values = {("copy", pe, s): 0.1 * (s + 1) * (i + 1) / 3 for i, pe in enumerate(params["pes"]) for s in range(3)}
+    values.pop(("copy", "alibi", 2))
+    _write(tmp_path, params, values)
+    text = partial.summary(tmp_path, tmp_path / "no-baselines")
+    rope = [values[("copy", "rope", s)] for s in range(3)]
+    lo, hi = stats.t_interval(rope)
+    assert f"| rope | 3 | {100 * np.mean(rope):.1f} [{100 * lo:.1f}, {100 * hi:.1f}] |" in text
+    assert "| rope_yarn | 3 | 100.0" in text  # an evaluation variant is a row of its own
+    assert "copy/alibi/s2" in text and "duplicate/learned/s0" in text  # the gaps, never filled in
+    assert f"Trained and evaluated: {len(values)} of 18" in text
+    assert "Claims among the 3 PEs and variants with all 3 seeds" in text  # alibi (2 seeds) is not compared
+    T = params["synthetic"]["train_max_len"]
+    assert f"copy at {4 * T} (4x): rope_yarn reach 95% exact match over 3 seeds" in text  # only it has >= 0.95
+    assert f"copy, solved at {T} (mean exact match >= 90%): no PE" in text
