@@ -83,7 +83,9 @@ def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
             lo, hi = row["ci"]["acc_32"]
             assert lo <= row["acc_32"] <= hi and "bootstrap" in row["ci_kind"]  # one seed: over sequences
             assert results["tracking"][task][pe]["step"][-1] == params["train"]["max_steps"]
-        assert set(results["curves"][task][PES[0]]) == {"16", "24", "32"}
+        evaluated = {str(L) for k in ("eval_lengths", "curve_lengths", "far_lengths") for L in params["synthetic"][k]}
+        assert set(results["curves"][task][PES[0]]) == evaluated and params["synthetic"]["far_lengths"]
+        assert {f"exact_{L}" for L in params["synthetic"]["far_lengths"]} <= set(results["tasks"][task][PES[0]])
         assert set(results["baselines"][task]) == {"lookup2", "lookup3"}
         assert set(results["tasks"][task]) == set(PES) | variants
         assert results["tasks"][task]["rope_pi"]["acc_16"] == results["tasks"][task]["rope"]["acc_16"]  # scale 1
