@@ -33,7 +33,7 @@ def test_the_summary_reports_the_files_and_names_what_is_missing(tmp_path):
     values = {("copy", pe, s): 0.1 * (s + 1) * (i + 1) / 3 for i, pe in enumerate(params["pes"]) for s in range(3)}
     values.pop(("copy", "alibi", 2))
     _write(tmp_path, params, values)
-    text = partial.summary(tmp_path, tmp_path / "no-baselines")
+    text = partial.summary(tmp_path, tmp_path / "no-default")
     rope = [values[("copy", "rope", s)] for s in range(3)]
     lo, hi = stats.t_interval(rope)
     assert f"| rope | 3 | {100 * np.mean(rope):.1f} [{100 * lo:.1f}, {100 * hi:.1f}] |" in text
@@ -44,3 +44,19 @@ def test_the_summary_reports_the_files_and_names_what_is_missing(tmp_path):
     T = params["synthetic"]["train_max_len"]
     assert f"copy at {4 * T} (4x): rope_yarn reach 95% exact match over 3 seeds" in text  # only it has >= 0.95
     assert f"copy, solved at {T} (mean exact match >= 90%): no PE" in text
+
+
+def test_the_default_is_set_beside_the_seeds_and_counted_inside_or_out(tmp_path):
+    params = tiny_params()
+    params.update(seeds=[0, 1, 2], pes=["rope", "alibi"])
+    part, default = tmp_path / "part", tmp_path / "metrics"
+    part.mkdir()
+    _write(part, params, {(t, pe, s): 0.3 + 0.1 * s for t in params["synthetic"]["tasks"] for pe in params["pes"]
+                          for s in range(3)})
+    _write(tmp_path / "d", params, {(t, "rope", 0): 0.4 for t in params["synthetic"]["tasks"]}
+           | {(t, "alibi", 0): 0.9 for t in params["synthetic"]["tasks"]})  # rope inside [0.3, 0.5]; alibi out in exact match only
+    (tmp_path / "d/metrics").rename(default)
+    (default / "runtime.json").write_text(json.dumps({"device_type": "cpu", "dtype": "float32"}))
+    text = partial.summary(part, default)
+    assert "The default's seed-0 models (cpu, float32, `metrics/eval/`) beside this part's: 3 of 4 numbers" in text
+    assert "| alibi | 90.0 | 30.0 |" in text

@@ -104,7 +104,36 @@ def bars(cfg: config.Config, task: str, rows: dict, baselines: dict) -> list[str
     return out
 
 
-def summary(folder: Path, baselines_dir: Path) -> str:
+def beside_default(cfg: config.Config, task: str, rows: dict, metrics: Path) -> list[str]:
+    """The default's seed-0 models (`metrics`/eval: this checkout's committed run, with its own device and
+    precision) beside this part's: is the default's number inside this part's interval over seeds?"""
+    T, L = cfg.synthetic.train_max_len, max(cfg.synthetic.eval_lengths)
+    rt = io.read_json(metrics / "runtime.json") if (metrics / "runtime.json").exists() else {}
+    out, inside, n = [], 0, 0
+    for pe in cfg.pes:
+        f, row = metrics / "eval" / f"{model_name(task, pe, cfg.seeds[0])}.json", rows.get(pe)
+        if not f.exists() or row is None or len(row["seeds"]) < stats.MIN_SEEDS:
+            continue
+        mine = io.read_json(f)["lengths"]
+        cols = []
+        for m, field, length in (("exact", "exact_match", T), ("acc", "token_acc", L)):
+            v, per = mine[str(length)][field], row["per_seed"][key(m, length)]
+            lo, hi = stats.t_interval(per)
+            inside, n = inside + (lo <= v <= hi), n + 1
+            cols += [f"{100 * v:.1f}", f"{100 * per[0]:.1f}", _cell(per)]
+        out.append(f"| {pe} | " + " | ".join(cols) + " |")
+    if not out:
+        return []
+    what = f"{rt.get('device_type', '?')}, {rt.get('dtype', '?')}"
+    head = [f"The default's seed-{cfg.seeds[0]} models ({what}, `metrics/eval/`) beside this part's: "
+            f"{inside} of {n} numbers fall inside this part's 95 % interval over seeds.", "",
+            f"| PE | exact @{T}: default | this part, seed {cfg.seeds[0]} | this part, all seeds | token acc @{L}: "
+            f"default | this part, seed {cfg.seeds[0]} | this part, all seeds |", "|---|---|---|---|---|---|---|"]
+    return head + out + [""]
+
+
+def summary(folder: Path, metrics: Path) -> str:
+    """SUMMARY.md of the part in `folder`; `metrics`: the default's committed metrics (baselines, evaluations)."""
     cfg, evals, trains = load(folder)
     runs = json.loads((folder / "runs.json").read_text()) if (folder / "runs.json").exists() else {}
     all_rows = cells(cfg, evals)
@@ -122,10 +151,10 @@ def summary(folder: Path, baselines_dir: Path) -> str:
                                                 if missing else "none") + ". IMDb, probes, the learning-rate "
               "sweep and the figures are not part of this run.", ""]
     for task, rows in all_rows.items():
-        base = json.loads((baselines_dir / f"{task}.json").read_text())["rules"]["lookup3"] \
-            if (baselines_dir / f"{task}.json").exists() else {}
+        base_file = metrics / "baselines" / f"{task}.json"
+        base = io.read_json(base_file)["rules"]["lookup3"] if base_file.exists() else {}
         lines += [f"## {task}", "", *bars(cfg, task, rows, base), "", *table(cfg, rows, "exact"), "",
-                  *table(cfg, rows, "acc"), ""]
+                  *table(cfg, rows, "acc"), "", *beside_default(cfg, task, rows, metrics)]
         speed = [f"{pe} " + "/".join(str(trains[(task, pe, s)]["first_step_exact"] or "never")
                                      for s in cfg.seeds if (task, pe, s) in trains)
                  for pe in cfg.pes if any((task, pe, s) in trains for s in cfg.seeds)]
@@ -165,7 +194,7 @@ def throughput(runs: dict) -> list[str]:
 
 def main(argv: list[str]) -> int:
     folder = Path(argv[0]) if argv else Path("study/gpu")
-    io.write_text(folder / "SUMMARY.md", summary(folder, Path("metrics/baselines")) + "\n")
+    io.write_text(folder / "SUMMARY.md", summary(folder, Path("metrics")) + "\n")
     print(f"wrote {folder / 'SUMMARY.md'}")
     return 0
 
