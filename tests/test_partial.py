@@ -60,3 +60,6 @@ def test_the_default_is_set_beside_the_seeds_and_counted_inside_or_out(tmp_path)
     text = partial.summary(part, default)
     assert "The default's seed-0 models (cpu, float32, `metrics/eval/`) beside this part's: 3 of 4 numbers" in text
     assert "| alibi | 90.0 | 30.0 |" in text
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({**params, "pes": ["rope"]}))  # the default's own PE list
+    text = partial.summary(part, default)
+    assert "beside this part's: 2 of 2 numbers" in text and "| alibi | 90.0" not in text

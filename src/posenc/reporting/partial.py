@@ -109,8 +109,10 @@ def beside_default(cfg: config.Config, task: str, rows: dict, metrics: Path) -> 
     precision) beside this part's: is the default's number inside this part's interval over seeds?"""
     T, L = cfg.synthetic.train_max_len, max(cfg.synthetic.eval_lengths)
     rt = io.read_json(metrics / "runtime.json") if (metrics / "runtime.json").exists() else {}
+    params = metrics.parent / "params.yaml"  # the default's PEs only: a file left from an older set is no model of it
+    pes = config.load(params).pes if params.exists() else cfg.pes
     out, inside, n = [], 0, 0
-    for pe in cfg.pes:
+    for pe in [p for p in cfg.pes if p in pes]:
         f, row = metrics / "eval" / f"{model_name(task, pe, cfg.seeds[0])}.json", rows.get(pe)
         if not f.exists() or row is None or len(row["seeds"]) < stats.MIN_SEEDS:
             continue
