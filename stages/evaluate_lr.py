@@ -1,23 +1,17 @@
 """Stage evaluate_lr: one model of the learning-rate sweep (stage train_lr) at every evaluation length."""
 
 import _cli
+import _sweep
 
 from posenc import io
 from posenc.analysis.evaluate import evaluate_lm
-from posenc.artifacts import sweep_name
 from posenc.data import synthetic
 from posenc.engine import runtime
-from posenc.errors import ConfigError
 from posenc.nn.checkpoint import load_model
 
 
 def main() -> None:
-    ap = _cli.parser(__doc__, pe=True)
-    ap.add_argument("--lr", required=True, type=float, help="a learning rate listed in `lr_sweep`")
-    args, cfg, layout = _cli.setup(ap)
-    if args.lr not in cfg.lr_sweep:
-        raise ConfigError(f"lr_sweep: {args.lr:g} is not listed (got {list(cfg.lr_sweep)})")
-    task, seed, name = cfg.synthetic.headline_task, cfg.seeds[0], sweep_name(args.pe, args.lr)
+    args, cfg, layout, (task, name, seed) = _sweep.setup(__doc__)
     model, _ = load_model(layout.checkpoint(task, name, seed))
     splits = synthetic.load_for_eval(layout.synthetic_data(task), task, cfg.synthetic)
     rt = runtime.load(layout.runtime, cfg.runtime.dtype)

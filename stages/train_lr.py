@@ -5,25 +5,19 @@ import dataclasses
 from pathlib import Path
 
 import _cli
+import _sweep
 
 import posenc
 from posenc import config
-from posenc.artifacts import sweep_name
 from posenc.data import synthetic
 from posenc.engine import runtime
 from posenc.engine.lm import train_lm
 from posenc.engine.resume import Snapshots, resume_key
-from posenc.errors import ConfigError
 from posenc.nn.checkpoint import save_trained
 
 
 def main() -> None:
-    ap = _cli.parser(__doc__, pe=True)
-    ap.add_argument("--lr", required=True, type=float, help="a learning rate listed in `lr_sweep`")
-    args, cfg, layout = _cli.setup(ap)
-    if args.lr not in cfg.lr_sweep:
-        raise ConfigError(f"lr_sweep: {args.lr:g} is not listed (got {list(cfg.lr_sweep)})")
-    task, seed, name = cfg.synthetic.headline_task, cfg.seeds[0], sweep_name(args.pe, args.lr)
+    args, cfg, layout, (task, name, seed) = _sweep.setup(__doc__)
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, lr=args.lr))
     splits = synthetic.load(layout.synthetic_data(task), task, cfg.synthetic.vocab_size)
     rt = runtime.load(layout.runtime, cfg.runtime.dtype)

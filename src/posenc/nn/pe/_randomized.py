@@ -49,6 +49,9 @@ def draw(T: int, offset: int, R: int, generator: torch.Generator | None) -> torc
     return offset + torch.randperm(R - offset, generator=generator)[:T].sort().values
 
 
+DRAW_COST = "drawing T of R positions per batch (O(R))"  # added to the parent's other cost, if any
+
+
 def randomized(parent: type[PositionalEncoding], parent_name: str) -> type[PositionalEncoding]:
     """The class `<parent>_rand`: `parent` handed randomized positions; same params, no evaluation variants."""
     base = parent.theory
@@ -60,7 +63,7 @@ def randomized(parent: type[PositionalEncoding], parent_name: str) -> type[Posit
         theory = Theory(
             kind=base.kind, where=f"{base.where}, at randomly drawn positions",
             attention_cost=base.attention_cost,
-            other_cost=f"{base.other_cost}; drawing T of R positions per batch (O(R))".replace("none; ", ""),
+            other_cost="; ".join(c for c in (base.other_cost, DRAW_COST) if c != "none"),
             pros=("every position and distance up to max_positions is seen in training",) + base.pros,
             cons=("only the order of positions is informative, and the model must learn it from gappy rulers",
                   "evaluation is random too: scores are averaged over seeded draws"),
