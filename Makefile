@@ -49,8 +49,9 @@ ifneq ($(DOCKER),)
 repro test bench:
 	$(DOCKER_RUN) $(RUN_IMAGE) make $@ DOCKER=
 else
-repro: $(SETUP)  ## run the whole default pipeline (dvc repro), then refresh the README tables
+repro: $(SETUP)  ## run the whole default pipeline (dvc repro), record its run-cache, refresh the README tables
 	dvc repro
+	$(PY) -m posenc.runcache
 	$(PY) stages/readme.py
 
 test: $(SETUP)  ## run the test suite

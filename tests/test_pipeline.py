@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -172,6 +173,30 @@ def test_editing_one_pe_reruns_only_its_stages_and_the_gathering_ones(repo):
     own |= {f"{stage}@rope-0" for stage in ("train_imdb", "evaluate_imdb", "probe_imdb")}
     assert changed == own | {"check_params", "plot", "plot_reviews", "report"}
     assert status(repo) == {}
+
+
+def test_a_fresh_workspace_restores_every_stage_from_the_recorded_run_cache(repo, tmp_path):
+    """Issue 14: `dvc repro` records no run-cache for stages with `cache: false` outputs; `python -m
+    posenc.runcache` does, and a second workspace sharing the cache then restores every training, evaluation
+    and probe stage byte for byte, running none (how a stopped study resumes and reuses the default's models)."""
+    assert status(repo) == {}
+    run([sys.executable, "-m", "posenc.runcache"], repo)
+    other = tmp_path / "other"
+    for name in ("src", "stages", "templates"):
+        shutil.copytree(repo / name, other / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    run("git init -q && git config user.email ci@example.com && git config user.name CI", other)
+    dvc(other, "init", "-q")
+    dvc(other, "config", "core.analytics", "false")
+    dvc(other, "config", "--local", "cache.dir", str(repo / ".dvc" / "cache"))
+    for name in ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore"):
+        shutil.copy(repo / name, other / name)
+    out = dvc(other, "repro").stdout
+    ran = {s.split("@")[0] for s in re.findall(r"Running stage '([^']+)'", out)}
+    assert not ran & {"prepare_synthetic", "train", "evaluate", "probe", "train_imdb", "evaluate_imdb", "probe_imdb"}
+    assert "is cached - skipping run" in out
+    assert model_md5s(other) == model_md5s(repo)
+    for rel in ("metrics/results.json", f"metrics/eval/copy_{PES[0]}_s0.json", f"metrics/train/imdb_{PES[-1]}_s0.json"):
+        assert (other / rel).read_bytes() == (repo / rel).read_bytes(), rel
 
 
 def test_notebook_runs_headless_on_the_results(repo, monkeypatch):

@@ -8,7 +8,9 @@ very same dvc.yaml in a kept workspace outside this checkout (STUDY_DIR, default
 - an interrupted study resumes where it stopped (finished stages are skipped), and any part can run
   alone: `python -m posenc.study train@copy-rope-1` reproduces that stage and what it needs;
 - with a DVC cache shared with this checkout (`dvc config --global cache.dir ...`), DVC's run-cache
-  restores the default's models (the study's seed-0 models of the default PEs) instead of retraining;
+  restores the default's models (the study's seed-0 models of the default PEs) instead of retraining:
+  `dvc repro` records no run-cache for stages with `cache: false` outputs, so the checkout's up-to-date
+  stages are recorded first, and the workspace's after every run, finished or not (posenc.runcache);
 - `dvc status` and `dvc exp show` of this checkout stay about the default alone (a second dvc.yaml in
   the repository would be collected by both).
 
@@ -28,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from posenc import config, workspace
+from posenc import config, runcache, workspace
 from posenc.errors import PosencError
 
 STUDY_PARAMS = Path("study/params.yaml")
@@ -40,6 +42,20 @@ def archive_env(root: Path, params: dict) -> None:
     archive = root / params["imdb"]["archive"]
     if not os.environ.get("IMDB_ARCHIVE") and archive.exists():
         os.environ["IMDB_ARCHIVE"] = str(archive.resolve())
+
+
+def record(root: Path, what: str) -> None:
+    """Record the run-cache of every up-to-date stage at `root` (none if it has no lock yet)."""
+    from dvc.exceptions import DvcException
+
+    if not (root / "dvc.lock").is_file():
+        return
+    try:
+        saved, skipped = runcache.save(root)
+    except DvcException as e:  # for example a `dvc repro` holding that repo's lock: the study goes on without
+        print(f"run-cache: not recorded for {what}: {e}", file=sys.stderr, flush=True)
+        return
+    print(f"run-cache: {saved} up-to-date stages of {what} recorded ({skipped} left out)", flush=True)
 
 
 def main(argv: list[str]) -> int:
@@ -54,9 +70,11 @@ def main(argv: list[str]) -> int:
     params = yaml.safe_load((root / STUDY_PARAMS).read_text())
     archive_env(root, params)
     workspace.prepare(root, dest, params, fresh=False)
+    record(root, "this checkout (the default)")
     start = time.perf_counter()
     rc = workspace.repro(dest, *argv)
     took = time.perf_counter() - start
+    record(dest, "the study workspace")  # also after a stop: every finished model is kept
     if rc:
         print(f"study stopped after {took:.0f} s (exit {rc}); rerun to resume: {dest}", file=sys.stderr)
         return rc
