@@ -202,3 +202,41 @@ def test_review_maps_hold_numbers_only_in_the_summary_and_the_window_around_the_
         W = min(cfg.map_window, T)
         assert window.shape == (W, W) and s["window_start"] <= s["top_token_position"] < s["window_start"] + W
     assert summary["positive"]["label"] == 1 and summary["negative"]["label"] == 0
+
+
+class ContentRule(torch.nn.Module):
+    """A 'model' that is the 3-token content rule (analysis/baselines.py): one-hot logits on its prediction at
+    every position. It has no notion of position, so a shift changes nothing."""
+
+    def __init__(self, n_tokens: int):
+        super().__init__()
+        self.n_tokens = n_tokens
+
+    def forward(self, idx, offset=0):
+        from posenc.analysis.baselines import lookup_predictions
+
+        out = torch.zeros(*idx.shape, self.n_tokens)
+        for b, seq in enumerate(idx.numpy()):
+            out[b, torch.arange(len(seq)), torch.from_numpy(lookup_predictions(seq, np.arange(len(seq)), 3))] = 1
+        return out
+
+
+def test_distance_probe_leaves_out_only_the_ill_posed_first_target_and_scores_content_matching_as_the_rule(tiny_cfg):
+    """After a prefix nothing marks where the source begins, so the prediction made at SEP is left out (in both
+    parts, so K = 0 agrees); a model that is the content rule scores exactly the rule's reference."""
+    s = tiny_cfg.synthetic
+    val = splits_for(tiny_cfg, "copy")["val"]
+    idx, labels = synthetic.make_batch([val.get(i) for i in range(len(val))], "copy", s.vocab_size)
+    kept = probes_lm.without_first_target(labels)
+    sep = (idx == synthetic.sep_id(s.vocab_size)).int().argmax(1)
+    assert ((labels != synthetic.IGNORE).sum(1) - (kept != synthetic.IGNORE).sum(1)).eq(1).all()
+    assert (kept[torch.arange(len(kept)), sep] == synthetic.IGNORE).all()  # the one left out: predicted at SEP
+    T = idx.shape[1]
+    dist = probes_lm.distance_probe(ContentRule(int(idx.max()) + 1), val, "copy", s.vocab_size, 4 * T, seed=0)
+    assert dist["n"] == len(val) and set(dist["prefix"]) == set(dist["shift"]) == {str(k) for k in
+                                                                                  (0, T // 4, T // 2, T, 2 * T, 3 * T)}
+    for k, row in dist["prefix"].items():
+        assert row["exact"] == row["rule_exact"], k
+        assert dist["shift"][k] == dist["shift"]["0"]  # position-free
+    assert dist["prefix"]["0"]["exact"] == dist["shift"]["0"]["exact"] > 0.5
+    assert dist["prefix"][str(T)]["exact"] > 0  # scoring the first target would make it 0 for any content matcher

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from posenc.config import Config
 from posenc.nn.pe import pe_class
 from posenc.nn.pe.base import Dims, Theory
-from posenc.reporting import recommend
+from posenc.reporting import distance, recommend
 from posenc.reporting.claims import comparisons, sentence
 from posenc.reporting.results import key
 from posenc.reporting.review_text import review_lines
@@ -324,11 +324,7 @@ def probe_sentences(inp: Inputs, pe: str) -> list[str]:
                    + (f" ({', '.join(found)})." if found else "."))
     dist = probe.get("distance")
     if dist:
-        ks = sorted(dist["prefix"], key=int)
-        show = lambda part: ", ".join(f"{pct(dist[part][k]['exact'])} at K={k}" for k in ks)  # noqa: E731
-        out.append(f"Distance probe (validation copies at the training length, copy offsets as in training): exact "
-                   f"match after a prefix of K random tokens {show('prefix')}; with every position shifted by K "
-                   f"{show('shift')}.")
+        out.append(distance.sentence(dist, pct))
     g = probe["gradients"]
     gl = f"layer{last}"
     Ls = sorted(int(x) for x in g)

@@ -47,6 +47,13 @@ def bootstrap_interval(items: np.ndarray, statistic: Callable[[np.ndarray], floa
     return [float(lo), float(hi)]
 
 
+def proportion_interval(successes: int, n: int) -> list[float]:
+    """95 % Wilson score interval of a proportion (successes of n independent items, e.g. sequences copied
+    exactly): for one model on one set of sequences, where seeds do not enter (Wilson 1927)."""
+    ci = stats.binomtest(int(successes), int(n)).proportion_ci(confidence_level=CONFIDENCE, method="wilson")
+    return [float(ci.low), float(ci.high)]
+
+
 def paired_test(a, b) -> dict:
     """Paired t-test of a - b across seeds (same seeds, same evaluation sets): mean difference and p."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)

@@ -1,0 +1,41 @@
+"""The report's verdict on the distance probe (reporting/distance.py): which of prefix and shift takes exact
+match below its K = 0 interval (95 % Wilson, over the probe's sequences)."""
+
+import pytest
+
+from posenc.reporting import distance
+from posenc.reporting.stats import proportion_interval
+
+
+def probe(prefix_last: float, shift_last: float, base: float = 0.9, n: int = 256) -> dict:
+    ks = ("0", "64", "128")
+    row = lambda first, last: {k: {"exact": first if k == "0" else last, "acc": 1.0} for k in ks}  # noqa: E731
+    prefix = {k: {**v, "rule_exact": 0.5} for k, v in row(base, prefix_last).items()}
+    return {"n": n, "scored": "every target but the first", "prefix": prefix, "shift": row(base, shift_last)}
+
+
+@pytest.mark.parametrize("prefix_last, shift_last, base, says", [
+    (0.9, 0.9, 0.9, "Neither the prefix nor the shift"),
+    (0.85, 0.88, 0.9, "Neither the prefix nor the shift"),  # inside the interval: noise, not a fall
+    (0.2, 0.9, 0.9, "the collapse follows the longer context"),
+    (0.2, 0.1, 0.9, "A shift alone takes exact match below its K=0 interval (the prefix too)"),
+    (0.9, 0.1, 0.9, "A shift alone takes exact match below its K=0 interval at K=128"),
+    (0.0, 0.0, 0.02, "too low at K=0"),
+])
+def test_verdict_follows_the_intervals(prefix_last, shift_last, base, says):
+    assert says in distance.verdict(probe(prefix_last, shift_last, base))
+
+
+def test_sentence_lists_every_k_with_the_rule_and_ends_with_the_verdict():
+    d = probe(0.2, 0.9)
+    text = distance.sentence(d, lambda x: f"{100 * x:.1f} %")
+    assert "20.0 % at K=128" in text and "50.0 % at K=64" in text and "256 validation copies" in text
+    assert text.endswith(distance.verdict(d))
+
+
+def test_wilson_interval_contains_the_proportion_and_narrows_with_n():
+    lo, hi = proportion_interval(230, 256)
+    assert lo < 230 / 256 < hi and 0 <= lo and hi <= 1
+    lo2, hi2 = proportion_interval(2300, 2560)
+    assert hi2 - lo2 < hi - lo
+    assert proportion_interval(0, 50)[0] == 0.0
