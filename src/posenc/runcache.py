@@ -28,7 +28,7 @@ def save(root: Path) -> tuple[int, int]:
     # DVC builds the cached stage from the relative path "dvc.yaml": it must run inside the repo
     with contextlib.chdir(root), Repo(str(root)) as repo, repo.lock:
         for stage in repo.index.stages:
-            if not stage.cmd:
+            if not stage.cmd or not stage.outs:  # nothing to restore: DVC keeps no entry for it
                 continue
             if stage.changed():  # stale or missing outputs: never recorded as the result of these inputs
                 skipped += 1
