@@ -17,7 +17,7 @@ def probe(prefix_last: float, shift_last: float, base: float = 0.9, n: int = 256
 @pytest.mark.parametrize("prefix_last, shift_last, base, says", [
     (0.9, 0.9, 0.9, "Neither the prefix nor the shift"),
     (0.85, 0.88, 0.9, "Neither the prefix nor the shift"),  # inside the interval: noise, not a fall
-    (0.2, 0.9, 0.9, "the collapse follows the longer context"),
+    (0.2, 0.9, 0.9, "the prefix takes exact match below its K=0 interval at K=128"),
     (0.2, 0.1, 0.9, "A shift alone takes exact match below its K=0 interval (the prefix too)"),
     (0.9, 0.1, 0.9, "A shift alone takes exact match below its K=0 interval at K=128"),
     (0.0, 0.0, 0.02, "too low at K=0"),
@@ -39,3 +39,20 @@ def test_wilson_interval_contains_the_proportion_and_narrows_with_n():
     lo2, hi2 = proportion_interval(2300, 2560)
     assert hi2 - lo2 < hi - lo
     assert proportion_interval(0, 50)[0] == 0.0
+
+
+def test_prefix_fall_is_read_against_the_content_rule_on_the_same_sequences():
+    d = probe(0.3, 0.9)  # the rule scores 0.5 at every K > 0
+    assert "the model is never above the rule once K > 0" in distance.verdict(d)
+    d["prefix"]["64"]["exact"] = 0.8
+    assert "the model stays above the rule at K=64" in distance.verdict(d)
+
+
+@pytest.mark.parametrize("prefix_exact, says", [(0.4, "exact match is higher with the prefix: at this length the collapse follows the copy offset"),
+                                                (0.0, "exact match is lower with the prefix: its content costs more"),
+                                                (0.1, "exact match within noise")])
+def test_same_length_compares_the_prefix_with_the_evaluations_longer_copies(prefix_exact, says):
+    d = probe(prefix_exact, 0.9)  # K = 128 on sequences of 127 tokens: 255 in all
+    evaluation = {256: {"exact": 0.1, "ci": [0.06, 0.14], "acc": 0.5}, 1024: {"exact": 0.0, "ci": [0.0, 0.0], "acc": 0.1}}
+    text = distance.same_length(d, 127, evaluation, lambda x: f"{100 * x:.1f} %")
+    assert says in text and "copies of 256 tokens" in text and "1024" not in text  # no K brings 127 to 1024

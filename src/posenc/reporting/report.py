@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 
 from posenc.config import Config
+from posenc.data import synthetic
 from posenc.nn.pe import pe_class
 from posenc.nn.pe.base import Dims, Theory
 from posenc.reporting import distance, recommend
@@ -324,7 +325,11 @@ def probe_sentences(inp: Inputs, pe: str) -> list[str]:
                    + (f" ({', '.join(found)})." if found else "."))
     dist = probe.get("distance")
     if dist:
-        out.append(distance.sentence(dist, pct))
+        row = inp.results["tasks"][s.headline_task][pe]
+        evaluation = {x: {"exact": row[key("exact", x)], "ci": row["ci"][key("exact", x)], "acc": row[key("acc", x)]}
+                      for x in s.eval_lengths if x > s.train_max_len}
+        T_probe = synthetic.total_length(s.headline_task, synthetic.n_for_length(s.headline_task, s.train_max_len))
+        out.append(distance.sentence(dist, pct, T_probe, evaluation))  # the probe's sequences: the validation set's
     g = probe["gradients"]
     gl = f"layer{last}"
     Ls = sorted(int(x) for x in g)
