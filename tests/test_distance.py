@@ -56,3 +56,10 @@ def test_same_length_compares_the_prefix_with_the_evaluations_longer_copies(pref
     evaluation = {256: {"exact": 0.1, "ci": [0.06, 0.14], "acc": 0.5}, 1024: {"exact": 0.0, "ci": [0.0, 0.0], "acc": 0.1}}
     text = distance.same_length(d, 127, evaluation, lambda x: f"{100 * x:.1f} %")
     assert says in text and "copies of 256 tokens" in text and "1024" not in text  # no K brings 127 to 1024
+
+
+def test_a_model_too_weak_for_the_probe_gets_no_same_length_reading():
+    evaluation = {256: {"exact": 0.0, "ci": [0.0, 0.0], "acc": 0.2}}
+    weak = probe(0.0, 0.0, base=0.04)
+    assert distance.too_low(weak) and "Same length" not in distance.sentence(weak, str, 127, evaluation)
+    assert "Same length" in distance.sentence(probe(0.4, 0.9), str, 127, evaluation)

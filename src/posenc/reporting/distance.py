@@ -31,12 +31,17 @@ def _order(a: list[float], b: list[float]) -> int:
     return 1 if a[0] > b[1] else -1 if a[1] < b[0] else 0
 
 
+def too_low(dist: dict) -> bool:
+    """Exact match at K = 0 is too low (interval's upper end below TOO_LOW) for any reading."""
+    return _ci(dist["prefix"][min(dist["prefix"], key=int)]["exact"], dist["n"])[1] < TOO_LOW
+
+
 def verdict(dist: dict) -> str:
     """Readings 1 and 2: what exact match at the largest K follows."""
     n, ks = dist["n"], sorted(dist["prefix"], key=int)
     k0, k = ks[0], ks[-1]
     base = _ci(dist["prefix"][k0]["exact"], n)
-    if base[1] < TOO_LOW:
+    if too_low(dist):
         return f"Exact match is too low at K={k0} for the probe to tell what it follows."
     below = {part: _order(_ci(dist[part][k]["exact"], n), base) < 0 for part in ("prefix", "shift")}
     where = f"at K={k} (95 % Wilson intervals over the {n} sequences)"
@@ -82,5 +87,5 @@ def sentence(dist: dict, pct: Callable[[float], str], T: int | None = None,
             f"exact match after a prefix of K random tokens {show('prefix', 'exact')} (the 3-token content rule "
             f"on the same sequences: {show('prefix', 'rule_exact')}); with every position shifted by K "
             f"{show('shift', 'exact')}. {verdict(dist)}")
-    extra = same_length(dist, T, evaluation, pct) if T and evaluation and dist["prefix"][ks[0]]["exact"] > 0 else ""
+    extra = same_length(dist, T, evaluation, pct) if T and evaluation and not too_low(dist) else ""
     return f"{text} {extra}".rstrip()
