@@ -23,8 +23,18 @@ from posenc.artifacts import IMDB, Layout
 from posenc.io import _umask
 
 # learned, rope, alibi: an additive table with its clamp, a rotation with its evaluation variants, a bias (every
-# registered PE gets the unit property tests; three here keep CI under 15 minutes)
+# registered PE gets the unit property tests; three here keep CI under 15 minutes). One synthetic task: the
+# second runs the same code with another generator (tests/test_synthetic.py), and `make quick` runs both.
 PES = list(tiny_params()["pes"])[1:4]
+TASKS = ["copy"]
+
+
+def repo_params() -> dict:
+    """The tiny params of the repo below: its PEs and task."""
+    params = tiny_params()
+    params["pes"] = PES
+    params["synthetic"]["tasks"] = TASKS
+    return params
 
 
 def run(cmd, cwd, check=True):
@@ -42,8 +52,7 @@ def repo(tmp_path_factory):
     for name in ("src", "stages", "templates"):
         shutil.copytree(ROOT / name, dst / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copy(ROOT / "dvc.yaml", dst / "dvc.yaml")
-    params = tiny_params()
-    params["pes"] = PES
+    params = repo_params()
     # generated reviews, read through imdb.archive; never the network
     params["imdb"].update(archive=str(write_archive(tmp_path_factory.mktemp("imdb") / "aclImdb_v1.tar.gz")),
                           url="", hub_dataset="")
@@ -71,7 +80,7 @@ def status(repo) -> dict:
 def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
     dvc(repo, "repro")
     results = json.loads((repo / "metrics/results.json").read_text())
-    params = tiny_params()
+    params = repo_params()
     assert set(results["synthetic"]) == {str(L) for L in params["synthetic"]["eval_lengths"]}
     variants = {"rope_pi", "rope_ntk", "rope_yarn"}  # evaluation-only variants of the rope models
     for L, per_pe in results["synthetic"].items():
@@ -169,7 +178,7 @@ def test_editing_one_pe_reruns_only_its_stages_and_the_gathering_ones(repo):
         changed = set(status(repo))
     finally:
         module.write_text(original)
-    own = {f"{stage}@{task}-rope-0" for stage in ("train", "evaluate", "probe") for task in ("copy", "duplicate")}
+    own = {f"{stage}@{task}-rope-0" for stage in ("train", "evaluate", "probe") for task in TASKS}
     own |= {f"{stage}@rope-0" for stage in ("train_imdb", "evaluate_imdb", "probe_imdb")}
     assert changed == own | {"check_params", "plot", "plot_reviews", "report"}
     assert status(repo) == {}
