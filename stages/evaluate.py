@@ -3,6 +3,7 @@
 import _cli
 
 from posenc import io
+from posenc.analysis.errors import pair_ambiguous
 from posenc.analysis.evaluate import evaluate_lm
 from posenc.data import synthetic
 from posenc.engine import runtime
@@ -15,8 +16,9 @@ def main() -> None:
     model, _ = load_model(layout.checkpoint(task, pe, seed))
     splits = synthetic.load_for_eval(layout.synthetic_data(task), task, cfg.synthetic, layout.far_data(task))
     lengths, rt = synthetic.eval_lengths(cfg.synthetic, far=True), runtime.load(layout.runtime, cfg.runtime.dtype)
-    metrics = evaluate_lm(model, splits, task, cfg, lengths, rt)
-    variants = {v: evaluate_lm(model, splits, task, cfg, lengths, rt, variant=v, reuse=metrics)
+    pairs = {L: pair_ambiguous(splits[f"eval_{L}"], task, cfg.synthetic.vocab_size) for L in cfg.synthetic.eval_lengths}
+    metrics = evaluate_lm(model, splits, task, cfg, lengths, rt, pairs=pairs)
+    variants = {v: evaluate_lm(model, splits, task, cfg, lengths, rt, variant=v, reuse=metrics, pairs=pairs)
                 for v in model.pe.eval_variants}  # evaluation-only variants of the same weights (RoPE: pi, ntk, yarn)
     io.write_json(layout.eval_json(task, pe, seed), {"pe": pe, "task": task, "seed": seed, "lengths": metrics,
                                                      "variants": variants})

@@ -55,6 +55,8 @@ def inputs(request):
                "imdb_buckets": {pe: {str(L): {b: {"acc": float(rng.random()), "n": 5} for b in ("<=16", ">16")}
                                      for L in (16, 32)} for pe in PES}}
     results["imdb"]["learned"]["loss_32"] = float("nan")
+    results["errors"] = {t: {pe: {str(L): {"span": rng.random(8).tolist(), "span_ci": [[0.1, 0.9]] * 7 + [[np.nan] * 2]}
+                                  for L in cfg.synthetic.eval_lengths} for pe in PES} for t in TASKS}
     live = {t: {pe: [pd.DataFrame({"step": np.arange(0, 50, 10), "loss": rng.random(5) + 0.1}) for _ in range(2)]
                 for pe in PES} for t in (*TASKS, "imdb")}
     return cfg, results, probe_out, maps, live
@@ -66,7 +68,7 @@ def test_every_figure_is_drawn_with_titles_and_labels(inputs):
                              cfg.imdb.train_max_len, list(cfg.probe.lengths), list(cfg.probe.map_lengths))
     assert set(figs) == {"accuracy_vs_length.png", "imdb_vs_length.png", "grad_norms.png", "grad_norms_imdb.png",
                          "training_loss.png", "attention_entropy.png", "attention_entropy_imdb.png",
-                         "attention_maps.png", "extrapolation_vs_step.png"}
+                         "attention_maps.png", "extrapolation_vs_step.png", "errors_along_span.png"}
     for name, fig in figs.items():
         axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
         assert axes, name

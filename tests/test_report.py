@@ -176,3 +176,19 @@ def test_where_each_classifier_looks_is_reported_from_its_review_maps_in_numbers
     assert "`reviews/imdb_attention.png`" in text
     assert "- alibi: positive 42/256 (P(positive) 0.88); negative 42/256" in text
     assert "long 7/300 (P(positive) 0.88)." in text
+
+
+def test_where_the_errors_are_is_read_in_each_pe_section_at_the_training_length(inputs):
+    """reporting/errors.py's rows in results.json become one line of the PE's section; none without them."""
+    assert "Where the errors are" not in report.build_report(inputs)
+    late = {"span": [1.0] * 7 + [0.4], "span_ci": [[0.99, 1.0]] * 7 + [[0.3, 0.5]], "wrong_per_seq": 0.6,
+            "pair_share": 0.01, "errors_at_pairs": 0.01, "errors_at_pairs_ci": [0.0, 0.03]}
+    pairs = {**late, "span": [0.99] * 8, "span_ci": [[0.98, 1.0]] * 8, "errors_at_pairs": 0.5,
+             "errors_at_pairs_ci": [0.3, 0.7]}
+    results = copy.deepcopy(inputs.results)
+    results["errors"] = {"copy": {"learned": {"16": late}, "alibi": {"16": pairs, "32": late}}}
+    text = report.build_report(report.Inputs(**{**inputs.__dict__, "results": results}))
+    assert "Where the errors are (copy at 16, 0.60 wrong targets per sequence)" in section(text, "learned")
+    assert "gather at the end of the span" in section(text, "learned")
+    assert "signature of copying by content" in section(text, "alibi") and "gather" not in section(text, "alibi")
+    assert "Where the errors are" not in section(text, "rope")

@@ -111,6 +111,35 @@ def extrapolation_vs_step(results: dict, tasks: list[str], pes: list[str], train
     return fig
 
 
+def errors_along_span(results: dict, tasks: list[str]):
+    """Where the errors are (reporting/errors.py): token accuracy on each eighth of the target span, one row per
+    task and one column per evaluation length, a line per PE row (seed mean, 95 % band)."""
+    colors = pe_colors()
+    found = results.get("errors", {})
+    lengths = sorted({int(L) for t in tasks for per in found.get(t, {}).values() for L in per})
+    if not lengths:  # evaluations written before errors were recorded
+        fig, ax = plt.subplots(figsize=(6, 2))
+        ax.set(title="where the errors are: not recorded in these evaluations", xticks=[], yticks=[])
+        return fig
+    fig, axes = plt.subplots(len(tasks), len(lengths), figsize=(4.5 * len(lengths), 3.8 * len(tasks)),
+                             squeeze=False, sharey=True)
+    for r, task in enumerate(tasks):
+        for c, L in enumerate(lengths):
+            ax = axes[r][c]
+            for pe, per in found.get(task, {}).items():
+                if str(L) in per:
+                    row = per[str(L)]
+                    xs = np.arange(1, len(row["span"]) + 1)
+                    lo, hi = (np.array([ci[i] for ci in row["span_ci"]], dtype=float) * 100 for i in (0, 1))
+                    ax.plot(xs, np.array(row["span"]) * 100, marker="o", ms=3, label=pe, color=colors[pe])
+                    ax.fill_between(xs, lo, hi, color=colors[pe], alpha=0.15, lw=0)
+            ax.set(title=f"{task} at {L}: accuracy along the span", xlabel="eighth of the target span (in order)",
+                   ylabel=METRICS["acc"], ylim=(-2, 102))
+    axes[0][-1].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
 def imdb_vs_length(results: dict, pes: list[str], train_len: int):
     """IMDb test accuracy and loss vs truncation length, and accuracy on the longest review bucket."""
     colors = pe_colors()
@@ -277,6 +306,7 @@ def all_figures(results: dict, probes: dict[tuple[str, str], dict], maps: dict[s
                                                   "IMDb classifier"),
         "training_loss.png": training_curves(live, pes),
         "extrapolation_vs_step.png": extrapolation_vs_step(results, tasks, pes, train_len),
+        "errors_along_span.png": errors_along_span(results, tasks),
         "attention_entropy.png": attention_entropy({pe: probes[(headline, pe)] for pe in pes}, pes, train_len,
                                                    f"{headline} task: how uniform attention becomes with length"),
         "attention_entropy_imdb.png": attention_entropy({pe: probes[("imdb", pe)] for pe in pes}, pes,

@@ -17,7 +17,7 @@ from posenc.config import Config
 from posenc.data import synthetic
 from posenc.nn.pe import pe_class
 from posenc.nn.pe.base import Dims, Theory
-from posenc.reporting import distance, recommend
+from posenc.reporting import distance, errors, recommend
 from posenc.reporting.claims import comparisons, sentence
 from posenc.reporting.results import key
 from posenc.reporting.review_text import review_lines
@@ -185,6 +185,8 @@ def synthetic_section(inp: Inputs) -> str:
                                                         "with 95 % bands; dashed: content-matching rules"),
               figure(inp, "extrapolation_vs_step.png", "Extrapolation along training: scores at each evaluation "
                                                         "length against the training step"),
+              figure(inp, "errors_along_span.png", "Where the errors are: token accuracy on each eighth of the "
+                                                   "target span (each PE's section reads it at the training length)"),
               figure(inp, "training_loss.png", "Training loss per step (rolling mean of 5 logged steps)")]
     return "\n".join(line for line in lines if line is not None)
 
@@ -365,6 +367,9 @@ def pe_sections(inp: Inputs) -> str:
                          f"{middle + ', ' if middle else ''}{pct(row[key('acc', Lmax)])} / "
                          f"{pct(row[key('exact', Lmax)])} at {Lmax}: its token accuracy {word.replace('keeps its accuracy', 'holds')}"
                          + ("." if word.startswith("breaks") else f" ({kept:.0%} of its {ref}-token value)."))
+            where = inp.results.get("errors", {}).get(task, {}).get(pe, {}).get(str(ref))
+            if where:
+                lines.append(f"- {errors.sentence(where, task, ref, pct)}")
         irow = inp.results["imdb"][pe]
         i = cfg.imdb
         iref = reference_length(i.eval_lengths, i.train_max_len)

@@ -15,6 +15,7 @@ from posenc.artifacts import IMDB, Layout
 from posenc.config import Config
 from posenc.metrics import macro_f1
 from posenc.reporting import stats
+from posenc.reporting.errors import error_results
 
 
 def key(metric: str, L) -> str:
@@ -129,14 +130,15 @@ def aggregate(cfg: Config, evals: dict, trains: dict, imdb_evals: dict, imdb_tra
     Top of the file keeps the seed's schema, each number now the mean over seeds:
     synthetic[L][pe] = token accuracy of the headline task, tasks[task][pe][acc_L/exact_L/loss_L],
     imdb[pe] = {acc_L, f1_L, loss_L}. Beside them: per_seed values, 95 % intervals (ci, with
-    ci_kind), learning speed, tracking (extrapolation along training) and the content baselines.
+    ci_kind), learning speed, tracking (extrapolation along training), the content baselines, and
+    errors[task][row][L]: where the errors are (reporting/errors.py).
     Accuracies at a length where the loss is not finite are 0.
     """
     s, seeds = cfg.synthetic, cfg.seeds
     lengths = sorted(set(s.eval_lengths) | set(s.curve_lengths) | set(s.far_lengths))
     results: dict = {"seeds": list(seeds), "interval": stats.interval_kind(len(seeds)), "vocab_size": s.vocab_size,
                      "synthetic": {},
-                     "headline_task": s.headline_task, "tasks": {}, "curves": {}, "tracking": {}}
+                     "headline_task": s.headline_task, "tasks": {}, "curves": {}, "tracking": {}, "errors": {}}
     for task in s.tasks:
         names = rows_of(cfg, evals, task)
         parent = {n: parent_pe(n, cfg.pes) for n in names}
@@ -148,6 +150,7 @@ def aggregate(cfg: Config, evals: dict, trains: dict, imdb_evals: dict, imdb_tra
                                          | {f"{m}_ci": rows[pe]["ci"][key(m, L)] for m in ("acc", "exact")}
                                          for L in lengths} for pe in names}
         results["tracking"][task] = {pe: tracking([trains[(task, pe, sd)] for sd in seeds]) for pe in cfg.pes}
+        results["errors"][task] = error_results(evals, task, names, list(seeds), list(s.eval_lengths))
     for L in s.eval_lengths:
         results["synthetic"][str(L)] = {pe: row[key("acc", L)] for pe, row in results["tasks"][s.headline_task].items()}
     results["baselines"] = {task: {rule: {L: {"acc": m["token_acc"], "exact": m["exact_match"]}
