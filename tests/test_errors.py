@@ -12,7 +12,7 @@ from posenc.analysis.errors import error_profile, pair_ambiguous, recorded_predi
 from posenc.analysis.evaluate import evaluate_lm
 from posenc.engine import lm
 from posenc.engine.runtime import resolve
-from posenc.reporting import errors
+from posenc.reporting import errors, errors_text
 from test_train import splits_for
 
 
@@ -84,8 +84,9 @@ def test_errors_at_the_end_of_the_span_are_read_as_such():
     pairs[:, 3] = True
     row = errors.profile_row([evaluation(right, pairs)])
     assert row["span"][0] == 1.0 and row["span"][-1] < 0.5 and row["errors_at_pairs"] == 0.0
-    text = errors.sentence(row, "copy", 256, pct)
-    assert "gather at the end" in text and "does not explain" not in text and "fewer than their share" in text
+    text = errors_text.sentence(row, "copy", 256, pct, 100)
+    assert "lower on the last eighth than on the first" in text and "fewer than their share" in text
+    assert "the first, predicted at positions 127-142" in text and "the last, at 239-253" in text
 
 
 def test_errors_at_repeated_pairs_are_read_as_content_matching():
@@ -94,8 +95,10 @@ def test_errors_at_repeated_pairs_are_read_as_content_matching():
     right = np.where(pairs, rng.random((64, 40)) < 0.5, 1.0)  # wrong only at repeated pairs, anywhere in the span
     row = errors.profile_row([evaluation(right, pairs)])
     assert row["errors_at_pairs"] == 1.0 and row["pair_share"] == pytest.approx(pairs.mean())
-    text = errors.sentence(row, "copy", 256, pct)
-    assert "signature of copying by content" in text and "no end of the span" in text
+    text = errors_text.sentence(row, "copy", 256, pct, 100)
+    assert "most of the errors" in text and "signature of copying by content" in text and "no end of the span" in text
+    few = {**row, "errors_at_pairs": 0.2, "errors_at_pairs_ci": [0.1, 0.3], "pair_share": 0.05}
+    assert "(x4.0), yet most errors lie elsewhere" in errors_text.pair_reading(few)
 
 
 def test_uniform_errors_are_not_read_as_either_and_seeds_give_t_intervals():
@@ -105,6 +108,6 @@ def test_uniform_errors_are_not_read_as_either_and_seeds_give_t_intervals():
     row = errors.profile_row(evs)
     lo, hi = row["errors_at_pairs_ci"]
     assert lo <= row["pair_share"] <= hi  # three seeds: a t interval over their shares
-    assert "does not explain" in errors.pair_reading(row) and "no end" in errors.span_reading(row)
+    assert "does not explain" in errors_text.pair_reading(row) and "no end" in errors_text.span_reading(row)
     perfect = errors.profile_row([evaluation(np.ones((8, 16)), np.zeros((8, 16), dtype=bool))])
-    assert errors.sentence(perfect, "copy", 256, pct).endswith("there are none.")
+    assert errors_text.sentence(perfect, "copy", 256, pct, 100).endswith("there are none.")

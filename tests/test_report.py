@@ -189,6 +189,6 @@ def test_where_the_errors_are_is_read_in_each_pe_section_at_the_training_length(
     results["errors"] = {"copy": {"learned": {"16": late}, "alibi": {"16": pairs, "32": late}}}
     text = report.build_report(report.Inputs(**{**inputs.__dict__, "results": results}))
     assert "Where the errors are (copy at 16, 0.60 wrong targets per sequence)" in section(text, "learned")
-    assert "gather at the end of the span" in section(text, "learned")
-    assert "signature of copying by content" in section(text, "alibi") and "gather" not in section(text, "alibi")
+    assert "lower on the last eighth than on the first" in section(text, "learned")
+    assert "signature of copying by content" in section(text, "alibi") and "lower on" not in section(text, "alibi")
     assert "Where the errors are" not in section(text, "rope")

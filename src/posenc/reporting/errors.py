@@ -5,19 +5,15 @@ Per task, PE row and evaluation length, from every seed's evaluation (results.js
 - `errors_at_pairs`: the share of wrong targets that sit at a repeated token pair (the 2-token lookup
   rule's wrong targets), with its interval, beside `pair_share`, those targets' share of all targets.
 Intervals as everywhere (stats.py): a t interval over seeds with three or more, else a bootstrap over
-sequences. Two readings, each only where intervals separate:
-1. along the span: the last eighth below the first (errors gather at the end), the reverse, or neither;
-2. at repeated pairs: errors there beyond their share of the targets (the signature of matching the last
-   two tokens), or not.
+sequences. The report reads them in reporting/errors_text.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from posenc.reporting import stats
+
 
 
 def _share(at_pairs: np.ndarray, wrong: np.ndarray) -> float:
@@ -57,48 +53,3 @@ def error_results(evals: dict, task: str, names: list[str], seeds: list[int], le
         rows = {str(L): profile_row([evals[(task, name, sd)][str(L)] for sd in seeds]) for L in lengths}
         out[name] = {L: row for L, row in rows.items() if row is not None}
     return out
-
-
-def _order(a: list[float], b: list[float]) -> int:
-    """+1 if interval a lies above b, -1 if below, 0 if they overlap (or either is undefined)."""
-    return 1 if a[0] > b[1] else -1 if a[1] < b[0] else 0
-
-
-def span_reading(row: dict) -> str:
-    """Reading 1: where along the span the errors are."""
-    first, last = row["span_ci"][0], row["span_ci"][-1]
-    if not np.isfinite([*first, *last]).all():
-        return "the intervals are undefined, so where they are cannot be told"
-    order = _order(last, first)
-    if order < 0:
-        return "the errors gather at the end of the span (the last eighth's interval lies below the first's)"
-    if order > 0:
-        return "the errors gather at the start of the span (the first eighth's interval lies below the last's)"
-    return "no end of the span is worse than the other (the first and last eighths' intervals overlap)"
-
-
-def pair_reading(row: dict) -> str:
-    """Reading 2: are the errors at repeated token pairs beyond those targets' share?"""
-    lo, hi = row["errors_at_pairs_ci"]
-    if not np.isfinite([lo, hi]).all():
-        return "too few wrong targets in some seed or resample to tell"
-    if lo > row["pair_share"]:
-        return ("more than their share: the errors favour the targets where matching the last two tokens is "
-                "ambiguous, the signature of copying by content")
-    if hi < row["pair_share"]:
-        return "fewer than their share"
-    return "no more than their share, so matching the last two tokens does not explain the errors"
-
-
-def sentence(row: dict, task: str, L: int, pct: Callable[[float], str]) -> str:
-    """The report's line for one model row at one length."""
-    head = f"Where the errors are ({task} at {L}, {row['wrong_per_seq']:.2f} wrong targets per sequence)"
-    if row["wrong_per_seq"] == 0:
-        return f"{head}: there are none."
-    ci = [f"[{pct(a)}, {pct(b)}]" for a, b in (row["span_ci"][0], row["span_ci"][-1])]
-    share = row["errors_at_pairs"]
-    pairs = (f"{pct(share)} [{pct(row['errors_at_pairs_ci'][0])}, {pct(row['errors_at_pairs_ci'][1])}] of the "
-             f"wrong targets sit at a repeated token pair (the last two tokens occurred earlier, followed by another "
-             f"token), which are {pct(row['pair_share'])} of all targets: {pair_reading(row)}")
-    return (f"{head}: accuracy on each eighth of the target span " + ", ".join(pct(x) for x in row["span"])
-            + f" (first {ci[0]}, last {ci[1]}): {span_reading(row)}. {pairs}.")

@@ -135,7 +135,7 @@ def errors_along_span(results: dict, tasks: list[str]):
                     ax.fill_between(xs, lo, hi, color=colors[pe], alpha=0.15, lw=0)
             ax.set(title=f"{task} at {L}: accuracy along the span", xlabel="eighth of the target span (in order)",
                    ylabel=METRICS["acc"], ylim=(-2, 102))
-    axes[0][-1].legend(fontsize=7, loc="lower left")
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: lines reach every corner
     fig.tight_layout()
     return fig
 

@@ -17,7 +17,7 @@ from posenc.config import Config
 from posenc.data import synthetic
 from posenc.nn.pe import pe_class
 from posenc.nn.pe.base import Dims, Theory
-from posenc.reporting import distance, errors, recommend
+from posenc.reporting import distance, errors_text, recommend
 from posenc.reporting.claims import comparisons, sentence
 from posenc.reporting.results import key
 from posenc.reporting.review_text import review_lines
@@ -369,7 +369,7 @@ def pe_sections(inp: Inputs) -> str:
                          + ("." if word.startswith("breaks") else f" ({kept:.0%} of its {ref}-token value)."))
             where = inp.results.get("errors", {}).get(task, {}).get(pe, {}).get(str(ref))
             if where:
-                lines.append(f"- {errors.sentence(where, task, ref, pct)}")
+                lines.append(f"- {errors_text.sentence(where, task, ref, pct, s.vocab_size)}")
         irow = inp.results["imdb"][pe]
         i = cfg.imdb
         iref = reference_length(i.eval_lengths, i.train_max_len)
