@@ -27,6 +27,9 @@ from posenc.io import _umask
 # second runs the same code with another generator (tests/test_synthetic.py), and `make quick` runs both.
 PES = list(tiny_params()["pes"])[1:4]
 TASKS = ["copy"]
+FIGURES = sorted(f"{name}.png" for name in (  # the plot stage's figures (reporting/plots.py all_figures)
+    "accuracy_vs_length", "attention_entropy", "attention_entropy_imdb", "attention_maps", "errors_along_span",
+    "extrapolation_vs_step", "grad_norms", "grad_norms_imdb", "imdb_vs_length", "training_loss"))
 
 
 def repo_params() -> dict:
@@ -99,6 +102,7 @@ def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
         assert set(results["curves"][task][PES[0]]) == evaluated and params["synthetic"]["far_lengths"]
         assert {f"exact_{L}" for L in params["synthetic"]["far_lengths"]} <= set(results["tasks"][task][PES[0]])
         assert set(results["baselines"][task]) == {"lookup2", "lookup3"}
+        assert set(results["errors"][task][PES[0]]) == {str(L) for L in params["synthetic"]["eval_lengths"]}
         assert set(results["tasks"][task]) == set(PES) | variants
         assert results["tasks"][task]["rope_pi"]["acc_16"] == results["tasks"][task]["rope"]["acc_16"]  # scale 1
     assert set(results["imdb"]) == set(PES)
@@ -120,7 +124,7 @@ def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
             assert set(probe["gradients"]) == {"16", "32"}
             assert set(results["stability"][task][pe]) >= {"grad_norm_last_layer_32", "max_loss", "nan", "nan_count"}
     figures = sorted(p.name for p in (repo / "figures").glob("*.png"))
-    assert "accuracy_vs_length.png" in figures and "attention_maps.png" in figures and len(figures) == 9
+    assert figures == FIGURES
     assert "extrapolation_vs_step.png" in figures
     # the IMDb attention figure shows review text: built, DVC-cached, never seen by git
     assert (repo / "reviews/imdb_attention.png").is_file()
@@ -156,7 +160,7 @@ def test_figures_are_rebuilt_from_metrics_alone(repo):
     shutil.rmtree(repo / "figures")
     out = dvc(repo, "repro", "plot").stdout
     assert "Running stage 'plot'" in out and "Running stage 'train" not in out and "Running stage 'probe" not in out
-    assert len(list((repo / "figures").glob("*.png"))) == 9
+    assert sorted(p.name for p in (repo / "figures").glob("*.png")) == FIGURES
 
 
 def test_report_is_written_and_timings_stay_out_of_tracked_files(repo):
