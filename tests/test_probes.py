@@ -181,6 +181,9 @@ def test_the_review_rule_picks_the_clearest_and_the_most_ambiguous_and_the_longe
     # ties go to the lower index; without a review of each label in the short window, any length up to it
     assert probes_imdb.pick_reviews(np.full(3, 0.5), np.array([1, 0, 1]), np.array([2, 2, 2]), 16, 64) == \
         {"positive": (0, 16), "negative": (1, 16), "ambiguous": (0, 16), "long": (0, 64)}
+    # real reviews in a tiny configuration: none short enough, so any review (truncated), and the shortest as long
+    long_only = probes_imdb.pick_reviews(np.array([0.8, 0.3, 0.6]), np.array([1, 0, 1]), np.array([90, 80, 70]), 16, 64)
+    assert long_only == {"positive": (0, 16), "negative": (1, 16), "ambiguous": (2, 16), "long": (2, 64)}
 
 
 def test_review_maps_hold_numbers_only_in_the_summary_and_the_window_around_the_top_token(tmp_path, tiny_cfg):

@@ -52,16 +52,18 @@ def pick_reviews(p_pos: np.ndarray, labels: np.ndarray, lengths: np.ndarray, sho
     among reviews of short/2..short tokens (whole at the training length), the one this classifier finds
     most clearly positive (highest P(positive) among positive reviews), most clearly negative (lowest
     among negative reviews) and the most ambiguous (P(positive) closest to 1/2, any label); and the
-    longest review of at most `long` tokens, read whole at that length. Ties go to the lower index.
+    longest review of at most `long` tokens, read whole at that length. Where no review of a label is that
+    short (a tiny configuration on real reviews), any review, read truncated; where none fits `long`, the
+    shortest. Ties go to the lower index.
     -> {"positive", "negative", "ambiguous", "long"}: (index, length it is read at)."""
-    fits = (lengths >= short // 2) & (lengths <= short)
-    if not fits.any() or not (fits & (labels == 1)).any() or not (fits & (labels == 0)).any():
-        fits = lengths <= short
+    both = lambda m: (m & (labels == 1)).any() and (m & (labels == 0)).any()  # noqa: E731
+    fits = next(m for m in ((lengths >= short // 2) & (lengths <= short), lengths <= short,
+                            np.ones(len(labels), dtype=bool)) if both(m))
     order = np.arange(len(labels))
     def best(mask, key):  # noqa: E306  the lowest index among the minima of `key` within `mask`
         cand = order[mask]
         return int(cand[np.lexsort((cand, key[mask]))[0]])
-    long_ok = lengths <= long
+    long_ok = lengths <= long if (lengths <= long).any() else lengths == lengths.min()
     longest = int(order[long_ok][np.lexsort((order[long_ok], -lengths[long_ok]))[0]])
     return {"positive": (best(fits & (labels == 1), -p_pos), short),
             "negative": (best(fits & (labels == 0), p_pos), short),
