@@ -1,4 +1,4 @@
-"""The report's reading of where a model's errors are (analysis/errors.py records them; issue 15: "say why").
+"""Where each model's errors are, in results.json (analysis/errors.py records them; issue 15: "say why").
 
 Per task, PE row and evaluation length, from every seed's evaluation (results.json `errors`):
 - `span`: token accuracy on each eighth of the target span, in order, with 95 % intervals (`span_ci`);
@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 
 from posenc.reporting import stats
-
 
 
 def _share(at_pairs: np.ndarray, wrong: np.ndarray) -> float:
