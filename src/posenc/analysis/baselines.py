@@ -44,16 +44,22 @@ def lookup_predictions(seq: np.ndarray, positions: np.ndarray, k: int) -> np.nda
     return np.asarray(preds, dtype=np.int64)
 
 
-def score_rule(sources: Sources, task: str, vocab_size: int, k: int) -> dict[str, float]:
-    """Token accuracy and exact match of the k-token rule on every sequence of `sources`."""
-    right = total = exact = 0
+def rule_hits(sources: Sources, task: str, vocab_size: int, k: int) -> list[np.ndarray]:
+    """Per sequence of `sources`, in order: a bool per target, whether the k-token rule predicts it."""
+    hits = []
     for i in range(len(sources)):
         idx, labels = synthetic.make_batch([sources.get(i)], task, vocab_size)
         seq, lab = idx[0].numpy(), labels[0].numpy()
         positions = np.flatnonzero(lab != synthetic.IGNORE)
-        hits = lookup_predictions(seq, positions, k) == lab[positions]
-        right, total, exact = right + int(hits.sum()), total + len(positions), exact + int(hits.all())
-    return {"token_acc": right / total, "exact_match": exact / len(sources)}
+        hits.append(lookup_predictions(seq, positions, k) == lab[positions])
+    return hits
+
+
+def score_rule(sources: Sources, task: str, vocab_size: int, k: int) -> dict[str, float]:
+    """Token accuracy and exact match of the k-token rule on every sequence of `sources`."""
+    hits = rule_hits(sources, task, vocab_size, k)
+    right, total = sum(int(h.sum()) for h in hits), sum(len(h) for h in hits)
+    return {"token_acc": right / total, "exact_match": sum(bool(h.all()) for h in hits) / len(sources)}
 
 
 def content_baselines(splits: dict[str, Sources], task: str, vocab_size: int, lengths: list[int]) -> dict:

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from posenc.analysis.baselines import RULES, lookup_predictions
+from posenc.analysis.baselines import RULES, rule_hits
 from posenc.data import synthetic
 from posenc.data.synthetic import Sources
 
@@ -31,13 +31,7 @@ PAIR_RULE = "lookup2"  # its wrong targets are the "repeated pair" ones
 def pair_ambiguous(sources: Sources, task: str, vocab_size: int) -> np.ndarray:
     """(N, n_targets) bool: targets, in order, where the 2-token lookup rule predicts wrong.
     Every sequence of `sources` must have the same number of targets (one evaluation length)."""
-    rows = []
-    for i in range(len(sources)):
-        idx, labels = synthetic.make_batch([sources.get(i)], task, vocab_size)
-        seq, lab = idx[0].numpy(), labels[0].numpy()
-        positions = np.flatnonzero(lab != synthetic.IGNORE)
-        rows.append(lookup_predictions(seq, positions, RULES[PAIR_RULE]) != lab[positions])
-    return np.stack(rows)
+    return ~np.stack(rule_hits(sources, task, vocab_size, RULES[PAIR_RULE]))
 
 
 @contextmanager
