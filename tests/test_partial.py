@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 import yaml
 
 from conftest import tiny_params
@@ -63,3 +64,37 @@ def test_the_default_is_set_beside_the_seeds_and_counted_inside_or_out(tmp_path)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({**params, "pes": ["rope"]}))  # the default's own PE list
     text = partial.summary(part, default)
     assert "beside this part's: 2 of 2 numbers" in text and "| alibi | 90.0" not in text
+
+
+def test_the_blank_format_is_set_beside_the_teacher_forced_one(tmp_path):
+    params = tiny_params()
+    params.update(seeds=[0, 1, 2], pes=["learned", "rope"])
+    params["synthetic"]["tasks"] = ["copy", "copy_blank"]
+    part, default = tmp_path / "part", tmp_path / "metrics"
+    part.mkdir()
+    _write(part, params, {("copy_blank", "rope", 0): 0.2, ("copy_blank", "learned", 0): 0.1})  # seed 0 only
+    _write(tmp_path / "d", params, {("copy", "rope", 0): 0.7})  # the default has no learned model
+    (tmp_path / "d/metrics").rename(default)
+    text = partial.summary(part, default)
+    L = params["synthetic"]["eval_lengths"][0]
+    assert "## copy and copy_blank: the two formats" in text
+    assert f"exact @{L}: copy / copy_blank" in text
+    assert "| rope | default, seed 0 | 70.0 / 20.0 | 100.0 / 70.0 |" in text  # token acc is v + 0.5, at most 1
+    assert "| learned | default" not in text  # nothing to set beside it: no row, never a made-up one
+
+
+def test_collect_copies_only_the_models_a_workspace_finished(tmp_path):
+    ws, part = tmp_path / "ws", tmp_path / "part"
+    with pytest.raises(FileNotFoundError, match="not a study workspace"):
+        partial.collect(ws, part)
+    for sub in ("metrics/eval", "metrics/train"):
+        (ws / sub).mkdir(parents=True)
+    (ws / "dvc.yaml").write_text("stages: {}\n")
+    (ws / "params.yaml").write_text("seed: 0\n")
+    (ws / "metrics/runtime.json").write_text("{}")
+    for name in ("copy_rope_s0.json", "copy_learned_s0.json"):
+        (ws / "metrics/eval" / name).write_text("{}")
+    (ws / "metrics/train/copy_rope_s0.json").write_text("{}")  # learned: evaluated files left, no training summary
+    assert partial.collect(ws, part) == 1
+    assert sorted(p.name for p in (part / "metrics/eval").iterdir()) == ["copy_rope_s0.json"]
+    assert (part / "params.yaml").read_text() == "seed: 0\n" and (part / "metrics/runtime.json").exists()
