@@ -64,3 +64,30 @@ def test_every_ordering_sentence_is_a_separated_paired_comparison():
     separated = {(c["a"], c["b"]) for c in comps if c["separated"] and c["metric"] == "exact"}
     assert said and set(said) == separated
     assert "within noise" in claims.sentence(res, comps, "copy", "acc", 32)
+
+
+def test_the_two_formats_of_a_task_are_compared_per_pe_in_the_same_holm_family():
+    """copy vs copy_blank: rope's formats differ consistently across seeds, alibi's only by noise."""
+    def row(exact):
+        return {"per_seed": {"exact_32": exact, "acc_32": [0.5, 0.5, 0.5]}}
+    res = {"seeds": [0, 1, 2], "tasks": {
+        "copy": {"rope": row([0.95, 0.96, 0.97]), "alibi": row([0.5, 0.9, 0.1])},
+        "copy_blank": {"rope": row([0.05, 0.04, 0.06]), "alibi": row([0.4, 0.2, 0.6])}}}
+    assert claims.format_pairs(res) == [("copy", "copy_blank")]
+    plain = claims.comparisons(res, [32])
+    comps = claims.comparisons(res, [32], formats_at=(32,))
+    fmt = [c for c in comps if c["task"] == "copy/copy_blank"]
+    assert len(fmt) == 4 and len(comps) == len(plain) + 4  # 2 PEs x 2 metrics, one Holm family with the PE pairs
+    assert all(c["p_holm"] >= c["p"] for c in comps)
+    text = claims.format_sentence(res, comps, "copy", "copy_blank", "exact", 32)
+    said = re.findall(r"(\w+): (\w+) > (\w+)", text)
+    separated = {(c["pe"], c["a"], c["b"]) for c in fmt if c["separated"] and c["metric"] == "exact"}
+    assert said and set(said) == separated == {("rope", "copy", "copy_blank")}
+    assert "for the other 1 PE the formats are within noise" in text
+    assert "within noise" in claims.format_sentence(res, comps, "copy", "copy_blank", "acc", 32)
+    res["seeds"] = [0]
+    one = {"seeds": [0], "tasks": {t: {pe: {"per_seed": {k: v[:1] for k, v in r["per_seed"].items()}}
+                                       for pe, r in rows.items()} for t, rows in res["tasks"].items()}}
+    comps = claims.comparisons(one, [32], formats_at=(32,))
+    assert "neither format is ranked" in claims.format_sentence(one, comps, "copy", "copy_blank", "exact", 32)
+    assert not any(c["separated"] for c in comps)

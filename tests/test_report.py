@@ -192,3 +192,14 @@ def test_where_the_errors_are_is_read_in_each_pe_section_at_the_training_length(
     assert "lower on the last eighth than on the first" in section(text, "learned")
     assert "signature of copying by content" in section(text, "alibi") and "lower on" not in section(text, "alibi")
     assert "Where the errors are" not in section(text, "rope")
+
+
+def test_a_blank_task_beside_its_teacher_forced_one_gets_the_two_formats_compared(inputs):
+    assert "the two formats" not in report.build_report(inputs)  # the default trains one format
+    results = copy.deepcopy(inputs.results)
+    results["tasks"]["copy_blank"] = copy.deepcopy(results["tasks"]["copy"])
+    results["tasks"]["copy_blank"]["rope"]["exact_16"] = 0.25
+    text = report.build_report(report.Inputs(**{**inputs.__dict__, "results": results}))
+    line = next(x for x in text.splitlines() if "copy and copy_blank, the two formats" in x)
+    assert "rope 95.0 % [93.0 %, 97.0 %] vs 25.0 % [93.0 %, 97.0 %]" in line  # the interval of each row as stored
+    assert "copy vs copy_blank, exact match at 16: one model per PE and format (1 seed)" in text

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from itertools import combinations
 
+from posenc.data.synthetic import is_blank
 from posenc.reporting import stats
 from posenc.reporting.results import key
 
@@ -31,18 +32,36 @@ def _rows(results: dict, task: str) -> dict:
     return results["imdb"] if task == "imdb" else results["tasks"][task]
 
 
-def comparisons(results: dict, lengths: list[int]) -> list[dict]:
-    """Every pair of PEs in every family of compared(): paired test across seeds, Holm over all of them.
+def format_pairs(results: dict) -> list[tuple[str, str]]:
+    """(teacher-forced task, its blank-format task) for every blank task whose other format is in results."""
+    return [(t[: -len("_blank")], t) for t in results["tasks"]
+            if is_blank(t) and t[: -len("_blank")] in results["tasks"]]
+
+
+def _paired(x: str, y: str, vx: list, vy: list) -> dict:
+    a, b, va, vb = (x, y, vx, vy) if sum(vx) >= sum(vy) else (y, x, vy, vx)
+    test = stats.paired_test(va, vb)
+    return {"a": a, "b": b, "diff": test["diff"], "p": test["p"], "n": test["n"]}
+
+
+def comparisons(results: dict, lengths: list[int], formats_at: tuple[int, ...] = ()) -> list[dict]:
+    """Every pair of PEs in every family of compared(), and at `formats_at` every PE's two formats of a task
+    (task "<task>/<task>_blank", a and b the tasks, pe the PE): paired test across seeds, Holm over all.
     Each: {task, metric, L, a, b, diff (a - b), p, p_holm, separated}; `a` is the better mean."""
     rows = []
     for task, metric, L in compared(results, lengths):
         per_pe = _rows(results, task)
         for x, y in combinations(sorted(per_pe), 2):
-            vx, vy = per_pe[x]["per_seed"][key(metric, L)], per_pe[y]["per_seed"][key(metric, L)]
-            a, b, va, vb = (x, y, vx, vy) if sum(vx) >= sum(vy) else (y, x, vy, vx)
-            test = stats.paired_test(va, vb)
-            rows.append({"task": task, "metric": metric, "L": L, "a": a, "b": b, "diff": test["diff"],
-                         "p": test["p"], "n": test["n"]})
+            rows.append({"task": task, "metric": metric, "L": L, **_paired(
+                x, y, per_pe[x]["per_seed"][key(metric, L)], per_pe[y]["per_seed"][key(metric, L)])})
+    for base, blank in format_pairs(results):
+        both = [pe for pe in results["tasks"][base] if pe in results["tasks"][blank]]
+        for L in formats_at:
+            for metric in ("exact", "acc"):
+                for pe in both:
+                    vx, vy = (results["tasks"][t][pe]["per_seed"][key(metric, L)] for t in (base, blank))
+                    rows.append({"task": f"{base}/{blank}", "pe": pe, "metric": metric, "L": L,
+                                 **_paired(base, blank, vx, vy)})
     for row, adj in zip(rows, stats.holm([r["p"] for r in rows])):
         row["p_holm"] = adj
         row["separated"] = row["n"] >= stats.MIN_SEEDS and adj == adj and adj < ALPHA
@@ -66,3 +85,24 @@ def sentence(results: dict, comps: list[dict], task: str, metric: str, L: int) -
     return (f"{task}, {what} at {L}: " + "; ".join(parts)
             + (f"; the other {rest} pair{'s are' if rest > 1 else ' is'} within noise" if rest else "")
             + f" (paired t-test over {n_seeds} seeds, Holm-corrected over all {len(comps)} comparisons).")
+
+
+def format_sentence(results: dict, comps: list[dict], base: str, blank: str, metric: str, L: int) -> str:
+    """The report's one sentence about the two formats of a task at one length: per PE, the separated
+    orderings of the formats, or why there are none."""
+    fam = [c for c in comps if (c["task"], c["metric"], c["L"]) == (f"{base}/{blank}", metric, L)]
+    n_seeds = len(results.get("seeds", [0]))
+    what = {"exact": "exact match", "acc": "token accuracy"}[metric]
+    if n_seeds < stats.MIN_SEEDS:
+        return (f"{base} vs {blank}, {what} at {L}: one model per PE and format ({n_seeds} "
+                f"seed{'s' if n_seeds > 1 else ''}), so neither format is ranked above the other.")
+    sep = [c for c in fam if c["separated"]]
+    test = f"paired t-test over {n_seeds} seeds, Holm-corrected over all {len(comps)} comparisons"
+    if not sep:
+        return f"{base} vs {blank}, {what} at {L}: for every PE the two formats are within noise ({test})."
+    parts = [f"{c['pe']}: {c['a']} > {c['b']} (by {100 * c['diff']:.1f} points, Holm p = {c['p_holm']:.3g})"
+             for c in sep]
+    rest = len(fam) - len(sep)
+    return (f"{base} vs {blank}, {what} at {L}: " + "; ".join(parts)
+            + (f"; for the other {rest} PE{'s' if rest > 1 else ''} the formats are within noise" if rest else "")
+            + f" ({test}).")

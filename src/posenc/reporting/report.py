@@ -18,7 +18,8 @@ from posenc.data import synthetic
 from posenc.nn.pe import pe_class
 from posenc.nn.pe.base import Dims, Theory
 from posenc.reporting import distance, errors_text, recommend
-from posenc.reporting.claims import comparisons, sentence
+from posenc.reporting.claims import comparisons, format_pairs, sentence
+from posenc.reporting.formats_text import format_lines
 from posenc.reporting.results import key
 from posenc.reporting.review_text import review_lines
 from posenc.reporting.sweep import sweep_section
@@ -162,7 +163,7 @@ def synthetic_section(inp: Inputs) -> str:
     s, T = inp.cfg.synthetic, inp.cfg.synthetic.train_max_len
     first = next(iter(inp.results["tasks"][s.headline_task].values()))
     longer = [L for L in (*s.eval_lengths, *s.far_lengths) if L > T and key("exact", L) in first]  # far: if scored
-    comps = comparisons(inp.results, longer)
+    comps = comparisons(inp.results, longer, formats_at=(T, *longer))
     lines = ["## Synthetic tasks: accuracy vs length", "",
              f"Teacher-forced token accuracy on target positions and exact match of whole sequences (one wrong "
              f"token fails a sequence; teacher-forced and free-running exact match are the same). Models saw at "
@@ -181,6 +182,8 @@ def synthetic_section(inp: Inputs) -> str:
         for L in longer:
             for metric in ("exact", "acc"):
                 lines.append(f"- {sentence(inp.results, comps, task, metric, L)}")
+    for base, blank in format_pairs(inp.results):
+        lines += format_lines(inp.results, comps, base, blank, [T, *longer])
     lines += ["", figure(inp, "accuracy_vs_length.png", "Token accuracy and exact match vs length, mean over seeds "
                                                         "with 95 % bands; dashed: content-matching rules"),
               figure(inp, "extrapolation_vs_step.png", "Extrapolation along training: scores at each evaluation "

@@ -1,0 +1,37 @@
+"""The report's comparison of a task's two formats: teacher-forced (`copy`) and the brief's (`copy_blank`).
+
+In the brief's format the outputs are read at placeholder positions, so a model never sees the
+previous target token and can find a_k only by its position; teacher-forced, it can also copy by
+matching content (an induction head). Where the study trains both, the report sets each PE's two
+exact matches side by side with their 95 % intervals, and ranks the formats per PE only where the
+paired, Holm-corrected comparison of claims.py separates them (claims.format_sentence).
+"""
+
+from __future__ import annotations
+
+import math
+
+from posenc.reporting.claims import format_sentence
+from posenc.reporting.results import key
+
+
+def _pct(x) -> str:
+    return f"{100 * x:.1f} %" if isinstance(x, (int, float)) and math.isfinite(x) else "NaN"
+
+
+def _with_interval(row: dict, k: str) -> str:
+    lo, hi = row.get("ci", {}).get(k, (float("nan"), float("nan")))
+    finite = all(isinstance(v, (int, float)) and math.isfinite(v) for v in (lo, hi))
+    return f"{_pct(row[k])} [{_pct(lo)}, {_pct(hi)}]" if finite else _pct(row[k])
+
+
+def format_lines(results: dict, comps: list[dict], base: str, blank: str, lengths: list[int]) -> list[str]:
+    """Markdown lines: each PE's exact match in both formats at lengths[0] (the training length), then the
+    tested ordering sentences at every length of `lengths`."""
+    T, tasks = lengths[0], results["tasks"]
+    side = "; ".join(f"{pe} {_with_interval(tasks[base][pe], key('exact', T))} vs "
+                     f"{_with_interval(tasks[blank][pe], key('exact', T))}"
+                     for pe in tasks[base] if pe in tasks[blank])
+    lines = [f"- **{base} and {blank}, the two formats** ({blank}: outputs read at placeholders, so only "
+             f"positions can find them), exact match at {T}, {base} vs {blank}: {side}."]
+    return lines + [f"- {format_sentence(results, comps, base, blank, m, L)}" for L in lengths for m in ("exact", "acc")]
