@@ -98,3 +98,8 @@ def test_collect_copies_only_the_models_a_workspace_finished(tmp_path):
     assert partial.collect(ws, part) == 1
     assert sorted(p.name for p in (part / "metrics/eval").iterdir()) == ["copy_rope_s0.json"]
     assert (part / "params.yaml").read_text() == "seed: 0\n" and (part / "metrics/runtime.json").exists()
+
+
+def test_the_best_is_named_only_when_one_is_above_zero():
+    assert partial._best({"rope": 0.2, "alibi": 0.5}) == "best alibi at 50.0 %"
+    assert partial._best({"rope": 0.0, "alibi": 0.0}) == "every one of 2 at 0.0 %"  # no first place among zeros
