@@ -81,6 +81,7 @@ def test_the_blank_format_is_set_beside_the_teacher_forced_one(tmp_path):
     assert f"exact @{L}: copy / copy_blank" in text
     assert "| rope | default, seed 0 | 70.0 / 20.0 | 100.0 / 70.0 |" in text  # token acc is v + 0.5, at most 1
     assert "| learned | default" not in text  # nothing to set beside it: no row, never a made-up one
+    assert "0 PE or variant has all 3 seeds, so nothing is compared" in text and "within noise" not in text
 
 
 def test_collect_copies_only_the_models_a_workspace_finished(tmp_path):

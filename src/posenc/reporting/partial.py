@@ -222,6 +222,9 @@ def summary(folder: Path, metrics: Path) -> str:
         full = {n: r for n, r in rows.items() if r["seeds"] == list(cfg.seeds)}
         results = {"seeds": list(cfg.seeds), "tasks": {task: full}}
         longer = [L for L in (*cfg.synthetic.eval_lengths, *cfg.synthetic.far_lengths) if L > T]
+        if len(full) < 2:
+            lines += [f"- Claims: {len(full)} PE or variant has all {len(cfg.seeds)} seeds, so nothing is compared.", ""]
+            continue
         comps = comparisons(results, longer)
         lines += [f"Claims among the {len(full)} PEs and variants with all {len(cfg.seeds)} seeds:", ""]
         lines += [f"- {sentence(results, comps, task, m, L)}" for L in longer for m in ("exact", "acc")] + [""]
