@@ -9,28 +9,20 @@ paired, Holm-corrected comparison of claims.py separates them (claims.format_sen
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 
 from posenc.reporting.claims import format_sentence
 from posenc.reporting.results import key
 
 
-def _pct(x) -> str:
-    return f"{100 * x:.1f} %" if isinstance(x, (int, float)) and math.isfinite(x) else "NaN"
-
-
-def _with_interval(row: dict, k: str) -> str:
-    lo, hi = row.get("ci", {}).get(k, (float("nan"), float("nan")))
-    finite = all(isinstance(v, (int, float)) and math.isfinite(v) for v in (lo, hi))
-    return f"{_pct(row[k])} [{_pct(lo)}, {_pct(hi)}]" if finite else _pct(row[k])
-
-
-def format_lines(results: dict, comps: list[dict], base: str, blank: str, lengths: list[int]) -> list[str]:
-    """Markdown lines: each PE's exact match in both formats at lengths[0] (the training length), then the
-    tested ordering sentences at every length of `lengths`."""
+def format_lines(results: dict, comps: list[dict], base: str, blank: str, lengths: list[int],
+                 cell: Callable[[dict, str], str]) -> list[str]:
+    """Markdown lines: each PE's exact match in both formats at lengths[0] (the training length), written by
+    `cell(row, key)` (the report's number with its interval), then the tested ordering sentences at every
+    length of `lengths`."""
     T, tasks = lengths[0], results["tasks"]
-    side = "; ".join(f"{pe} {_with_interval(tasks[base][pe], key('exact', T))} vs "
-                     f"{_with_interval(tasks[blank][pe], key('exact', T))}"
+    side = "; ".join(f"{pe} {cell(tasks[base][pe], key('exact', T))} vs "
+                     f"{cell(tasks[blank][pe], key('exact', T))}"
                      for pe in tasks[base] if pe in tasks[blank])
     lines = [f"- **{base} and {blank}, the two formats** ({blank}: outputs read at placeholders, so only "
              f"positions can find them), exact match at {T}, {base} vs {blank}: {side}."]

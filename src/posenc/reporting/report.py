@@ -183,7 +183,7 @@ def synthetic_section(inp: Inputs) -> str:
             for metric in ("exact", "acc"):
                 lines.append(f"- {sentence(inp.results, comps, task, metric, L)}")
     for base, blank in format_pairs(inp.results):
-        lines += format_lines(inp.results, comps, base, blank, [T, *longer])
+        lines += format_lines(inp.results, comps, base, blank, [T, *longer], interval)
     lines += ["", figure(inp, "accuracy_vs_length.png", "Token accuracy and exact match vs length, mean over seeds "
                                                         "with 95 % bands; dashed: content-matching rules"),
               figure(inp, "extrapolation_vs_step.png", "Extrapolation along training: scores at each evaluation "
