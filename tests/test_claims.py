@@ -24,9 +24,25 @@ def test_t_interval_and_bootstrap_cover_the_mean_and_shrink_with_agreement():
     tight = stats.t_interval([0.6, 0.6001, 0.5999])
     assert tight[1] - tight[0] < hi - lo
     items = np.array([[1, 0] * 50], dtype=float)  # one seed, 100 items, mean 0.5
-    blo, bhi = stats.bootstrap_interval(items, lambda x: float(x.mean()))
+    mean = lambda x: x.mean(axis=(1, 2))  # noqa: E731  (B, S, N) -> (B,)
+    blo, bhi = stats.bootstrap_interval(items, mean)
     assert blo < 0.5 < bhi and 0.15 < bhi - blo < 0.25  # about 2 x 1.96 x sqrt(0.25 / 100)
-    assert stats.bootstrap_interval(items, lambda x: float(x.mean())) == [blo, bhi]  # seeded
+    assert stats.bootstrap_interval(items, mean) == [blo, bhi]  # seeded
+
+
+def test_bootstrap_scores_each_resample_as_a_loop_over_resamples_would():
+    # The statistic sees all resamples at once; the interval must be the one a plain loop over the same
+    # resamples gives, also when the resamples are scored in several chunks.
+    rng = np.random.default_rng(3)
+    items = rng.random((2, 37, 3))  # (S, N, 3)
+    stat = lambda x: (x[..., 0] * x[..., 1] - x[..., 2]).mean(axis=(1, 2))  # noqa: E731
+    idx = np.random.default_rng(0).integers(0, 37, (stats.N_BOOT, 37))
+    loop = [float(stat(items[:, i][None])[0]) for i in idx]
+    want = np.nanpercentile(loop, [2.5, 97.5])
+    assert stats.bootstrap_interval(items, stat) == pytest.approx(want, rel=1e-12)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(stats, "BOOT_CHUNK", 500)  # many chunks
+        assert stats.bootstrap_interval(items, stat) == pytest.approx(want, rel=1e-12)
 
 
 def results_with(exact_32: dict[str, list[float]]):

@@ -10,15 +10,20 @@ sequences. The report reads them in reporting/errors_text.py.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from posenc.reporting import stats
 
 
-def _share(at_pairs: np.ndarray, wrong: np.ndarray) -> float:
-    """Mean over seeds of (wrong targets at pairs) / (wrong targets); NaN for a seed with no wrong target."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return float(np.nanmean(at_pairs.sum(-1) / wrong.sum(-1))) if (wrong.sum(-1) > 0).any() else float("nan")
+def _share(at_pairs: np.ndarray, wrong: np.ndarray):
+    """Mean over seeds of (wrong targets at pairs) / (wrong targets); NaN for a seed with no wrong target.
+    (..., S, N) -> (...): a float for one model, one value per resample for the bootstrap."""
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # every seed without a wrong target: NaN, said here
+        share = np.nanmean(at_pairs.sum(-1) / wrong.sum(-1), axis=-1)
+    return float(share) if np.ndim(share) == 0 else share
 
 
 def profile_row(evs: list[dict]) -> dict | None:
@@ -36,7 +41,7 @@ def profile_row(evs: list[dict]) -> dict | None:
         with np.errstate(invalid="ignore", divide="ignore"):
             pairs_ci = stats.t_interval(at_pairs.sum(1) / wrong.sum(1))
     else:
-        span_ci = [stats.bootstrap_interval(parts[..., j], lambda x, d=den[j]: float(x.sum(1).mean() / (x.shape[1] * d)))
+        span_ci = [stats.bootstrap_interval(parts[..., j], lambda x, d=den[j]: x.sum(2).mean(1) / (x.shape[2] * d))
                    for j in range(len(den))]
         both = np.stack([at_pairs, wrong], axis=-1)  # (S, N, 2): resampled together
         pairs_ci = stats.bootstrap_interval(both, lambda x: _share(x[..., 0], x[..., 1]))

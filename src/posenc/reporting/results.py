@@ -89,7 +89,7 @@ def lm_interval(evs: list[dict], metric: str) -> list[float]:
     field = {"acc": "right", "exact": "exact", "loss": "loss"}[metric]
     items = np.array([ev["per_seq"][field] for ev in evs], dtype=float)  # (S, N)
     scale = 1.0 / evs[0]["targets"] if metric == "acc" else 1.0
-    return stats.bootstrap_interval(items, lambda x: float(np.mean(x)) * scale)
+    return stats.bootstrap_interval(items, lambda x: x.mean(axis=(1, 2)) * scale)  # x: (B, S, N)
 
 
 def lm_row(cfg: Config, evs: list[dict], trains: list[dict], lengths) -> dict:
@@ -219,8 +219,9 @@ def imdb_interval(evs: list[dict], metric: str) -> list[float]:
     label = np.array([[int(c) for c in ev["per_review"]["label"]] for ev in evs])
     both = np.stack([pred, label], axis=-1)  # (S, N, 2): resampled together
     if metric == "acc":
-        return stats.bootstrap_interval(both, lambda x: float((x[..., 0] == x[..., 1]).mean()))
-    return stats.bootstrap_interval(both, lambda x: float(np.mean([macro_f1(r[:, 0], r[:, 1]) for r in x])))
+        return stats.bootstrap_interval(both, lambda x: (x[..., 0] == x[..., 1]).mean(axis=(1, 2)))  # x: (B, S, N, 2)
+    return stats.bootstrap_interval(both, lambda x: np.array([np.mean([macro_f1(r[:, 0], r[:, 1]) for r in b])
+                                                              for b in x]))
 
 
 def imdb_results(cfg: Config, evals: dict, trains: dict, data: dict) -> dict:

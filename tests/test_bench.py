@@ -1,0 +1,43 @@
+"""bench/time_to_accuracy.py: its recipes, its --candidate parsing and its verdicts (not its timings)."""
+
+import importlib.util
+import sys
+
+import pytest
+
+from conftest import ROOT
+from posenc.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def tta():
+    sys.path.insert(0, str(ROOT / "stages"))
+    spec = importlib.util.spec_from_file_location("time_to_accuracy", ROOT / "bench" / "time_to_accuracy.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_round1_changes_only_its_keys_and_a_candidate_only_its_own(tta, tiny_cfg):
+    round1, default = tta.recipe(tiny_cfg, "round1"), tta.recipe(tiny_cfg, "default")
+    assert (round1.model.n_layers, round1.train.batch_size, round1.runtime.dtype) == (3, 64, "float32")
+    assert round1.synthetic == default.synthetic == tiny_cfg.synthetic
+    assert default.model == tiny_cfg.model and default.train.max_steps == tiny_cfg.train.max_steps
+    cand = tta.recipe(tiny_cfg, "candidate", tta.overrides(["train.max_steps=12", "train.lr=1e-3"], tiny_cfg))
+    assert (cand.train.max_steps, cand.train.lr) == (12, 1e-3)
+    assert cand.model == default.model and cand.train.batch_size == default.train.batch_size
+
+
+@pytest.mark.parametrize("item", ["train.max_step=3", "train.max_steps", "nosection.x=1", "train.max_steps=abc"])
+def test_a_wrong_candidate_is_a_one_line_error_before_any_training(tta, tiny_cfg, item):
+    with pytest.raises(ConfigError, match="max_step|nosection"):
+        tta.overrides([item], tiny_cfg)
+
+
+def test_verdicts_take_the_first_check_at_the_target_and_say_never_otherwise(tta):
+    checks = lambda *ex: [{"wall_s": 10.0 * (i + 1), "val_exact": e} for i, e in enumerate(ex)]  # noqa: E731
+    runs = {"round1": {"wall_s": 100.0, "checks": checks(0.1, 0.4)},
+            "default": {"checks": checks(0.0, 0.3)}, "candidate": {"checks": checks(0.2, 0.4, 0.5)}}
+    out = tta.verdicts(runs, 0.4)
+    assert out == {"default_wall_to_target_s": None, "default_ratio": None,
+                   "candidate_wall_to_target_s": 20.0, "candidate_ratio": 0.2}
