@@ -114,7 +114,7 @@ def test_probe_stage_succeeds_on_a_nan_model_and_writes_nan(tmp_path, tiny_cfg, 
     import yaml
 
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump(tiny_params_dict))
+    params.write_text(yaml.safe_dump({**tiny_params_dict, "pes": ["alibi"]}))
     layout = Layout(tmp_path)
     io.save_npz(layout.synthetic_data("copy"), synthetic.generate(tiny_cfg.synthetic, "copy", tiny_cfg.seed))
     model = tiny_lm(tiny_cfg, "alibi")
