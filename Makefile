@@ -64,7 +64,7 @@ study: $(SETUP)  ## the study configuration (study/params.yaml) in a kept worksp
 	$(PY) -m posenc.study $(STAGES)
 
 bench: $(SETUP)  ## measure the cost of every PE, float32 and bf16 -> bench/profile.json, then refresh REPORT.md
-	$(PY) bench/profile.py
+	$(PY) bench/cost.py
 	if [ -f metrics/results.json ]; then dvc repro --force --single-item report; fi
 endif
 

@@ -1,6 +1,7 @@
 """House rules the code must keep: small files and functions, and no PE named outside the registry."""
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,3 +29,10 @@ def test_no_code_outside_the_registry_branches_on_a_pe_name(path: Path):
         if isinstance(node, (ast.Compare, ast.Match)):
             consts = {c.value for c in ast.walk(node) if isinstance(c, ast.Constant) and isinstance(c.value, str)}
             assert not consts & names, f"{path.name}:{node.lineno} compares with a PE name"
+
+
+def test_no_script_shadows_a_standard_library_module():
+    # A script's own folder comes first on sys.path: bench/profile.py once hid the stdlib `profile`, and
+    # bench/time_to_accuracy.py then died importing torch (torch._dynamo imports cProfile, which imports it).
+    scripts = [p for folder in ("bench", "stages") for p in (ROOT / folder).glob("*.py")]
+    assert scripts and not [p.name for p in scripts if p.stem in sys.stdlib_module_names]
