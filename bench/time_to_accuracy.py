@@ -9,9 +9,9 @@ the pipeline's own training loop (engine/lm.train_lm) with its validation checks
 training length every train.check_every steps), one after the other in this process: run it on an
 otherwise idle machine. Writes bench/time_to_accuracy.json (committed) with the CPU named.
 
-    python bench/time_to_accuracy.py                  # both, about 40 minutes on a 2-core CPU
+    python bench/time_to_accuracy.py                  # both, about 30 minutes on a 2-core CPU (measured)
     python bench/time_to_accuracy.py --keep round1    # reuse round 1's run from the existing file
-    python bench/time_to_accuracy.py --candidate train.max_steps=12000   # also the default with these changes
+    python bench/time_to_accuracy.py --candidate train.max_steps=12000   # + that candidate: 48 minutes here
 
 A candidate is the default with some keys changed (section.key=value): it measures what a lever
 would buy, without changing params.yaml.
