@@ -41,3 +41,31 @@ def test_verdicts_take_the_first_check_at_the_target_and_say_never_otherwise(tta
     out = tta.verdicts(runs, 0.4)
     assert out == {"default_wall_to_target_s": None, "default_ratio": None,
                    "candidate_wall_to_target_s": 20.0, "candidate_ratio": 0.2}
+
+
+@pytest.fixture(scope="module")
+def precision():
+    sys.path.insert(0, str(ROOT / "stages"))
+    spec = importlib.util.spec_from_file_location("precision", ROOT / "bench" / "precision.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _eval(token_acc, exact):
+    return {"lengths": {"256": {"token_acc": token_acc, "exact_match": exact}}}
+
+
+def test_precision_rows_set_each_difference_beside_the_seed_spread(precision):
+    ref = {"copy_a_s0": _eval(0.90, 0.50), "copy_b_s0": _eval(0.50, 0.0), "copy_c_s0": _eval(0.1, 0.0)}
+    new = {"copy_a_s0": _eval(0.91, 0.70), "copy_b_s0": _eval(0.50, 0.0), "copy_c_s0": _eval(0.1, 0.0)}
+    seeds = {"copy_a_s0": [_eval(0.90, 0.50), _eval(0.92, 0.52)], "copy_b_s0": [_eval(0.4, 0.0), _eval(0.6, 0.0)],
+             "copy_c_s0": [_eval(0.1, 0.0)]}  # one seed: no spread, so no row
+    table = precision.rows(ref, new, seeds, ["256"])
+    assert {r["model"] for r in table} == {"copy_a_s0", "copy_b_s0"}
+    a_exact = next(r for r in table if r["model"] == "copy_a_s0" and r["metric"] == "exact_match")
+    assert a_exact["diff"] == pytest.approx(20.0) and a_exact["seed_sd"] == pytest.approx(2 ** 0.5)
+    s = precision.summary(table)
+    assert s["exact_match"]["cells"] == 2 and s["exact_match"]["within_2sd"] == 1
+    assert s["exact_match"]["outside_2sd"] == ["copy_a_s0@256"]
+    assert s["token_acc"]["within_1sd"] == 2 and s["token_acc"]["max_abs_diff"] == pytest.approx(1.0)
