@@ -1,4 +1,4 @@
-"""bench/time_to_accuracy.py: its recipes, its --candidate parsing and its verdicts (not its timings)."""
+"""bench/time_to_accuracy.py (its recipes, --candidate parsing and verdicts, not its timings) and bench/precision.py."""
 
 import importlib.util
 import sys
@@ -9,13 +9,18 @@ from conftest import ROOT
 from posenc.errors import ConfigError
 
 
-@pytest.fixture(scope="module")
-def tta():
+def _bench_script(name: str):
+    """Import bench/<name>.py (a script, not a package module)."""
     sys.path.insert(0, str(ROOT / "stages"))
-    spec = importlib.util.spec_from_file_location("time_to_accuracy", ROOT / "bench" / "time_to_accuracy.py")
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def tta():
+    return _bench_script("time_to_accuracy")
 
 
 def test_round1_changes_only_its_keys_and_a_candidate_only_its_own(tta, tiny_cfg):
@@ -45,11 +50,7 @@ def test_verdicts_take_the_first_check_at_the_target_and_say_never_otherwise(tta
 
 @pytest.fixture(scope="module")
 def precision():
-    sys.path.insert(0, str(ROOT / "stages"))
-    spec = importlib.util.spec_from_file_location("precision", ROOT / "bench" / "precision.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _bench_script("precision")
 
 
 def _eval(token_acc, exact):

@@ -277,8 +277,10 @@ def test_scores_on_known_predictions():
 
 def test_training_is_deterministic_and_keeps_the_best_val_loss(prepared, tiny_cfg):
     tok, splits, _ = prepared
-    a = train_classifier(tiny_cfg, "rope", splits, tok.get_vocab_size(), 0, progress=False)
-    b = train_classifier(tiny_cfg, "rope", splits, tok.get_vocab_size(), 0, progress=False)
+    # float32 throughout: the val loss is recomputed below in float32 with another batch size, which
+    # bf16 (runtime auto on a CPU with native bf16) would round differently; bf16 determinism: test_train.
+    a = train_classifier(tiny_cfg, "rope", splits, tok.get_vocab_size(), 0, progress=False, rt=CPU32)
+    b = train_classifier(tiny_cfg, "rope", splits, tok.get_vocab_size(), 0, progress=False, rt=CPU32)
     assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
     losses = a["epochs"]["val_loss"]
     assert len(losses) == tiny_cfg.imdb.epochs
@@ -337,7 +339,7 @@ def test_evaluation_reuses_logits_only_where_the_input_is_unchanged(prepared, ti
     tok, splits, _ = prepared
     model = make_classifier(tiny_cfg, pe, tok.get_vocab_size())
     test = splits["test"]
-    out = evaluate_classifier(model, test, tiny_cfg)
+    out = evaluate_classifier(model, test, tiny_cfg, CPU32)  # float32 like the reference (batching would change bf16 rounding)
     assert list(out) == [str(L) for L in tiny_cfg.imdb.eval_lengths]
     for L in tiny_cfg.imdb.eval_lengths:
         ref = scores(predict(model, test, L, tiny_cfg.imdb.truncation, 3, CPU32), test.labels)
