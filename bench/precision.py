@@ -11,14 +11,13 @@ IMDb has no seeds in any committed run yet, so its differences are listed withou
 """
 
 import argparse
+import json
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stages"))
-
-import json  # noqa: E402
 
 import _cli  # noqa: E402
 
