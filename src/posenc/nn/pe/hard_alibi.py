@@ -30,10 +30,12 @@ class HardAlibi(PositionalEncoding):
         cons=("windowed heads cannot read far tokens", "the other heads carry no position signal at all"),
         mechanism=(
             "The first heads see only a window of the most recent tokens ({windows} tokens, itself included), "
-            "and the remaining heads have no position bias at all (Jelassi et al. 2024). A window of two is a "
-            "previous-token head by construction, the first half of an induction head, and nothing in a "
-            "windowed head changes with the length of the input; the unwindowed heads rely on content and on "
-            "the causal mask alone, as NoPE does."
+            "and the remaining heads have no position bias at all (Jelassi et al. 2024). A windowed head hands "
+            "each position a summary of the tokens just before it, so an unwindowed head of the next layer can "
+            "find where the current few tokens occurred earlier and read what followed: a copy by n-gram lookup, "
+            "the mechanism Jelassi et al. construct, whose n grows with the windows. Nothing in a windowed head "
+            "changes with the length of the input; the unwindowed heads rely on content and on the causal mask "
+            "alone, as NoPE does, so their one length effect is that more keys compete in the softmax."
         ),
     )
 
