@@ -70,3 +70,30 @@ def test_precision_rows_set_each_difference_beside_the_seed_spread(precision):
     assert s["exact_match"]["cells"] == 2 and s["exact_match"]["within_2sd"] == 1
     assert s["exact_match"]["outside_2sd"] == ["copy_a_s0@256"]
     assert s["token_acc"]["within_1sd"] == 2 and s["token_acc"]["max_abs_diff"] == pytest.approx(1.0)
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    return _bench_script("pe_sweep")
+
+
+def test_a_sweep_sets_a_pe_key_and_changes_nothing_else(sweep, tiny_cfg):
+    cfg, done = sweep.changed(tiny_cfg, ["pe.hard_alibi.windows=[3, 4]", "train.lr=1.0e-3"])
+    assert cfg.pe["hard_alibi"]["windows"] == [3, 4] and cfg.train.lr == 1e-3
+    assert done == {"pe.hard_alibi.windows": [3, 4], "train.lr": 1e-3}
+    assert cfg.model == tiny_cfg.model and cfg.synthetic == tiny_cfg.synthetic
+    assert cfg.train.max_steps == tiny_cfg.train.max_steps and cfg.pe["fire"] == tiny_cfg.pe["fire"]
+
+
+@pytest.mark.parametrize("item", ["pe.hard_alibi.window=[2]", "pe.nosuch.windows=[2]", "train.lr", "model=3"])
+def test_a_wrong_sweep_key_is_a_one_line_error_before_any_training(sweep, tiny_cfg, item):
+    with pytest.raises(ConfigError, match="--set"):
+        sweep.changed(tiny_cfg, [item])
+
+
+def test_a_sweep_run_scores_every_evaluation_length(sweep, tiny_cfg, tmp_path):
+    cfg, _ = sweep.changed(tiny_cfg, ["pe.hard_alibi.windows=[2, 3]", "runtime.dtype=float32"])
+    out = sweep.run(cfg, "hard_alibi", "copy", 0, tmp_path / "copy.npz")
+    assert list(out["eval"]) == [str(L) for L in cfg.synthetic.eval_lengths]
+    assert all(0 <= v["token_acc"] <= 1 and 0 <= v["exact_match"] <= 1 for v in out["eval"].values())
+    assert out["checks"]["step"][-1] == cfg.train.max_steps and out["dtype"] == "float32"

@@ -1,0 +1,93 @@
+"""A PE's own hyperparameters, swept on the study's recipe: train one model with some keys changed, score it.
+
+Issue 16 asks for each remedy's params to be chosen from measurements (and the recipe to stay the
+same for every PE). This trains one PE on one task exactly as the pipeline does (engine/lm.train_lm,
+study/params.yaml: same model, recipe, steps and data), with keys changed (`--set`), then evaluates it
+at the evaluation lengths (analysis/evaluate.evaluate_lm, every sequence). Each run is added to the
+output JSON under its tag, with the CPU named, its extrapolation along training (train.track_every)
+and its wall time (measured on whatever else runs on the machine: say so when you quote it).
+
+    python bench/pe_sweep.py hard_alibi --tag w234 --set pe.hard_alibi.windows=[2,3,4] runtime.dtype=float32
+
+About 5 minutes a run on a 2-core CPU. Nothing here writes to the pipeline's outputs.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+import yaml  # noqa: E402
+from time_to_accuracy import cpu_model  # noqa: E402
+
+from posenc import config, io  # noqa: E402
+from posenc.analysis.evaluate import evaluate_lm  # noqa: E402
+from posenc.data import synthetic  # noqa: E402
+from posenc.engine.lm import train_lm  # noqa: E402
+from posenc.engine.runtime import resolve  # noqa: E402
+from posenc.errors import ConfigError  # noqa: E402
+
+
+def changed(base: config.Config, items: list[str]) -> tuple[config.Config, dict]:
+    """`base` with ["pe.hard_alibi.windows=[2,3,4]", "train.lr=1e-3", ...] set (values are YAML), and the
+    changes as {dotted key: value}. A key that params does not have, or a whole section, is a one-line
+    error naming it."""
+    d, done = config.to_dict(base), {}
+    for item in items:
+        key, _, value = item.partition("=")
+        *path, name = key.split(".")
+        node = d
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not value or not isinstance(node, dict) or name not in node or isinstance(node[name], dict):
+            raise ConfigError(f"--set {item!r}: expected key=value for a key of the params file")
+        node[name] = done[key] = yaml.safe_load(value)
+    d["train"]["resume_every"] = 0
+    return config.from_dict(d), done
+
+
+def run(cfg: config.Config, pe: str, task: str, seed: int, data: Path) -> dict:
+    """Train and evaluate one model; its numbers (fractions) and wall times."""
+    if not data.exists():
+        io.save_npz(data, synthetic.generate(cfg.synthetic, task, cfg.seed))
+    splits = synthetic.load(data, task, cfg.synthetic.vocab_size)
+    rt = resolve(cfg.runtime.dtype)
+    start = time.perf_counter()
+    out = train_lm(cfg, pe, task, splits, seed, progress=False, rt=rt)
+    trained = time.perf_counter() - start
+    scores = evaluate_lm(out["model"], splits, task, cfg, list(cfg.synthetic.eval_lengths), rt=rt)
+    return {"pe": pe, "task": task, "seed": seed, "dtype": rt.dtype, "train_wall_s": round(trained, 1),
+            "checks": out["checks"], "tracking": out["tracking"],
+            "eval": {L: {k: s[k] for k in ("token_acc", "exact_match")} for L, s in scores.items()}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("pe")
+    ap.add_argument("--tag", required=True, help="the run's name in the output file (a rerun replaces it)")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", dest="items")
+    ap.add_argument("--task", default="copy")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--params", default="study/params.yaml")
+    ap.add_argument("--out", default="bench/pe_sweep.json")
+    args = ap.parse_args()
+    cfg, done = changed(config.load(args.params), args.items)
+    data = Path("/tmp/posenc_sweep") / f"{args.task}.npz"  # deterministic in params' seed
+    data.parent.mkdir(exist_ok=True)
+    result = {**run(cfg, args.pe, args.task, args.seed, data), "set": done}
+    old = io.read_json(args.out) if Path(args.out).exists() else {"runs": {}}
+    io.write_json(args.out, {"cpu_model": cpu_model(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+                             "params": args.params, "runs": {**old["runs"], args.tag: result}})
+    said = ", ".join(f"@{L} {v['token_acc']:.4f} / {v['exact_match']:.3f}" for L, v in result["eval"].items())
+    print(f"{args.tag}: {args.pe} on {args.task}, seed {args.seed}: token acc / exact {said}; "
+          f"trained in {result['train_wall_s']:.0f} s")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except ConfigError as e:
+        sys.exit(f"error: {e}")
