@@ -132,7 +132,7 @@ def test_every_registered_pe_has_theory_that_states_no_result(pe, tiny_cfg):
 
 def test_alibi_theory_names_the_slopes_of_the_configured_heads(tiny_cfg):
     text = report.mechanism(tiny_cfg, "alibi", {"train": 16, "last": 15, "longest_last": 31})
-    assert f"({', '.join(f'1/{2 ** (8 * h // tiny_cfg.model.n_heads)}' for h in range(1, 3))} here)" in text
+    assert f"({', '.join(f'1/{2 ** (8 * h // tiny_cfg.model.n_heads)}' for h in range(1, tiny_cfg.model.n_heads + 1))} here)" in text
 
 
 def test_cost_comes_from_the_benchmark_file_and_says_so_when_there_is_none(inputs):

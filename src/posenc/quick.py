@@ -33,7 +33,7 @@ def quick_params(data: dict) -> dict:
     data["pes"] = data["pes"][:QUICK_PES]
     data["synthetic"].update(train_max_len=16, train_size=300, val_size=4, eval_size=4,
                              eval_lengths=[16, 32], curve_lengths=[24], far_lengths=[48])
-    data["model"].update(n_layers=1, d_model=16, n_heads=2, max_positions=48)
+    data["model"].update(n_layers=1, d_model=16, n_heads=4, max_positions=48)  # the study's 4 heads: a PE's per-head params (hard_alibi's windows) fit
     data["train"].update(batch_size=4, max_steps=6, check_every=3, track_every=3, track_size=2, log_every=2,
                          resume_every=2,
                          curriculum_steps=3,
