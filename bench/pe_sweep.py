@@ -14,6 +14,7 @@ About 5 minutes a run on a 2-core CPU. Nothing here writes to the pipeline's out
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -75,7 +76,7 @@ def main() -> None:
     ap.add_argument("--out", default="bench/pe_sweep.json")
     args = ap.parse_args()
     cfg, done = changed(config.load(args.params), args.items)
-    data = Path("/tmp/posenc_sweep") / f"{args.task}.npz"  # deterministic in params' seed
+    data = Path(tempfile.gettempdir()) / "posenc_sweep" / f"{args.task}.npz"  # deterministic in params' seed
     data.parent.mkdir(exist_ok=True)
     result = {**run(cfg, args.pe, args.task, args.seed, data), "set": done}
     old = io.read_json(args.out) if Path(args.out).exists() else {"runs": {}}
