@@ -35,7 +35,8 @@ class HardAlibi(PositionalEncoding):
             "find where the current few tokens occurred earlier and read what followed: a copy by n-gram lookup, "
             "the mechanism Jelassi et al. construct, whose n grows with the windows. Nothing in a windowed head "
             "changes with the length of the input; the unwindowed heads rely on content and on the causal mask "
-            "alone, as NoPE does, so their one length effect is that more keys compete in the softmax."
+            "alone, as NoPE does, so past the training length they meet more keys competing in the softmax and "
+            "whatever position the causal mask lets them infer."
         ),
     )
 
