@@ -40,9 +40,19 @@ def repo_params() -> dict:
     return params
 
 
-def run(cmd, cwd, check=True):
+def run(cmd, cwd, check=True, timeout=1200):
+    """Run `cmd` in `cwd` with the repo's code first on the path. A command that outlives `timeout` seconds is
+    killed with its whole process group and fails the test: a hung `dvc` must fail CI, not stall it."""
     env = {**os.environ, "PYTHONPATH": str(Path(cwd) / "src"), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, shell=isinstance(cmd, str))
+    with subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          shell=isinstance(cmd, str), start_new_session=True) as child:
+        try:
+            stdout, stderr = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.kill()  # the group is gone; closing our pipes is all that is left
+            raise AssertionError(f"{cmd} did not finish within {timeout} s") from None
+    proc = subprocess.CompletedProcess(cmd, child.returncode, stdout, stderr)
     if check and proc.returncode != 0:
         raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -339,14 +349,15 @@ def test_queued_experiments_run_two_at_a_time(repo):
     (a cheap param, so only the IMDb probes and the gathering stages rerun in each)."""
     for size in (6, 10):
         dvc(repo, "exp", "run", "--queue", "-S", f"imdb.map_window={size}")
-    run(f"POSENC_THREADS=1 {sys.executable} -m dvc queue start -j 2", repo)
-    deadline = time.monotonic() + 900
+    run(f"POSENC_THREADS=1 {sys.executable} -m dvc queue start -j 2", repo, timeout=120)
+    deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
-        states = dvc(repo, "queue", "status").stdout
+        states = run([sys.executable, "-m", "dvc", "queue", "status"], repo, timeout=120).stdout
         if not any(word in states for word in ("Queued", "Running")):
             break
         time.sleep(3)
-    dvc(repo, "queue", "stop", check=False)
+    # --kill: a plain stop waits for running tasks, forever if one of them hangs
+    run([sys.executable, "-m", "dvc", "queue", "stop", "--kill"], repo, check=False, timeout=120)
     assert states.count("Success") >= 2 and "Failed" not in states, states
     table = list(csv.DictReader(io.StringIO(dvc(repo, "exp", "show", "--csv").stdout)))  # quoted lists hold commas
     assert {"6", "10"} <= {row["imdb.map_window"] for row in table}
