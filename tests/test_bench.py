@@ -97,3 +97,65 @@ def test_a_sweep_run_scores_every_evaluation_length(sweep, tiny_cfg, tmp_path):
     assert list(out["eval"]) == [str(L) for L in cfg.synthetic.eval_lengths]
     assert all(0 <= v["token_acc"] <= 1 and 0 <= v["exact_match"] <= 1 for v in out["eval"].values())
     assert out["checks"]["step"][-1] == cfg.train.max_steps and out["dtype"] == "float32"
+
+
+@pytest.fixture(scope="module")
+def sharpen():
+    return _bench_script("sharpen")
+
+
+def _hard_alibi():
+    import torch
+
+    from conftest import tiny_spec
+    from posenc.nn.backbone import build_model
+    torch.manual_seed(0)
+    model = build_model(tiny_spec("hard_alibi")).eval()
+    return model, torch.randint(0, 10, (2, 24))
+
+
+def test_sharpening_by_one_changes_nothing_and_the_model_is_restored_after(sharpen):
+    import torch
+    model, idx = _hard_alibi()
+    with torch.no_grad():
+        plain = model(idx)
+        with sharpen.sharpened(model, [3], sharpen.factor_of("const:1", 16)):
+            same = model(idx)
+        with pytest.raises(RuntimeError), sharpen.sharpened(model, [3], sharpen.factor_of("const:4", 16)):
+            raise RuntimeError
+        after = model(idx)
+    assert torch.equal(plain, same) and torch.equal(plain, after) and "rotate" not in vars(model.pe)
+
+
+def test_sharpening_a_head_makes_only_that_head_colder(sharpen):
+    import torch
+    model, idx = _hard_alibi()
+    with torch.no_grad():
+        _, plain = model(idx, need_weights=True)
+        with sharpen.sharpened(model, [3], sharpen.factor_of("const:4", 16)):
+            _, cold = model(idx, need_weights=True)
+    first = (plain[0], cold[0])  # layer 0: its inputs are the same either way; (B, H, T, T)
+    assert torch.equal(first[0][:, :3], first[1][:, :3]) and not torch.allclose(first[0][:, 3], first[1][:, 3])
+    entropy = lambda w: -(w.clamp(min=1e-12).log() * w).sum(-1).mean()  # noqa: E731
+    assert entropy(first[1][:, 3]) < entropy(first[0][:, 3])
+
+
+def test_log_length_factors_are_one_inside_the_training_length_and_grow_as_log_beyond(sharpen):
+    import math
+
+    import torch
+    f = sharpen.factor_of("logn:2", 16)(torch.arange(64))
+    assert torch.equal(f[:16], torch.ones(16))
+    assert f[63].item() == pytest.approx((math.log(64) / math.log(16)) ** 2) and bool((f[16:].diff() > 0).all())
+
+
+@pytest.mark.parametrize("spec", ["const", "const:0", "logn:x", "temp:2"])
+def test_a_wrong_factor_is_a_one_line_error(sharpen, spec):
+    with pytest.raises(ConfigError, match="--factors"):
+        sharpen.factor_of(spec, 16)
+
+
+def test_heads_out_of_range_are_a_one_line_error(sharpen):
+    model, _ = _hard_alibi()
+    with pytest.raises(ConfigError, match="--heads"), sharpen.sharpened(model, [4], sharpen.factor_of("const:2", 16)):
+        pass
