@@ -99,8 +99,42 @@ def test_collect_copies_only_the_models_a_workspace_finished(tmp_path):
     assert partial.collect(ws, part) == 1
     assert sorted(p.name for p in (part / "metrics/eval").iterdir()) == ["copy_rope_s0.json"]
     assert (part / "params.yaml").read_text() == "seed: 0\n" and (part / "metrics/runtime.json").exists()
+    for sub in ("eval", "train"):
+        (ws / "metrics" / sub / "imdb_rope_s0.json").write_text("{}")
+    assert partial.collect(ws, tmp_path / "imdb_part", only="imdb") == 1  # the synthetic model left out
+    assert [p.name for p in (tmp_path / "imdb_part/metrics/eval").iterdir()] == ["imdb_rope_s0.json"]
 
 
 def test_the_best_is_named_only_when_one_is_above_zero():
     assert partial._best({"rope": 0.2, "alibi": 0.5}) == "best alibi at 50.0 %"
     assert partial._best({"rope": 0.0, "alibi": 0.0}) == "every one of 2 at 0.0 %"  # no first place among zeros
+
+
+def _write_imdb(folder, params, acc):
+    """acc: {(pe, seed): (accuracy at the training length, at every longer length)} -> IMDb evaluation files."""
+    (folder / "metrics/eval").mkdir(parents=True)
+    (folder / "params.yaml").write_text(yaml.safe_dump(params))
+    T = params["imdb"]["train_max_len"]
+    for (pe, seed), (short, long) in acc.items():
+        lengths = {str(L): {"acc": short if L == T else long, "n": 40} for L in params["imdb"]["eval_lengths"]}
+        (folder / f"metrics/eval/imdb_{pe}_s{seed}.json").write_text(json.dumps(
+            {"pe": pe, "seed": seed, "lengths": lengths}))
+
+
+def test_imdb_seeds_give_intervals_the_change_with_length_and_tested_claims(tmp_path):
+    params = tiny_params()
+    params.update(seeds=[0, 1, 2], pes=["learned", "rope", "alibi"])
+    T, far = params["imdb"]["train_max_len"], max(params["imdb"]["eval_lengths"])
+    acc = {("rope", s): (0.80 + 0.001 * s, 0.80 + 0.001 * s) for s in range(3)}  # no change with length
+    acc |= {("learned", s): (0.81 + 0.002 * s, 0.70 + 0.003 * s) for s in range(3)}  # drops by 11 points
+    acc |= {("alibi", 0): (0.9, 0.9)}  # one seed: in the table, in no claim
+    _write_imdb(tmp_path, params, acc)
+    text = partial.summary(tmp_path, tmp_path / "no-default")
+    assert "no synthetic models; 7 of 9 IMDb classifiers" in text and "## IMDb (40 test reviews" in text
+    drop = [acc[("learned", s)][1] - acc[("learned", s)][0] for s in range(3)]
+    lo, hi = stats.t_interval(drop)
+    assert f"| {100 * np.mean(drop):.1f} [{100 * lo:.1f}, {100 * hi:.1f}] | - |" in text
+    assert f"excluding 0 (each PE on its own, not corrected for the number of PEs): learned ({100 * np.mean(drop):+.1f})." \
+        in text  # rope: 0 at every seed, an interval of [0, 0]
+    assert f"Claims among the 2 PEs with all 3 seeds: imdb, accuracy at {far}: rope > learned" in text
+    assert "| alibi | 1 | 90.0 |" in text

@@ -4,13 +4,15 @@
 study run elsewhere before that (for example on a lent GPU: study/gpu/) leave per-model metrics
 (metrics/train/*.json, metrics/eval/*.json) and the params they ran with. This module summarises them:
 per task and PE, the mean over seeds with the 95 % t interval (stats.t_interval) at every evaluation
-length, the RoPE evaluation variants, learning speed, the two bars of issues 15 and 16, and the report's
+length, the RoPE evaluation variants, learning speed, the two bars of issues 15 and 16, the IMDb classifiers'
+accuracy per length with its change from the training length, and the report's
 paired, Holm-corrected claims (claims.py) among the PEs that have every seed. What is missing is listed,
 never filled in.
 
     python -m posenc.reporting.partial study/gpu        # -> study/gpu/SUMMARY.md
     python -m posenc.reporting.partial study/cpu --from ~/.cache/posenc-study
         # first copies the finished models' metrics of a `make study` workspace (run in pieces) into study/cpu
+    python -m posenc.reporting.partial study/cpu_imdb --from /tmp/ws --only imdb   # only the IMDb classifiers
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from posenc import config, io
-from posenc.artifacts import model_name
+from posenc.artifacts import IMDB, model_name
 from posenc.data.synthetic import is_blank
 from posenc.reporting import stats
 from posenc.reporting.claims import comparisons, sentence
@@ -35,11 +37,13 @@ FAR_EXACT = 0.95  # issue 16's bar: copy exact match at 4x the training length
 
 
 def load(folder: Path) -> tuple[config.Config, dict, dict]:
-    """(config of the run, evals {(task, name, seed): lengths}, trains {(task, pe, seed): summary});
-    an evaluation variant (rope's pi/ntk/yarn) is its own name, `<pe>_<variant>`."""
+    """(config of the run, evals {(task, name, seed): lengths}, trains {(task, pe, seed): summary}) of the
+    synthetic models; an evaluation variant (rope's pi/ntk/yarn) is its own name, `<pe>_<variant>`."""
     cfg = config.load(folder / "params.yaml")
     evals, trains = {}, {}
     for f in sorted((folder / "metrics/eval").glob("*.json")):
+        if f.name.startswith(f"{IMDB}_"):
+            continue
         e = json.loads(f.read_text())
         task, pe, seed = e["task"], e["pe"], e["seed"]
         evals[(task, pe, seed)] = e["lengths"]
@@ -142,16 +146,17 @@ def beside_default(cfg: config.Config, task: str, rows: dict, metrics: Path) -> 
     return head + out + [""]
 
 
-def collect(workspace: Path, folder: Path) -> int:
+def collect(workspace: Path, folder: Path, only: str = "") -> int:
     """Copy from a study workspace (posenc.study) into `folder` what summary() reads: its params.yaml and
-    runtime, and the train and eval metrics of every model that has both. Returns the number of models."""
+    runtime, and the train and eval metrics of every model that has both (and whose name starts with
+    `only`). Returns the number of models."""
     if not (workspace / "dvc.yaml").is_file() or not (workspace / "metrics/runtime.json").is_file():
         raise FileNotFoundError(f"{workspace}: not a study workspace with a runtime (run `make study` there first)")
     for sub in ("eval", "train"):
         (folder / "metrics" / sub).mkdir(parents=True, exist_ok=True)
     shutil.copyfile(workspace / "params.yaml", folder / "params.yaml")
     shutil.copyfile(workspace / "metrics/runtime.json", folder / "metrics/runtime.json")
-    done = [f.name for f in sorted((workspace / "metrics/eval").glob("*.json"))
+    done = [f.name for f in sorted((workspace / "metrics/eval").glob(f"{only}*.json"))
             if (workspace / "metrics/train" / f.name).is_file()]
     for name in done:
         for sub in ("eval", "train"):
@@ -187,6 +192,57 @@ def formats(cfg: config.Config, all_rows: dict, metrics: Path) -> list[str]:
     return out
 
 
+def load_imdb(folder: Path) -> dict:
+    """{(pe, seed): lengths} of the IMDb classifiers' evaluations in `folder`."""
+    out = {}
+    for f in sorted((folder / "metrics/eval").glob(f"{IMDB}_*.json")):
+        e = json.loads(f.read_text())
+        out[(e["pe"], e["seed"])] = e["lengths"]
+    return out
+
+
+def imdb_rows(cfg: config.Config, evals: dict) -> dict:
+    """{pe: {"seeds", "per_seed": {acc_L: [...]}, acc_L: mean}} of the IMDb test accuracy, in results.json's shape."""
+    rows = {}
+    for pe in [p for p in cfg.pes if any(k[0] == p for k in evals)]:
+        seeds = [s for s in cfg.seeds if (pe, s) in evals]
+        per = {key("acc", L): [evals[(pe, s)][str(L)]["acc"] for s in seeds] for L in cfg.imdb.eval_lengths}
+        rows[pe] = {"seeds": seeds, "per_seed": per, **{k: float(np.mean(v)) for k, v in per.items()}}
+    return rows
+
+
+def imdb_section(cfg: config.Config, evals: dict, metrics: Path) -> list[str]:
+    """IMDb test accuracy per PE at every evaluation length (mean [95 % t] over seeds), its change from the
+    training length to the longest per seed, the default's seed-0 number beside it, and the claims among PEs."""
+    if not evals:
+        return []
+    lengths, T = list(cfg.imdb.eval_lengths), cfg.imdb.train_max_len
+    far, rows = max(lengths), imdb_rows(cfg, evals)
+    n_reviews = sorted({v[str(T)]["n"] for v in evals.values()})
+    lines = [f"## IMDb ({'/'.join(map(str, n_reviews))} test reviews, accuracy in %)", "",
+             "| PE | seeds | " + " | ".join(f"@{L}" for L in lengths) + f" | @{far} - @{T} (points) | default, "
+             f"seed {cfg.seeds[0]}, @{far} |", "|---|---|" + "---|" * (len(lengths) + 2)]
+    moved = []
+    for pe, row in rows.items():
+        diff = [a - b for a, b in zip(row["per_seed"][key("acc", far)], row["per_seed"][key("acc", T)])]
+        lo, hi = stats.t_interval(diff) if len(diff) >= 2 else (float("nan"), float("nan"))
+        if np.isfinite(lo) and (lo > 0 or hi < 0):
+            moved.append(f"{pe} ({100 * np.mean(diff):+.1f})")
+        f = metrics / "eval" / f"{model_name(IMDB, pe, cfg.seeds[0])}.json"
+        default = io.read_json(f)["lengths"].get(str(far)) if f.exists() else None
+        mine = f"{100 * default['acc']:.1f}" if default else "-"
+        lines.append(f"| {pe} | {len(row['seeds'])} | " + " | ".join(_cell(row["per_seed"][key("acc", L)])
+                                                               for L in lengths) + f" | {_cell(diff)} | {mine} |")
+    lines += ["", f"- Change from {T} to {far} tokens, 95 % t interval over seeds excluding 0 (each PE on its own, "
+              "not corrected for the number of PEs): " + (", ".join(moved) if moved else "none") + "."]
+    full = {pe: r for pe, r in rows.items() if r["seeds"] == list(cfg.seeds)}
+    if len(full) >= 2:
+        results = {"seeds": list(cfg.seeds), "tasks": {}, IMDB: full}
+        lines.append(f"- Claims among the {len(full)} PEs with all {len(cfg.seeds)} seeds: "
+                     + sentence(results, comparisons(results, []), IMDB, "acc", far))
+    return lines + [""]
+
+
 def summary(folder: Path, metrics: Path) -> str:
     """SUMMARY.md of the part in `folder`; `metrics`: the default's committed metrics (baselines, evaluations)."""
     cfg, evals, trains = load(folder)
@@ -203,12 +259,8 @@ def summary(folder: Path, metrics: Path) -> str:
     elif runtime.exists():
         rt = io.read_json(runtime)
         lines += [f"- Device: {rt['device_type']}, {rt['dtype']} (the workspace's metrics/runtime.json).", ""]
-    missing = [(t, pe, s) for t in cfg.synthetic.tasks for pe in cfg.pes for s in cfg.seeds if (t, pe, s) not in trains]
-    lines += [f"- Trained and evaluated: {len(trains)} of {len(cfg.synthetic.tasks) * len(cfg.pes) * len(cfg.seeds)} "
-              f"synthetic models; missing: " + (", ".join(f"{t}/{pe}/s{s}" for t, pe, s in missing[:12])
-                                                + (f" and {len(missing) - 12} more" if len(missing) > 12 else "")
-                                                if missing else "none") + ". IMDb, probes, the learning-rate "
-              "sweep and the figures are not part of this run.", ""]
+    imdb = load_imdb(folder)
+    lines += [_coverage(cfg, trains, imdb), ""]
     for task, rows in all_rows.items():
         base_file = metrics / "baselines" / f"{task}.json"
         base = io.read_json(base_file)["rules"]["lookup3"] if base_file.exists() else {}
@@ -228,8 +280,24 @@ def summary(folder: Path, metrics: Path) -> str:
         comps = comparisons(results, longer)
         lines += [f"Claims among the {len(full)} PEs and variants with all {len(cfg.seeds)} seeds:", ""]
         lines += [f"- {sentence(results, comps, task, m, L)}" for L in longer for m in ("exact", "acc")] + [""]
-    lines += formats(cfg, all_rows, metrics) + throughput(runs)
+    lines += formats(cfg, all_rows, metrics) + imdb_section(cfg, imdb, metrics) + throughput(runs)
     return "\n".join(lines)
+
+
+def _coverage(cfg: config.Config, trains: dict, imdb: dict) -> str:
+    """Which of the study's models this part holds, the missing ones named (the first 12)."""
+    n_models = len(cfg.pes) * len(cfg.seeds)
+    if not trains:
+        synthetic = "no synthetic models"
+    else:
+        missing = [(t, pe, s) for t in cfg.synthetic.tasks for pe in cfg.pes for s in cfg.seeds
+                   if (t, pe, s) not in trains]
+        synthetic = (f"{len(trains)} of {len(cfg.synthetic.tasks) * n_models} synthetic models; missing: "
+                     + (", ".join(f"{t}/{pe}/s{s}" for t, pe, s in missing[:12])
+                        + (f" and {len(missing) - 12} more" if len(missing) > 12 else "") if missing else "none"))
+    classifiers = f"{len(imdb)} of {n_models} IMDb classifiers" if imdb else "no IMDb classifiers"
+    return (f"- Trained and evaluated: {synthetic}; {classifiers}. Probes, the learning-rate sweep and the "
+            "figures are not part of this run.")
 
 
 def throughput(runs: dict) -> list[str]:
@@ -258,8 +326,9 @@ def main(argv: list[str]) -> int:
     folder = Path(argv[0]) if argv else Path("study/gpu")
     if "--from" in argv:
         workspace = Path(argv[argv.index("--from") + 1]).expanduser()
+        only = argv[argv.index("--only") + 1] if "--only" in argv else ""
         try:
-            print(f"{collect(workspace, folder)} models' metrics copied from {workspace} to {folder}")
+            print(f"{collect(workspace, folder, only)} models' metrics copied from {workspace} to {folder}")
         except FileNotFoundError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
