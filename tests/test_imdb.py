@@ -355,6 +355,22 @@ def test_evaluation_reuses_logits_only_where_the_input_is_unchanged(prepared, ti
     assert np.allclose(a, b, atol=1e-5)
 
 
+def test_an_evaluation_variant_is_the_trained_pe_at_the_training_length_and_rescales_beyond(prepared, tiny_cfg):
+    """RoPE's variants on IMDb (issue 16): scale 1 at imdb.train_max_len gives the plain scores exactly; longer
+    reviews are scored with the variant (position interpolation at scale L / T changes them); the PE is left
+    as trained afterwards."""
+    tok, splits, _ = prepared
+    model = make_classifier(tiny_cfg, "rope", tok.get_vocab_size())
+    test, T = splits["test"], tiny_cfg.imdb.train_max_len
+    longer = [L for L in tiny_cfg.imdb.eval_lengths if L > T]
+    assert T in tiny_cfg.imdb.eval_lengths and longer and (test.lengths > T).any()
+    plain = evaluate_classifier(model, test, tiny_cfg, CPU32)
+    pi = evaluate_classifier(model, test, tiny_cfg, CPU32, variant="pi")
+    assert pi[str(T)]["per_review"] == plain[str(T)]["per_review"] and pi[str(T)]["loss"] == plain[str(T)]["loss"]
+    assert all(pi[str(L)]["loss"] != plain[str(L)]["loss"] for L in longer)
+    assert evaluate_classifier(model, test, tiny_cfg, CPU32) == plain  # set back to the trained PE
+
+
 def test_test_subset_is_stratified_seeded_and_keeps_each_review_whole():
     """imdb.test_reviews: a cheaper evaluation on a fixed stratified subset; 0 (or too many) keeps all."""
     rng = np.random.default_rng(3)

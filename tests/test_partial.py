@@ -117,8 +117,9 @@ def _write_imdb(folder, params, acc):
     T = params["imdb"]["train_max_len"]
     for (pe, seed), (short, long) in acc.items():
         lengths = {str(L): {"acc": short if L == T else long, "n": 40} for L in params["imdb"]["eval_lengths"]}
+        variants = {"ntk": {L: {**v, "acc": v["acc"] - 0.1} for L, v in lengths.items()}} if pe == "rope" else {}
         (folder / f"metrics/eval/imdb_{pe}_s{seed}.json").write_text(json.dumps(
-            {"pe": pe, "seed": seed, "lengths": lengths}))
+            {"pe": pe, "seed": seed, "lengths": lengths, "variants": variants}))
 
 
 def test_imdb_seeds_give_intervals_the_change_with_length_and_tested_claims(tmp_path):
@@ -136,5 +137,5 @@ def test_imdb_seeds_give_intervals_the_change_with_length_and_tested_claims(tmp_
     assert f"| {100 * np.mean(drop):.1f} [{100 * lo:.1f}, {100 * hi:.1f}] | - |" in text
     assert f"excluding 0 (each PE on its own, not corrected for the number of PEs): learned ({100 * np.mean(drop):+.1f})." \
         in text  # rope: 0 at every seed, an interval of [0, 0]
-    assert f"Claims among the 2 PEs with all 3 seeds: imdb, accuracy at {far}: rope > learned" in text
-    assert "| alibi | 1 | 90.0 |" in text
+    assert f"Claims among the 3 PEs and variants with all 3 seeds: imdb, accuracy at {far}: rope > learned" in text
+    assert "| alibi | 1 | 90.0 |" in text and "| rope_ntk | 3 | 70.1 [" in text  # a variant: a row of its own

@@ -115,7 +115,9 @@ def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
         assert set(results["errors"][task][PES[0]]) == {str(L) for L in params["synthetic"]["eval_lengths"]}
         assert set(results["tasks"][task]) == set(PES) | variants
         assert results["tasks"][task]["rope_pi"]["acc_16"] == results["tasks"][task]["rope"]["acc_16"]  # scale 1
-    assert set(results["imdb"]) == set(PES)
+    assert set(results["imdb"]) == set(PES) | variants  # RoPE's evaluation variants on IMDb too
+    assert results["imdb"]["rope_yarn"]["acc_16"] == results["imdb"]["rope"]["acc_16"]  # scale 1 at the training length
+    assert results["imdb"]["rope_ntk"]["best_epoch"] == results["imdb"]["rope"]["best_epoch"]  # the same weights
     for pe, row in results["imdb"].items():
         assert {f"{k}_{L}" for k in ("acc", "f1", "loss") for L in (16, 32)} <= set(row)
         assert all(0.0 <= row[f"acc_{L}"] <= 1.0 for L in (16, 32))

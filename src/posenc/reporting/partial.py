@@ -30,7 +30,7 @@ from posenc.artifacts import IMDB, model_name
 from posenc.data.synthetic import is_blank
 from posenc.reporting import stats
 from posenc.reporting.claims import comparisons, sentence
-from posenc.reporting.results import key
+from posenc.reporting.results import key, rows_of
 
 SOLVED_EXACT = 0.9  # issue 15's bar: exact match at the training length, mean over seeds
 FAR_EXACT = 0.95  # issue 16's bar: copy exact match at 4x the training length
@@ -198,13 +198,15 @@ def load_imdb(folder: Path) -> dict:
     for f in sorted((folder / "metrics/eval").glob(f"{IMDB}_*.json")):
         e = json.loads(f.read_text())
         out[(e["pe"], e["seed"])] = e["lengths"]
+        for v, lengths in e.get("variants", {}).items():  # rope's pi/ntk/yarn: rows of their own
+            out[(f"{e['pe']}_{v}", e["seed"])] = lengths
     return out
 
 
 def imdb_rows(cfg: config.Config, evals: dict) -> dict:
     """{pe: {"seeds", "per_seed": {acc_L: [...]}, acc_L: mean}} of the IMDb test accuracy, in results.json's shape."""
     rows = {}
-    for pe in [p for p in cfg.pes if any(k[0] == p for k in evals)]:
+    for pe in [n for n in rows_of(cfg, evals, IMDB) if any(k[0] == n for k in evals)]:
         seeds = [s for s in cfg.seeds if (pe, s) in evals]
         per = {key("acc", L): [evals[(pe, s)][str(L)]["acc"] for s in seeds] for L in cfg.imdb.eval_lengths}
         rows[pe] = {"seeds": seeds, "per_seed": per, **{k: float(np.mean(v)) for k, v in per.items()}}
@@ -238,7 +240,7 @@ def imdb_section(cfg: config.Config, evals: dict, metrics: Path) -> list[str]:
     full = {pe: r for pe, r in rows.items() if r["seeds"] == list(cfg.seeds)}
     if len(full) >= 2:
         results = {"seeds": list(cfg.seeds), "tasks": {}, IMDB: full}
-        lines.append(f"- Claims among the {len(full)} PEs with all {len(cfg.seeds)} seeds: "
+        lines.append(f"- Claims among the {len(full)} PEs and variants with all {len(cfg.seeds)} seeds: "
                      + sentence(results, comparisons(results, []), IMDB, "acc", far))
     return lines + [""]
 
@@ -295,7 +297,8 @@ def _coverage(cfg: config.Config, trains: dict, imdb: dict) -> str:
         synthetic = (f"{len(trains)} of {len(cfg.synthetic.tasks) * n_models} synthetic models; missing: "
                      + (", ".join(f"{t}/{pe}/s{s}" for t, pe, s in missing[:12])
                         + (f" and {len(missing) - 12} more" if len(missing) > 12 else "") if missing else "none"))
-    classifiers = f"{len(imdb)} of {n_models} IMDb classifiers" if imdb else "no IMDb classifiers"
+    trained = [k for k in imdb if k[0] in cfg.pes]  # not the evaluation variants of the same weights
+    classifiers = f"{len(trained)} of {n_models} IMDb classifiers" if trained else "no IMDb classifiers"
     return (f"- Trained and evaluated: {synthetic}; {classifiers}. Probes, the learning-rate sweep and the "
             "figures are not part of this run.")
 

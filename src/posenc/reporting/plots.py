@@ -299,7 +299,7 @@ def all_figures(results: dict, probes: dict[tuple[str, str], dict], maps: dict[s
     figs = {
         "accuracy_vs_length.png": accuracy_vs_length(results, tasks, list(results["curves"][tasks[0]]), train_len,
                                                      marks),  # the PEs and their evaluation variants
-        "imdb_vs_length.png": imdb_vs_length(results, pes, imdb_train_len),
+        "imdb_vs_length.png": imdb_vs_length(results, list(results["imdb"]), imdb_train_len),  # with variants
         "grad_norms.png": grad_norm_heatmaps({pe: probes[(headline, pe)] for pe in pes}, pes, probe_lengths,
                                              f"{headline} task"),
         "grad_norms_imdb.png": grad_norm_heatmaps({pe: probes[("imdb", pe)] for pe in pes}, pes, probe_lengths,

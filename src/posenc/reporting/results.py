@@ -42,7 +42,13 @@ def read_inputs(cfg: Config, layout: Layout) -> tuple:
                 for v, lengths in ev.get("variants", {}).items():  # evaluation-only variants: "<pe>_<v>" rows
                     evals[(t, variant_name(pe, v), sd)] = lengths
     trains = {(t, pe, sd): io.read_json(layout.train_log(t, pe, sd)) for t in tasks for pe in pes for sd in seeds}
-    imdb_evals = {(pe, sd): io.read_json(layout.eval_json(IMDB, pe, sd))["lengths"] for pe in pes for sd in seeds}
+    imdb_evals = {}
+    for pe in pes:
+        for sd in seeds:
+            ev = io.read_json(layout.eval_json(IMDB, pe, sd))
+            imdb_evals[(pe, sd)] = ev["lengths"]
+            for v, lengths in ev.get("variants", {}).items():  # as for the LMs: "<pe>_<v>" rows
+                imdb_evals[(variant_name(pe, v), sd)] = lengths
     imdb_trains = {(pe, sd): io.read_json(layout.train_log(IMDB, pe, sd))["summary"] for pe in pes for sd in seeds}
     probes = {(t, pe): io.read_json(layout.probe_json(t, pe, first)) for t in (*tasks, IMDB) for pe in pes}
     baselines = {t: io.read_json(layout.baselines(t))["rules"] for t in tasks}
@@ -60,11 +66,13 @@ def variant_name(pe: str, variant: str) -> str:
 
 
 def rows_of(cfg: Config, evals: dict, task: str) -> list[str]:
-    """The PEs of a task's rows: each PE of `pes`, followed by its evaluation variants."""
+    """The PEs of a task's rows: each PE of `pes`, followed by its evaluation variants
+    (`evals` keyed (task, name, seed), or (name, seed) for the IMDb classifiers)."""
+    found = {k[0] if task == IMDB else k[1] for k in evals if task == IMDB or k[0] == task}
     names = []
     for pe in cfg.pes:
         names.append(pe)
-        names += sorted({n for t, n, _ in evals if t == task and n.startswith(f"{pe}_") and n not in cfg.pes})
+        names += sorted({n for n in found if n.startswith(f"{pe}_") and n not in cfg.pes})
     return names
 
 
@@ -229,8 +237,8 @@ def imdb_results(cfg: Config, evals: dict, trains: dict, data: dict) -> dict:
     imdb_buckets[pe][L][bucket] (first seed) and imdb_data."""
     lengths, seeds = [str(L) for L in cfg.imdb.eval_lengths], cfg.seeds
     out: dict = {"imdb": {}, "imdb_buckets": {}}
-    for pe in cfg.pes:
-        evs, trs = [evals[(pe, sd)] for sd in seeds], [trains[(pe, sd)] for sd in seeds]
+    for pe in rows_of(cfg, evals, IMDB):  # the PEs and their evaluation variants (trained as their PE)
+        evs, trs = [evals[(pe, sd)] for sd in seeds], [trains[(parent_pe(pe, cfg.pes), sd)] for sd in seeds]
         row, per_seed, ci = {}, {}, {}
         for L in lengths:
             for m in ("acc", "f1", "loss"):
