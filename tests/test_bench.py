@@ -159,3 +159,38 @@ def test_heads_out_of_range_are_a_one_line_error(sharpen):
     model, _ = _hard_alibi()
     with pytest.raises(ConfigError, match="--heads"), sharpen.sharpened(model, [4], sharpen.factor_of("const:2", 16)):
         pass
+
+
+@pytest.fixture(scope="module")
+def clamp():
+    return _bench_script("learned_clamp")
+
+
+def test_the_late_vector_replaces_only_positions_past_the_table_and_is_undone(clamp):
+    import torch
+
+    from conftest import tiny_spec
+    from posenc.nn.backbone import build_model
+    torch.manual_seed(0)
+    model = build_model(tiny_spec("learned")).eval()
+    pe, rows = model.pe, model.pe.table.num_embeddings
+    x, positions = torch.randn(1, 3 * rows, 32), torch.arange(3 * rows)
+    before = pe.embed(x, positions)
+    with clamp.late_vector(model, clamp.replacement(pe, "zero")):
+        zeroed = pe.embed(x, positions)
+    with clamp.late_vector(model, clamp.replacement(pe, "row:3")):
+        row3 = pe.embed(x, positions)
+    with clamp.late_vector(model, clamp.replacement(pe, "trained")):
+        same = pe.embed(x, positions)
+    assert torch.equal(zeroed[:, :rows], before[:, :rows]) and torch.equal(zeroed[:, rows:], x[:, rows:])
+    assert torch.allclose(row3[:, rows:], x[:, rows:] + pe.table.weight[3])
+    assert torch.equal(same, before) and torch.equal(pe.embed(x, positions), before)  # undone
+    assert pe.table.num_embeddings == rows and "clamp_row" not in vars(pe)
+
+
+@pytest.mark.parametrize("how", ["row:99", "row:x", "mean"])
+def test_a_wrong_late_vector_is_a_one_line_error(clamp, how):
+    from conftest import tiny_spec
+    from posenc.nn.backbone import build_model
+    with pytest.raises(ConfigError, match="--vectors"):
+        clamp.replacement(build_model(tiny_spec("learned")).pe, how)

@@ -139,3 +139,8 @@ def test_imdb_seeds_give_intervals_the_change_with_length_and_tested_claims(tmp_
         in text  # rope: 0 at every seed, an interval of [0, 0]
     assert f"Claims among the 3 PEs and variants with all 3 seeds: imdb, accuracy at {far}: rope > learned" in text
     assert "| alibi | 1 | 90.0 |" in text and "| rope_ntk | 3 | 70.1 [" in text  # a variant: a row of its own
+    default = tmp_path / "default"
+    _write_imdb(default, params, {("rope", 0): (0.5, 0.6)})  # its variant ntk: 0.1 lower
+    text = partial.summary(tmp_path, default / "metrics")
+    assert [r.split(" | ")[-1] for r in text.splitlines() if r.startswith(("| rope |", "| rope_ntk |"))] == \
+        ["60.0 |", "50.0 |"]  # the default's seed-0 numbers, a variant's from its PE's file

@@ -30,7 +30,7 @@ from posenc.artifacts import IMDB, model_name
 from posenc.data.synthetic import is_blank
 from posenc.reporting import stats
 from posenc.reporting.claims import comparisons, sentence
-from posenc.reporting.results import key, rows_of
+from posenc.reporting.results import key, parent_pe, rows_of
 
 SOLVED_EXACT = 0.9  # issue 15's bar: exact match at the training length, mean over seeds
 FAR_EXACT = 0.95  # issue 16's bar: copy exact match at 4x the training length
@@ -230,8 +230,11 @@ def imdb_section(cfg: config.Config, evals: dict, metrics: Path) -> list[str]:
         lo, hi = stats.t_interval(diff) if len(diff) >= 2 else (float("nan"), float("nan"))
         if np.isfinite(lo) and (lo > 0 or hi < 0):
             moved.append(f"{pe} ({100 * np.mean(diff):+.1f})")
-        f = metrics / "eval" / f"{model_name(IMDB, pe, cfg.seeds[0])}.json"
-        default = io.read_json(f)["lengths"].get(str(far)) if f.exists() else None
+        parent = parent_pe(pe, cfg.pes)  # a variant's numbers sit in its PE's file
+        f = metrics / "eval" / f"{model_name(IMDB, parent, cfg.seeds[0])}.json"
+        e = io.read_json(f) if f.exists() else {}
+        scored = e.get("lengths") if pe == parent else e.get("variants", {}).get(pe[len(parent) + 1:])
+        default = (scored or {}).get(str(far))
         mine = f"{100 * default['acc']:.1f}" if default else "-"
         lines.append(f"| {pe} | {len(row['seeds'])} | " + " | ".join(_cell(row["per_seed"][key("acc", L)])
                                                                for L in lengths) + f" | {_cell(diff)} | {mine} |")

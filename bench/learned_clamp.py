@@ -1,0 +1,101 @@
+"""The learned PE on IMDb past its table: is the accuracy drop the one vector every late token shares?
+
+The learned PE has one row per position up to the training length; every later position is clamped to a
+single row (nn/pe/learned.py), so in a review cut at 1,024 tokens three quarters of the tokens carry the
+same position vector, added to the residual stream that feeds attention and the mean-pooled head. This
+evaluates trained IMDb classifiers with that shared vector replaced, no retraining, every position inside
+the table left as trained:
+
+    trained   the clamp row, as the pipeline uses it
+    zero      no position vector at all past the table
+    row:k     row k of the table (another vector of the same training)
+
+Evaluation as the pipeline does it (analysis/evaluate_imdb.evaluate_classifier: the params' test subset,
+each truncation length, per review-length bucket), in the workspace's precision (metrics/runtime.json).
+
+    python bench/learned_clamp.py --root /tmp/ws --seeds 0 1 2 --vectors trained zero row:100
+
+About 25 s per classifier and vector on a 2-core CPU (5,000 test reviews). Writes bench/learned_clamp.json.
+"""
+
+import argparse
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+from time_to_accuracy import cpu_model  # noqa: E402
+
+from posenc import config, io  # noqa: E402
+from posenc.analysis.evaluate_imdb import evaluate_classifier  # noqa: E402
+from posenc.artifacts import IMDB, Layout  # noqa: E402
+from posenc.data import imdb  # noqa: E402
+from posenc.engine import runtime  # noqa: E402
+from posenc.errors import ConfigError, PosencError  # noqa: E402
+from posenc.nn.checkpoint import load_model  # noqa: E402
+
+
+def replacement(pe, how: str) -> torch.Tensor | None:
+    """The (D,) vector that positions past the table get instead of the clamp row (None: as trained)."""
+    rows = pe.table.num_embeddings
+    if how == "trained":
+        return None
+    if how == "zero":
+        return torch.zeros(pe.table.embedding_dim)
+    k = how.removeprefix("row:")
+    if how.startswith("row:") and k.isdigit() and int(k) < rows:
+        return pe.table.weight[int(k)].detach().clone()
+    raise ConfigError(f"--vectors {how!r}: expected trained, zero or row:<k> with k < {rows}")
+
+
+@contextmanager
+def late_vector(model, vector: torch.Tensor | None):
+    """Within the block, every position >= the table's length gets `vector` instead of the clamp row; the
+    rows inside the table are untouched: the table gains one row holding `vector`, which the clamp points at."""
+    pe = model.pe
+    if vector is None:
+        yield model
+        return
+    table, extra = pe.table, torch.nn.Embedding(pe.table.num_embeddings + 1, pe.table.embedding_dim)
+    with torch.no_grad():
+        extra.weight.copy_(torch.cat([table.weight, vector[None].to(table.weight.dtype)]))
+    pe.table, pe.clamp_row = extra, lambda: torch.tensor(table.num_embeddings, device=table.weight.device)
+    try:
+        yield model
+    finally:
+        pe.table = table
+        del pe.clamp_row  # back to the class's method
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--root", required=True, help="a workspace holding params.yaml, models/ and data/imdb/")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--vectors", nargs="+", default=["trained", "zero"])
+    ap.add_argument("--out", default="bench/learned_clamp.json")
+    args = ap.parse_args()
+    root = Path(args.root).expanduser()
+    cfg, layout = config.load(root / "params.yaml"), Layout(root)
+    rt = runtime.load(layout.runtime, cfg.runtime.dtype)
+    test = imdb.test_subset(imdb.load_split(layout.imdb_data / "test.npz"), cfg.imdb.test_reviews, cfg.seed)
+    old = io.read_json(args.out) if Path(args.out).exists() else {"runs": {}}
+    runs = old["runs"]
+    for seed in args.seeds:
+        model, _ = load_model(layout.checkpoint(IMDB, "learned", seed))
+        for how in args.vectors:
+            with late_vector(model, replacement(model.pe, how)):
+                scores = evaluate_classifier(model, test, cfg, rt)
+            runs[f"learned-{seed}-{how}"] = {L: {"acc": s["acc"], "buckets": {b: v["acc"] for b, v in s["buckets"].items()}}
+                                             for L, s in scores.items()}
+            print(f"learned seed {seed}, {how}: " + ", ".join(f"acc@{L} {s['acc']:.4f}" for L, s in scores.items()))
+    io.write_json(args.out, {"cpu_model": cpu_model(), "torch": torch.__version__, "dtype": rt.dtype,
+                             "test_reviews": len(test), "runs": runs})
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except PosencError as e:
+        sys.exit(f"error: {e}")
