@@ -1,6 +1,8 @@
 """Device run of the study's synthetic part: K workers share one GPU, each job = stages/train.py then
 stages/evaluate.py of one (task, pe, seed), in one workspace with study/params.yaml. Everything lands in
-$OUT/study_gpu.tar.gz (metrics, timings, logs, jobs.json)."""
+$OUT/study_gpu.tar.gz (metrics, timings, logs, jobs.json); each finished model's metrics are also copied
+to $OUT/metrics/ at once, so a run cut by the device's time limit still brings back what it finished.
+QUEUE='[[task, pe, seed], ...]' (or a file holding that list) runs those jobs in that order instead of every (task, seed, pe) not in DONE."""
 import hashlib, json, os, shutil, subprocess, sys, tarfile, threading, time
 from pathlib import Path
 
@@ -34,19 +36,31 @@ def job(task, pe, seed, tag=""):
     start = round(time.time() - T0, 1)
     rc1, t1 = run(["stages/train.py", *a], f"train_{task}_{pe}_{seed}{tag}")
     rc2, t2 = run(["stages/evaluate.py", *a], f"eval_{task}_{pe}_{seed}{tag}") if rc1 == 0 else (None, 0)
+    name = f"{task}_{pe}_s{seed}"
+    for kind in ("train", "eval") if not tag else ():
+        src = ws / "metrics" / kind / f"{name}.json"
+        if src.exists():
+            (out / "metrics" / kind).mkdir(parents=True, exist_ok=True)
+            shutil.copy(src, out / "metrics" / kind / src.name)
     with lock:
         jobs_log.append({"task": task, "pe": pe, "seed": seed, "tag": tag, "start_s": start, "train_rc": rc1,
                          "train_s": t1, "eval_rc": rc2, "eval_s": t2, "running": running[0]})
+        (out / "jobs.json").write_text(json.dumps({"jobs": jobs_log}, indent=1))
         print(f"{time.time() - T0:6.0f} s {task}/{pe}/s{seed}{tag}: train {t1:.0f} s rc {rc1}, eval {t2:.0f} s rc {rc2}",
               flush=True)
 
 
 print(run(["stages/runtime.py"], "runtime"), run(["stages/prepare_synthetic.py"], "prepare"), flush=True)
 print((ws / "metrics/runtime.json").read_text(), flush=True)
+(out / "metrics").mkdir(exist_ok=True)
+shutil.copy(ws / "metrics/runtime.json", out / "metrics/runtime.json")
 running = [1]
 done = set(tuple(x) for x in json.loads(os.environ.get("DONE", "[]")))
 queue = [(t, pe, s, "") for t in params["synthetic"]["tasks"] for s in params["seeds"] for pe in params["pes"]
          if (t, pe, s) not in done]
+if os.environ.get("QUEUE"):  # a JSON list, or a file holding one
+    q = os.environ["QUEUE"]
+    queue = [(t, pe, int(s), "") for t, pe, s in json.loads(Path(q).read_text() if Path(q).is_file() else q)]
 first_md5, solo = None, float(os.environ.get("SOLO", "0"))
 qlock = threading.Lock()
 est = [float(os.environ.get('EST', solo * 2.0))]
