@@ -11,7 +11,7 @@ import yaml
 budget, K, params_file = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 T0 = time.time()
 root, out = Path.cwd(), Path(os.environ["OUT"])
-ws = Path("/tmp/ws")
+ws = Path(os.environ.get("WS", "/tmp/ws"))  # the workspace, emptied first
 shutil.rmtree(ws, ignore_errors=True)
 ws.mkdir()
 for name in ("src", "stages", "templates"):
