@@ -194,3 +194,23 @@ def test_a_wrong_late_vector_is_a_one_line_error(clamp, how):
     from posenc.nn.backbone import build_model
     with pytest.raises(ConfigError, match="--vectors"):
         clamp.replacement(build_model(tiny_spec("learned")).pe, how)
+
+
+@pytest.fixture(scope="module")
+def offset():
+    return _bench_script("blank_offset")
+
+
+def test_the_fixed_offset_arm_differs_only_in_its_training_pool(offset, tiny_cfg, tmp_path):
+    import numpy as np
+
+    from posenc.data import synthetic
+    arms = offset.arms(tiny_cfg, tmp_path / "blank.npz")
+    n = synthetic.n_for_length("copy_blank", tiny_cfg.synthetic.train_max_len)
+    fixed, varied = arms["fixed"]["train"], arms["varied"]["train"]
+    assert len(fixed) == len(varied) == tiny_cfg.synthetic.train_size
+    assert set(fixed.lengths.tolist()) == {n} and len(set(varied.lengths.tolist())) > 1
+    assert fixed.tokens.max() < tiny_cfg.synthetic.vocab_size and len(np.unique(fixed.tokens)) > 1
+    assert arms["fixed"].keys() == arms["varied"].keys()
+    assert all(arms["fixed"][k] is arms["varied"][k] for k in arms["varied"] if k != "train")
+    assert set(arms["varied"]["val"].lengths.tolist()) == {n}
