@@ -5,6 +5,7 @@ import _cli
 from posenc import io
 from posenc.artifacts import models
 from posenc.reporting.report import Inputs, build_report
+from posenc.reporting.study_parts import section
 
 
 def main() -> None:
@@ -14,7 +15,8 @@ def main() -> None:
     inp = Inputs(cfg=cfg, results=io.read_json(layout.results), profile=profile,
                  trains={f"{t}_{pe}": io.read_json(layout.train_log(t, pe, sd)) for t, pe, sd in each},
                  probes={f"{t}_{pe}": io.read_json(layout.probe_json(t, pe, sd)) for t, pe, sd in each},
-                 figures=tuple(sorted(p.name for p in layout.figures.glob("*.png"))))
+                 figures=tuple(sorted(p.name for p in layout.figures.glob("*.png"))),
+                 study_parts=section(layout.root / "study", layout.results.parent))
     text = build_report(inp)
     io.write_text(layout.report, text)
     print(f"wrote {layout.report} ({len(text.splitlines())} lines)")

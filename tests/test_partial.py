@@ -144,3 +144,32 @@ def test_imdb_seeds_give_intervals_the_change_with_length_and_tested_claims(tmp_
     text = partial.summary(tmp_path, default / "metrics")
     assert [r.split(" | ")[-1] for r in text.splitlines() if r.startswith(("| rope |", "| rope_ntk |"))] == \
         ["60.0 |", "50.0 |"]  # the default's seed-0 numbers, a variant's from its PE's file
+
+
+def test_the_report_section_gives_each_part_its_device_bars_and_claims(tmp_path):
+    from posenc.reporting import study_parts
+    params = tiny_params()
+    params.update(seeds=[0, 1, 2], pes=["learned", "rope"])
+    params["synthetic"].update(tasks=["copy"], far_lengths=[64])  # 4x the training length
+    params["model"]["max_positions"] = 64
+    T = params["synthetic"]["train_max_len"]
+    values = {("copy", "rope", s): 0.95 + 0.01 * s for s in range(3)}
+    values |= {("copy", "learned", s): 0.1 * s for s in range(3)}
+    _write(tmp_path / "study/big", params, values)
+    (tmp_path / "study/big/runs.json").write_text(json.dumps({"device": "a lent GPU"}))
+    one = dict(params, seeds=[0])
+    _write(tmp_path / "study/small", one, {("copy", "rope", 0): 0.5})
+    (tmp_path / "study/notes").mkdir()  # no params: not a part
+    assert study_parts.section(tmp_path / "nothing", tmp_path) == ""
+    text = study_parts.section(tmp_path / "study", tmp_path / "no-default")
+    assert text.index("### study/big (a lent GPU)") < text.index("### study/small (device not recorded)")
+    assert "notes" not in text
+    assert f"- copy, solved at {T} (mean exact match >= 90%): rope; best rope at 96.0 %." in text
+    assert f"- copy, exact match at {4 * T}: rope > learned" in text  # 3 seeds, separated
+    assert "- copy: fewer than 2 PEs with 3 seeds or more, so nothing is compared." in text  # the 1-seed part
+    _write_imdb(tmp_path / "study/imdb", params, {(pe, s): (0.8, 0.8 - (pe == "learned") * (0.1 + 0.01 * s))
+                                                  for pe in ("rope", "learned") for s in range(3)})
+    text = study_parts.section(tmp_path / "study", tmp_path / "no-default")
+    far = max(params["imdb"]["eval_lengths"])
+    assert f"- IMDb, accuracy at {far} tokens (%, mean [95 % t] over seeds): learned 69.0 [" in text
+    assert f"- imdb, accuracy at {far}: rope > learned" in text

@@ -65,6 +65,7 @@ def repo(tmp_path_factory):
     for name in ("src", "stages", "templates"):
         shutil.copytree(ROOT / name, dst / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copy(ROOT / "dvc.yaml", dst / "dvc.yaml")
+    (dst / "study").mkdir()  # no parts of the study: the report's section on them is left out
     params = repo_params()
     # generated reviews, read through imdb.archive; never the network
     params["imdb"].update(archive=str(write_archive(tmp_path_factory.mktemp("imdb") / "aclImdb_v1.tar.gz")),

@@ -36,6 +36,8 @@ def prepare(root: Path, dest: Path, params: dict, ignore: str = "", fresh: bool 
     for name in CODE:
         shutil.rmtree(dest / name, ignore_errors=True)
         shutil.copytree(root / name, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.rmtree(dest / "study", ignore_errors=True)
+    (dest / "study").mkdir()  # the report's parts of the study: none here (a workspace is a whole run of its own)
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (dest / ".gitignore").write_text("/data/\n/models/\n/timings/\n__pycache__/\n" + ignore)
     if new:

@@ -265,7 +265,7 @@ def summary(folder: Path, metrics: Path) -> str:
         rt = io.read_json(runtime)
         lines += [f"- Device: {rt['device_type']}, {rt['dtype']} (the workspace's metrics/runtime.json).", ""]
     imdb = load_imdb(folder)
-    lines += [_coverage(cfg, trains, imdb), ""]
+    lines += [coverage(cfg, trains, imdb), ""]
     for task, rows in all_rows.items():
         base_file = metrics / "baselines" / f"{task}.json"
         base = io.read_json(base_file)["rules"]["lookup3"] if base_file.exists() else {}
@@ -289,7 +289,7 @@ def summary(folder: Path, metrics: Path) -> str:
     return "\n".join(lines)
 
 
-def _coverage(cfg: config.Config, trains: dict, imdb: dict) -> str:
+def coverage(cfg: config.Config, trains: dict, imdb: dict) -> str:
     """Which of the study's models this part holds, the missing ones named (the first 12)."""
     n_models = len(cfg.pes) * len(cfg.seeds)
     if not trains:

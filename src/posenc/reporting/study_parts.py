@@ -1,0 +1,104 @@
+"""The report's section on the study's parts: seed intervals and tested claims wherever they exist.
+
+The default trains one seed, so its report ranks nothing by seed. The study configuration runs in parts
+(on a lent GPU, or on a CPU a piece at a time), and each part committed under study/<part>/ holds its own
+params.yaml, per-model metrics and device (reporting/partial.py writes its full SUMMARY.md). This section
+puts the parts' verdicts into REPORT.md: per part, which models it holds, issue 15's and 16's bars per
+task, the paired, Holm-corrected claims at four times the training length, and the IMDb classifiers'
+accuracy over seeds. Every number is computed from the part's files, with the part's device named.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from posenc import io
+from posenc.artifacts import IMDB
+from posenc.reporting import partial, stats
+from posenc.reporting.claims import comparisons, sentence
+from posenc.reporting.results import key
+
+
+def folders(root: Path) -> list[Path]:
+    """The parts under `root` (study/): sub-folders with a params.yaml and per-model evaluations, the one
+    with the most models first."""
+    if not root.is_dir():
+        return []
+    parts = [p for p in root.iterdir() if (p / "params.yaml").is_file() and (p / "metrics/eval").is_dir()]
+    return sorted(parts, key=lambda p: (-len(list((p / "metrics/eval").glob("*.json"))), p.name))  # largest first
+
+
+def device(folder: Path) -> str:
+    """The device a part ran on: its runs.json (device runs) or its workspace's runtime.json."""
+    runs = folder / "runs.json"
+    if runs.is_file():
+        return io.read_json(runs)["device"]
+    runtime = folder / "metrics/runtime.json"
+    if runtime.is_file():
+        rt = io.read_json(runtime)
+        return f"{rt['device_type']}, {rt['dtype']}"
+    return "device not recorded"
+
+
+def synthetic_lines(folder: Path, metrics: Path) -> list[str]:
+    """Bars and the claims at 4x the training length, per task of the part."""
+    cfg, evals, _ = partial.load(folder)
+    T, out = cfg.synthetic.train_max_len, []
+    longer = [L for L in (*cfg.synthetic.eval_lengths, *cfg.synthetic.far_lengths) if L > T]
+    for task, rows in partial.cells(cfg, evals).items():
+        base_file = metrics / "baselines" / f"{task}.json"
+        base = io.read_json(base_file)["rules"]["lookup3"] if base_file.exists() else {}
+        out += partial.bars(cfg, task, rows, base)
+        full = {n: r for n, r in rows.items() if r["seeds"] == list(cfg.seeds)}
+        if len(full) < 2 or len(cfg.seeds) < stats.MIN_SEEDS or 4 * T not in longer:
+            out.append(f"- {task}: fewer than 2 PEs with {stats.MIN_SEEDS} seeds or more, so nothing is compared.")
+            continue
+        results = {"seeds": list(cfg.seeds), "tasks": {task: full}}
+        comps = comparisons(results, longer)  # the family of SUMMARY.md: every length past training
+        out += [f"- {sentence(results, comps, task, m, 4 * T)}" for m in ("exact", "acc")]
+    return out
+
+
+def imdb_lines(folder: Path) -> list[str]:
+    """The IMDb classifiers' accuracy at the longest length (mean [95 % t] over seeds) and the claims."""
+    evals = partial.load_imdb(folder)
+    if not evals:
+        return []
+    cfg = partial.load(folder)[0]
+    far = max(cfg.imdb.eval_lengths)
+    rows = partial.imdb_rows(cfg, evals)
+    cells = ", ".join(f"{pe} {_interval(r['per_seed'][key('acc', far)])}" for pe, r in rows.items())
+    out = [f"- IMDb, accuracy at {far} tokens (%, mean [95 % t] over seeds): {cells}."]
+    full = {pe: r for pe, r in rows.items() if r["seeds"] == list(cfg.seeds)}
+    if len(full) >= 2 and len(cfg.seeds) >= stats.MIN_SEEDS:
+        results = {"seeds": list(cfg.seeds), "tasks": {}, IMDB: full}
+        out.append(f"- {sentence(results, comparisons(results, []), IMDB, 'acc', far)}")
+    return out
+
+
+def _interval(values: list[float]) -> str:
+    if len(values) < 2:
+        return f"{100 * values[0]:.1f} (1 seed)"
+    lo, hi = stats.t_interval(values)
+    return f"{100 * float(np.mean(values)):.1f} [{100 * lo:.1f}, {100 * hi:.1f}]"
+
+
+def section(root: Path, metrics: Path) -> str:
+    """REPORT.md's section on the parts under `root`; empty when there are none."""
+    parts = folders(root)
+    if not parts:
+        return ""
+    lines = ["## With seeds: the study's parts", "",
+             "The sections above come from the default's models, one seed each. The study configuration "
+             "(study/params.yaml: three seeds, every PE, both formats, IMDb) runs in parts, each committed "
+             "under study/ with its own params and device; each part's SUMMARY.md has the full tables. "
+             "Its verdicts, computed from the parts' per-model metrics (mean over seeds, 95 % t intervals, "
+             "paired t-tests over seeds with Holm's correction):", ""]
+    for folder in parts:
+        cfg, _, trains = partial.load(folder)
+        lines += [f"### {root.name}/{folder.name} ({device(folder)})", "",
+                  partial.coverage(cfg, trains, partial.load_imdb(folder)), "",
+                  *synthetic_lines(folder, metrics), *imdb_lines(folder), ""]
+    return "\n".join(lines)
