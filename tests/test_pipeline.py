@@ -21,6 +21,7 @@ from conftest import ROOT, tiny_params
 from posenc.data.fake_imdb import write_archive
 from posenc.artifacts import IMDB, Layout
 from posenc.io import _umask
+from posenc.workspace import NO_PARTS
 
 # learned, rope, alibi: an additive table with its clamp, a rotation with its evaluation variants, a bias (every
 # registered PE gets the unit property tests; three here keep CI under 15 minutes). One synthetic task: the
@@ -66,6 +67,7 @@ def repo(tmp_path_factory):
         shutil.copytree(ROOT / name, dst / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copy(ROOT / "dvc.yaml", dst / "dvc.yaml")
     (dst / "study").mkdir()  # no parts of the study: the report's section on them is left out
+    (dst / "study/README.md").write_text(NO_PARTS)  # tracked, so experiments' workspaces have it too
     params = repo_params()
     # generated reviews, read through imdb.archive; never the network
     params["imdb"].update(archive=str(write_archive(tmp_path_factory.mktemp("imdb") / "aclImdb_v1.tar.gz")),

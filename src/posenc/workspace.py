@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 CODE = ("src", "stages", "templates")
+NO_PARTS = "No parts of the study here: the `report` stage depends on this folder and finds none.\n"
 FILES = ("dvc.yaml", ".dvcignore")
 GIT_ENV = {"GIT_AUTHOR_NAME": "posenc", "GIT_AUTHOR_EMAIL": "posenc@localhost",
            "GIT_COMMITTER_NAME": "posenc", "GIT_COMMITTER_EMAIL": "posenc@localhost"}
@@ -37,7 +38,8 @@ def prepare(root: Path, dest: Path, params: dict, ignore: str = "", fresh: bool 
         shutil.rmtree(dest / name, ignore_errors=True)
         shutil.copytree(root / name, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.rmtree(dest / "study", ignore_errors=True)
-    (dest / "study").mkdir()  # the report's parts of the study: none here (a workspace is a whole run of its own)
+    (dest / "study").mkdir()  # the report's parts of the study: none here (a workspace is a whole run of its own),
+    (dest / "study/README.md").write_text(NO_PARTS)  # and a file, so that git (and `dvc exp run`) keeps the folder
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (dest / ".gitignore").write_text("/data/\n/models/\n/timings/\n__pycache__/\n" + ignore)
     if new:
