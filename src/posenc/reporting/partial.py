@@ -74,7 +74,7 @@ def _order(cfg: config.Config, name: str) -> int:
     return cfg.pes.index(parent) if parent else len(cfg.pes)
 
 
-def _cell(values: list[float]) -> str:
+def cell(values: list[float]) -> str:
     mean = 100 * float(np.mean(values))
     lo, hi = stats.t_interval(values)
     return f"{mean:.1f}" + (f" [{100 * lo:.1f}, {100 * hi:.1f}]" if len(values) >= 2 and np.isfinite(lo) else "")
@@ -87,7 +87,7 @@ def table(cfg: config.Config, rows: dict, metric: str) -> list[str]:
            "|---|---|" + "---|" * len(lengths)]
     for name, row in rows.items():
         out.append(f"| {name} | {len(row['seeds'])} | "
-                   + " | ".join(_cell(row["per_seed"][key(metric, L)]) for L in lengths) + " |")
+                   + " | ".join(cell(row["per_seed"][key(metric, L)]) for L in lengths) + " |")
     return out
 
 
@@ -95,6 +95,12 @@ def _best(mean: dict[str, float]) -> str:
     """'best rope at 91.0 %', or that every one is at zero (no first place to name)."""
     top = max(mean.values())
     return f"best {max(mean, key=mean.get)} at {100 * top:.1f} %" if top > 0 else f"every one of {len(mean)} at 0.0 %"
+
+
+def lookup3(metrics: Path, task: str) -> dict:
+    """The 3-token content rule's scores per length from `metrics`/baselines (the default's), or {}."""
+    f = metrics / "baselines" / f"{task}.json"
+    return io.read_json(f)["rules"]["lookup3"] if f.exists() else {}
 
 
 def bars(cfg: config.Config, task: str, rows: dict, baselines: dict) -> list[str]:
@@ -134,7 +140,7 @@ def beside_default(cfg: config.Config, task: str, rows: dict, metrics: Path) -> 
             v, per = mine[str(length)][field], row["per_seed"][key(m, length)]
             lo, hi = stats.t_interval(per)
             inside, n = inside + (lo <= v <= hi), n + 1
-            cols += [f"{100 * v:.1f}", f"{100 * per[0]:.1f}", _cell(per)]
+            cols += [f"{100 * v:.1f}", f"{100 * per[0]:.1f}", cell(per)]
         out.append(f"| {pe} | " + " | ".join(cols) + " |")
     if not out:
         return []
@@ -184,7 +190,7 @@ def formats(cfg: config.Config, all_rows: dict, metrics: Path) -> list[str]:
                 theirs = {"per_seed": {key(m, L): [e[str(L)][fld]] for L in cfg.synthetic.eval_lengths
                                        for m, fld in (("exact", "exact_match"), ("acc", "token_acc"))}}
                 where = f"default, seed {cfg.seeds[0]}"
-            cols = [f"{_cell(theirs['per_seed'][key(m, L)])} / {_cell(rows[pe]['per_seed'][key(m, L)])}"
+            cols = [f"{cell(theirs['per_seed'][key(m, L)])} / {cell(rows[pe]['per_seed'][key(m, L)])}"
                     for L in cfg.synthetic.eval_lengths for m in ("exact", "acc")]
             lines.append(f"| {pe} | {where} | " + " | ".join(cols) + " |")
         if len(lines) > 2:
@@ -236,8 +242,8 @@ def imdb_section(cfg: config.Config, evals: dict, metrics: Path) -> list[str]:
         scored = e.get("lengths") if pe == parent else e.get("variants", {}).get(pe[len(parent) + 1:])
         default = (scored or {}).get(str(far))
         mine = f"{100 * default['acc']:.1f}" if default else "-"
-        lines.append(f"| {pe} | {len(row['seeds'])} | " + " | ".join(_cell(row["per_seed"][key("acc", L)])
-                                                               for L in lengths) + f" | {_cell(diff)} | {mine} |")
+        lines.append(f"| {pe} | {len(row['seeds'])} | " + " | ".join(cell(row["per_seed"][key("acc", L)])
+                                                               for L in lengths) + f" | {cell(diff)} | {mine} |")
     lines += ["", f"- Change from {T} to {far} tokens, 95 % t interval over seeds excluding 0 (each PE on its own, "
               "not corrected for the number of PEs): " + (", ".join(moved) if moved else "none") + "."]
     full = {pe: r for pe, r in rows.items() if r["seeds"] == list(cfg.seeds)}
@@ -267,9 +273,7 @@ def summary(folder: Path, metrics: Path) -> str:
     imdb = load_imdb(folder)
     lines += [coverage(cfg, trains, imdb), ""]
     for task, rows in all_rows.items():
-        base_file = metrics / "baselines" / f"{task}.json"
-        base = io.read_json(base_file)["rules"]["lookup3"] if base_file.exists() else {}
-        lines += [f"## {task}", "", *bars(cfg, task, rows, base), "", *table(cfg, rows, "exact"), "",
+        lines += [f"## {task}", "", *bars(cfg, task, rows, lookup3(metrics, task)), "", *table(cfg, rows, "exact"), "",
                   *table(cfg, rows, "acc"), "", *beside_default(cfg, task, rows, metrics)]
         speed = [f"{pe} " + "/".join(str(trains[(task, pe, s)]["first_step_exact"] or "never")
                                      for s in cfg.seeds if (task, pe, s) in trains)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from posenc import io
 from posenc.artifacts import IMDB
 from posenc.reporting import partial, stats
@@ -48,9 +46,7 @@ def synthetic_lines(folder: Path, metrics: Path) -> list[str]:
     T, out = cfg.synthetic.train_max_len, []
     longer = [L for L in (*cfg.synthetic.eval_lengths, *cfg.synthetic.far_lengths) if L > T]
     for task, rows in partial.cells(cfg, evals).items():
-        base_file = metrics / "baselines" / f"{task}.json"
-        base = io.read_json(base_file)["rules"]["lookup3"] if base_file.exists() else {}
-        out += partial.bars(cfg, task, rows, base)
+        out += partial.bars(cfg, task, rows, partial.lookup3(metrics, task))
         full = {n: r for n, r in rows.items() if r["seeds"] == list(cfg.seeds)}
         if len(full) < 2 or len(cfg.seeds) < stats.MIN_SEEDS or 4 * T not in longer:
             out.append(f"- {task}: fewer than 2 PEs with {stats.MIN_SEEDS} seeds or more, so nothing is compared.")
@@ -69,20 +65,13 @@ def imdb_lines(folder: Path) -> list[str]:
     cfg = partial.load(folder)[0]
     far = max(cfg.imdb.eval_lengths)
     rows = partial.imdb_rows(cfg, evals)
-    cells = ", ".join(f"{pe} {_interval(r['per_seed'][key('acc', far)])}" for pe, r in rows.items())
+    cells = ", ".join(f"{pe} {partial.cell(r['per_seed'][key('acc', far)])}" for pe, r in rows.items())
     out = [f"- IMDb, accuracy at {far} tokens (%, mean [95 % t] over seeds): {cells}."]
     full = {pe: r for pe, r in rows.items() if r["seeds"] == list(cfg.seeds)}
     if len(full) >= 2 and len(cfg.seeds) >= stats.MIN_SEEDS:
         results = {"seeds": list(cfg.seeds), "tasks": {}, IMDB: full}
         out.append(f"- {sentence(results, comparisons(results, []), IMDB, 'acc', far)}")
     return out
-
-
-def _interval(values: list[float]) -> str:
-    if len(values) < 2:
-        return f"{100 * values[0]:.1f} (1 seed)"
-    lo, hi = stats.t_interval(values)
-    return f"{100 * float(np.mean(values)):.1f} [{100 * lo:.1f}, {100 * hi:.1f}]"
 
 
 def section(root: Path, metrics: Path) -> str:
