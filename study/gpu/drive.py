@@ -2,7 +2,8 @@
 stages/evaluate.py of one (task, pe, seed), in one workspace with study/params.yaml. Everything lands in
 $OUT/study_gpu.tar.gz (metrics, timings, logs, jobs.json); each finished model's metrics are also copied
 to $OUT/metrics/ at once, so a run cut by the device's time limit still brings back what it finished.
-QUEUE='[[task, pe, seed], ...]' (or a file holding that list) runs those jobs in that order instead of every (task, seed, pe) not in DONE."""
+QUEUE='[[task, pe, seed], ...]' (or a file holding that list) runs those jobs in that order instead of
+every (task, seed, pe) not in DONE."""
 import hashlib, json, os, shutil, subprocess, sys, tarfile, threading, time
 from pathlib import Path
 
