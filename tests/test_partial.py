@@ -18,7 +18,7 @@ def _write(folder, params, values):
     s = params["synthetic"]
     lengths = [*s["eval_lengths"], *s["curve_lengths"], *s["far_lengths"]]
     for (task, pe, seed), v in values.items():
-        m = {str(L): {"token_acc": min(1.0, v + 0.5), "exact_match": v} for L in lengths}
+        m = {str(L): {"token_acc": min(1.0, v + 0.5), "exact_match": v, "loss": 1.0} for L in lengths}
         variants = {"yarn": {str(L): {"token_acc": 1.0, "exact_match": 1.0} for L in lengths}} if pe == "rope" else {}
         (folder / f"metrics/eval/{task}_{pe}_s{seed}.json").write_text(json.dumps(
             {"task": task, "pe": pe, "seed": seed, "lengths": m, "variants": variants}))
@@ -173,3 +173,41 @@ def test_the_report_section_gives_each_part_its_device_bars_and_claims(tmp_path)
     far = max(params["imdb"]["eval_lengths"])
     assert f"- IMDb, accuracy at {far} tokens (%, mean [95 % t] over seeds): learned 69.0 [" in text
     assert f"- imdb, accuracy at {far}: rope > learned" in text
+
+
+def _write_sweep(folder, runs):
+    """runs: {(pe, lr): (exact match, token accuracy) at every length} -> stage evaluate_lr's files."""
+    for (pe, lr), (exact, acc) in runs.items():
+        lengths = {str(L): {"token_acc": acc, "exact_match": exact, "loss": 1.0} for L in (8, 16, 32, 64)}
+        for sub in ("eval", "train"):
+            (folder / f"metrics/{sub}/copy_{pe}_lr{lr}_s0.json").write_text(json.dumps(
+                {"pe": pe, "lr": lr, "task": "copy", "seed": 0, "lengths": lengths, "summary": {}}))
+
+
+def test_a_sweep_part_takes_each_shared_rate_model_from_where_it_exists_and_names_the_source(tmp_path):
+    from posenc.reporting import study_parts
+    params = tiny_params()
+    params.update(seeds=[0, 1, 2], pes=["learned", "rope", "alibi"], lr_sweep=[0.001, 0.004])
+    params["synthetic"].update(tasks=["copy"], eval_lengths=[16, 32, 64], curve_lengths=[8], far_lengths=[])
+    params["synthetic"]["train_max_len"] = 16
+    params["model"]["max_positions"] = 64
+    shared = params["train"]["lr"]
+    part, default = tmp_path / "study/lr", tmp_path / "metrics"
+    _write(part, params, {})
+    _write_sweep(part, {("rope", 0.001): (0.3, 0.9), ("rope", 0.004): (0.95, 0.99),
+                        ("learned", 0.001): (0.0, 0.4), ("learned", 0.004): (0.0, 0.3)})
+    _write(tmp_path / "d", params, {("copy", "rope", 0): 0.5})  # rope's shared-rate model: the default's
+    (tmp_path / "d/metrics").rename(default)
+    (default / "runtime.json").write_text(json.dumps({"device_type": "cpu", "dtype": "float32"}))
+    _write(tmp_path / "study/gpu", params, {("copy", "learned", 0): 0.0})  # learned's: another part's (acc 0.5)
+    (tmp_path / "study/gpu/runs.json").write_text(json.dumps({"device": "a lent GPU (16 cores)"}))
+    text = partial.summary(part, default)
+    assert "4 of the learning-rate sweep's 6 models" in text and "no synthetic models" in text
+    assert f"| rope | **{shared:g}** | default (cpu, float32) | 50.0 % |" in text
+    assert f"| learned | **{shared:g}** (best) | study/gpu (a lent GPU) | 0.0 % | 50.0 % |" in text  # ties: acc
+    assert "| rope | 0.004 (best) | this part | 95.0 % | 99.0 % | 95.0 % |" in text
+    assert f"is the shared rate {shared:g} for learned; another rate for rope at 0.004 (95.0 % against 50.0 %)." in text
+    assert "- Solved at 16 (exact match >= 90%) at another rate but not at the shared one: rope." in text
+    assert "| alibi |" not in text  # not in the sweep: no row
+    report = study_parts.section(tmp_path / "study", default)
+    assert "another rate for rope at 0.004" in report and "4 of the learning-rate sweep's 6 models" in report

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from posenc import io
 from posenc.artifacts import IMDB
 from posenc.reporting import partial, stats
 from posenc.reporting.claims import comparisons, sentence
 from posenc.reporting.results import key
+from posenc.reporting.sweep import part_rows, part_sweep, part_verdict
 
 
 def folders(root: Path) -> list[Path]:
@@ -26,18 +26,6 @@ def folders(root: Path) -> list[Path]:
         return []
     parts = [p for p in root.iterdir() if (p / "params.yaml").is_file() and (p / "metrics/eval").is_dir()]
     return sorted(parts, key=lambda p: (-len(list((p / "metrics/eval").glob("*.json"))), p.name))  # largest first
-
-
-def device(folder: Path) -> str:
-    """The device a part ran on: its runs.json (device runs) or its workspace's runtime.json."""
-    runs = folder / "runs.json"
-    if runs.is_file():
-        return io.read_json(runs)["device"]
-    runtime = folder / "metrics/runtime.json"
-    if runtime.is_file():
-        rt = io.read_json(runtime)
-        return f"{rt['device_type']}, {rt['dtype']}"
-    return "device not recorded"
 
 
 def synthetic_lines(folder: Path, metrics: Path) -> list[str]:
@@ -87,7 +75,10 @@ def section(root: Path, metrics: Path) -> str:
              "paired t-tests over seeds with Holm's correction):", ""]
     for folder in parts:
         cfg, _, trains = partial.load(folder)
-        lines += [f"### {root.name}/{folder.name} ({device(folder)})", "",
-                  partial.coverage(cfg, trains, partial.load_imdb(folder)), "",
-                  *synthetic_lines(folder, metrics), *imdb_lines(folder), ""]
+        sweep = part_sweep(folder)
+        rows, where = part_rows(cfg, sweep, partial.sources(folder, metrics))
+        lines += [f"### {root.name}/{folder.name} ({partial.device(folder)})", "",
+                  partial.coverage(cfg, trains, partial.load_imdb(folder), len(sweep)), "",
+                  *synthetic_lines(folder, metrics), *imdb_lines(folder),
+                  *(part_verdict(cfg, rows, where) if rows else []), ""]
     return "\n".join(lines)
