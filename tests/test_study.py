@@ -62,8 +62,9 @@ def test_bad_study_params_is_one_line_and_does_nothing(tmp_path, monkeypatch, ca
 
 
 def test_gpu_driver_runs_its_queue_in_order_and_returns_each_model(tmp_path):
-    """study/gpu/drive.py (the device runs' driver): the jobs named in QUEUE, in that order, each model's
-    metrics copied to $OUT as soon as it is done, and nothing outside the queue trained."""
+    """study/gpu/drive.py (the device runs' driver): the jobs named in QUEUE, in that order (a model of the
+    learning-rate sweep among them), each model's metrics copied to $OUT as soon as it is done, and nothing
+    outside the queue trained."""
     import json
     import os
     import subprocess
@@ -72,17 +73,20 @@ def test_gpu_driver_runs_its_queue_in_order_and_returns_each_model(tmp_path):
     from posenc.quick import quick_params
 
     params = quick_params(yaml.safe_load((ROOT / "study/params.yaml").read_text()))
+    params["lr_sweep"] = [0.004]
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
-    out, queue = tmp_path / "out", [["copy", "rope", 0], ["copy", "learned", 1]]
+    out, queue = tmp_path / "out", [["copy", "rope", 0], ["copy", "rope", 0, 0.004], ["copy", "learned", 1]]
     out.mkdir()
     env = {**os.environ, "OUT": str(out), "WS": str(tmp_path / "ws"), "QUEUE": json.dumps(queue), "EST": "1"}
     run = subprocess.run([sys.executable, "study/gpu/drive.py", "600", "1", str(tmp_path / "p.yaml")], cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     jobs = json.loads((out / "jobs.json").read_text())["jobs"]
-    assert [[j["task"], j["pe"], j["seed"]] for j in jobs] == queue
+    assert [[j["task"], j["pe"], j["seed"], *([j["lr"]] if "lr" in j else [])] for j in jobs] == queue
     assert all(j["train_rc"] == 0 and j["eval_rc"] == 0 for j in jobs)
     for kind in ("train", "eval"):
-        assert sorted(p.name for p in (out / "metrics" / kind).iterdir()) == ["copy_learned_s1.json", "copy_rope_s0.json"]
+        assert sorted(p.name for p in (out / "metrics" / kind).iterdir()) == \
+            ["copy_learned_s1.json", "copy_rope_lr0.004_s0.json", "copy_rope_s0.json"]
+    assert json.loads((out / "metrics/eval/copy_rope_lr0.004_s0.json").read_text())["lr"] == 0.004
     assert json.loads((out / "metrics/eval/copy_learned_s1.json").read_text())["seed"] == 1
     assert (out / "metrics/runtime.json").exists() and (out / "study_gpu.tar.gz").exists()

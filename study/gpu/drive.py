@@ -3,7 +3,8 @@ stages/evaluate.py of one (task, pe, seed), in one workspace with study/params.y
 $OUT/study_gpu.tar.gz (metrics, timings, logs, jobs.json); each finished model's metrics are also copied
 to $OUT/metrics/ at once, so a run cut by the device's time limit still brings back what it finished.
 QUEUE='[[task, pe, seed], ...]' (or a file holding that list) runs those jobs in that order instead of
-every (task, seed, pe) not in DONE."""
+every (task, seed, pe) not in DONE; an item [task, pe, seed, lr] is a model of the learning-rate sweep
+(stages/train_lr.py then stages/evaluate_lr.py: the headline task, the first seed, lr from lr_sweep)."""
 import hashlib, json, os, shutil, subprocess, sys, tarfile, threading, time
 from pathlib import Path
 
@@ -41,22 +42,24 @@ def run(args, name):
     return rc, round(time.time() - t, 2)
 
 
-def job(task, pe, seed, tag=""):
-    a = ["--task", task, "--pe", pe, "--seed", str(seed)]
+def job(task, pe, seed, tag="", lr=None):
+    a = ["--task", task, "--pe", pe, "--seed", str(seed)] if lr is None else ["--pe", pe, "--lr", str(lr)]
+    sweep = "" if lr is None else "_lr"  # the sweep's stages: stages/train_lr.py, stages/evaluate_lr.py
+    name = f"{task}_{pe}_s{seed}" if lr is None else f"{task}_{pe}_lr{float(lr)}_s{seed}"
     start = round(time.time() - T0, 1)
-    rc1, t1 = run(["stages/train.py", *a], f"train_{task}_{pe}_{seed}{tag}")
-    rc2, t2 = run(["stages/evaluate.py", *a], f"eval_{task}_{pe}_{seed}{tag}") if rc1 == 0 else (None, 0)
-    name = f"{task}_{pe}_s{seed}"
+    rc1, t1 = run([f"stages/train{sweep}.py", *a], f"train_{name}{tag}")
+    rc2, t2 = run([f"stages/evaluate{sweep}.py", *a], f"eval_{name}{tag}") if rc1 == 0 else (None, 0)
     for kind in ("train", "eval") if not tag else ():
         src = ws / "metrics" / kind / f"{name}.json"
         if src.exists():
             (out / "metrics" / kind).mkdir(parents=True, exist_ok=True)
             shutil.copy(src, out / "metrics" / kind / src.name)
     with lock:
-        jobs_log.append({"task": task, "pe": pe, "seed": seed, "tag": tag, "start_s": start, "train_rc": rc1,
+        jobs_log.append({"task": task, "pe": pe, "seed": seed, **({} if lr is None else {"lr": lr}), "tag": tag,
+                         "start_s": start, "train_rc": rc1,
                          "train_s": t1, "eval_rc": rc2, "eval_s": t2, "running": running[0]})
         (out / "jobs.json").write_text(json.dumps({"jobs": jobs_log}, indent=1))
-        print(f"{time.time() - T0:6.0f} s {task}/{pe}/s{seed}{tag}: train {t1:.0f} s rc {rc1}, eval {t2:.0f} s rc {rc2}",
+        print(f"{time.time() - T0:6.0f} s {name}{tag}: train {t1:.0f} s rc {rc1}, eval {t2:.0f} s rc {rc2}",
               flush=True)
 
 
@@ -70,7 +73,7 @@ queue = [(t, pe, s, "") for t in params["synthetic"]["tasks"] for s in params["s
          if (t, pe, s) not in done]
 if os.environ.get("QUEUE"):  # a JSON list, or a file holding one
     q = os.environ["QUEUE"]
-    queue = [(t, pe, int(s), "") for t, pe, s in json.loads(Path(q).read_text() if Path(q).is_file() else q)]
+    queue = [(t, pe, int(s), "", *lr) for t, pe, s, *lr in json.loads(Path(q).read_text() if Path(q).is_file() else q)]
 first_md5, solo = None, float(os.environ.get("SOLO", "0"))
 qlock = threading.Lock()
 est = [float(os.environ.get('EST', solo * 2.0))]
