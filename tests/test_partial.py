@@ -189,7 +189,7 @@ def test_a_sweep_part_takes_each_shared_rate_model_from_where_it_exists_and_name
     params = tiny_params()
     params.update(seeds=[0, 1, 2], pes=["learned", "rope", "alibi"], lr_sweep=[0.001, 0.004])
     params["synthetic"].update(tasks=["copy"], eval_lengths=[16, 32, 64], curve_lengths=[8], far_lengths=[])
-    params["synthetic"]["train_max_len"] = 16
+    params["synthetic"].update(train_max_len=16, eval_size=256)  # the noise test counts 256 sequences
     params["model"]["max_positions"] = 64
     shared = params["train"]["lr"]
     part, default = tmp_path / "study/lr", tmp_path / "metrics"
@@ -206,8 +206,16 @@ def test_a_sweep_part_takes_each_shared_rate_model_from_where_it_exists_and_name
     assert f"| rope | **{shared:g}** | default (cpu, float32) | 50.0 % |" in text
     assert f"| learned | **{shared:g}** (best) | study/gpu (a lent GPU) | 0.0 % | 50.0 % |" in text  # ties: acc
     assert "| rope | 0.004 (best) | this part | 95.0 % | 99.0 % | 95.0 % |" in text
-    assert f"is the shared rate {shared:g} for learned; another rate for rope at 0.004 (95.0 % against 50.0 %)." in text
+    assert "for rope at 0.004 (95.0 % against 50.0 %); not for learned." in text
     assert "- Solved at 16 (exact match >= 90%) at another rate but not at the shared one: rope." in text
     assert "| alibi |" not in text  # not in the sweep: no row
     report = study_parts.section(tmp_path / "study", default)
-    assert "another rate for rope at 0.004" in report and "4 of the learning-rate sweep's 6 models" in report
+    assert "for rope at 0.004 (95.0 %" in report and "4 of the learning-rate sweep's 6 models" in report
+
+
+def test_a_better_rate_counts_only_beyond_the_evaluation_samples_noise():
+    from posenc.reporting.sweep import beyond_sample_noise
+    assert not beyond_sample_noise(0.005, 0.0, 256)  # one sequence of 256 more: noise
+    assert not beyond_sample_noise(0.934, 0.906, 256)
+    assert beyond_sample_noise(0.621, 0.059, 256) and beyond_sample_noise(0.02, 0.0, 256)
+    assert not beyond_sample_noise(0.0, 0.0, 256) and beyond_sample_noise(1.0, 0.0, 256)
