@@ -198,8 +198,11 @@ def test_a_sweep_part_takes_each_shared_rate_model_from_where_it_exists_and_name
                         ("learned", 0.001): (0.0, 0.4), ("learned", 0.004): (0.0, 0.3)})
     _write(tmp_path / "d", params, {("copy", "rope", 0): 0.5})  # rope's shared-rate model: the default's
     (tmp_path / "d/metrics").rename(default)
+    (tmp_path / "d/params.yaml").rename(tmp_path / "params.yaml")  # beside the default's metrics, as in a checkout
     (default / "runtime.json").write_text(json.dumps({"device_type": "cpu", "dtype": "float32"}))
     _write(tmp_path / "study/gpu", params, {("copy", "learned", 0): 0.0})  # learned's: another part's (acc 0.5)
+    other = {**params, "model": {**params["model"], "d_model": 2 * params["model"]["d_model"]}}
+    _write(tmp_path / "study/aaa", other, {("copy", "learned", 0): 0.7})  # listed first, but another model: skipped
     (tmp_path / "study/gpu/runs.json").write_text(json.dumps({"device": "a lent GPU (16 cores)"}))
     text = partial.summary(part, default)
     assert "4 of the learning-rate sweep's 6 models" in text and "no synthetic models" in text
@@ -207,7 +210,8 @@ def test_a_sweep_part_takes_each_shared_rate_model_from_where_it_exists_and_name
     assert f"| learned | **{shared:g}** (best) | study/gpu (a lent GPU) | 0.0 % | 50.0 % |" in text  # ties: acc
     assert "| rope | 0.004 (best) | this part | 95.0 % | 99.0 % | 95.0 % |" in text
     assert "for rope at 0.004 (95.0 % against 50.0 %); not for learned." in text
-    assert "- Solved at 16 (exact match >= 90%) at another rate but not at the shared one: rope." in text
+    assert ("- Solved at 16 (exact match >= 90%) at another rate, beyond that noise, but not at the shared one: "
+            "rope.") in text
     assert "| alibi |" not in text  # not in the sweep: no row
     report = study_parts.section(tmp_path / "study", default)
     assert "for rope at 0.004 (95.0 %" in report and "4 of the learning-rate sweep's 6 models" in report

@@ -5,9 +5,12 @@ from wherever they exist."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from posenc import io
+import yaml
+
+from posenc import config, io
 from posenc.artifacts import Layout, model_name, sweep_name
 from posenc.config import Config
 from posenc.reporting.results import key, lm_metrics
@@ -79,17 +82,34 @@ def part_sweep(folder: Path) -> dict:
     return out
 
 
+DATA_ONLY = ("tasks", "far_lengths", "curve_lengths")  # synthetic keys that change no model of the headline task
+
+
+def same_model(cfg: Config, params: Path, pe: str) -> bool:
+    """Whether the params file beside a source trains `pe` exactly as `cfg` does: the same model, recipe, PE
+    params and synthetic data (its task list and extra evaluation lengths aside)."""
+    if not params.is_file():
+        return False
+    mine = json.loads(json.dumps(config.to_dict(cfg)))  # tuples -> lists, as in a YAML file
+    theirs = yaml.safe_load(params.read_text())
+    drop = lambda d: {k: v for k, v in d.items() if k not in DATA_ONLY}  # noqa: E731
+    return (all(mine[k] == theirs.get(k) for k in ("model", "train", "seed"))
+            and mine["pe"].get(pe) == theirs.get("pe", {}).get(pe)
+            and drop(mine["synthetic"]) == drop(theirs.get("synthetic", {})))
+
+
 def part_rows(cfg: Config, found: dict, sources: list[tuple[str, Path]]) -> tuple[dict, dict]:
     """({pe: row}, {pe: where its shared-rate model came from}) of a part's sweep (`found`, from part_sweep);
     the shared-rate model (seed 0 of the headline task) is taken from the first of `sources` [(label, metrics
-    folder)] that has it, and a PE none has is left without one."""
+    folder)] that has it and whose params.yaml (beside the metrics folder) trains it the same way; a PE none
+    has is left without one."""
     task, seed, shared = cfg.synthetic.headline_task, cfg.seeds[0], cfg.train.lr
     rows, where = {}, {}
     for pe in [p for p in cfg.pes if any(k[0] == p for k in found)]:
         runs = {lr: lengths for (p, lr), lengths in found.items() if p == pe}
         for label, metrics in sources:
             f = metrics / "eval" / f"{model_name(task, pe, seed)}.json"
-            if f.is_file():
+            if f.is_file() and same_model(cfg, metrics.parent / "params.yaml", pe):
                 runs[shared], where[pe] = io.read_json(f)["lengths"], label
                 break
         rows[pe] = _row(cfg, runs, shared)
@@ -118,7 +138,7 @@ def part_verdict(cfg: Config, rows: dict, where: dict) -> list[str]:
             same.append(pe)
         else:
             moved.append(f"{pe} at {row['best_lr']:g} ({100 * top:.1f} % against {100 * base:.1f} %)")
-        if top >= ex > base:
+        if top >= ex > base and pe not in same:
             solved.append(pe)
     missing = [pe for pe in rows if pe not in where]
     return [f"- Learning-rate sweep on {cfg.synthetic.headline_task}, seed {cfg.seeds[0]} (one seed per rate: "
@@ -127,7 +147,8 @@ def part_verdict(cfg: Config, rows: dict, where: dict) -> list[str]:
             "seed-to-seed spread can still be larger), for " + (", ".join(moved) or "none") + "; not for "
             + (", ".join(same) or "none") + ("; no shared-rate model found for " + ", ".join(missing)
                                             if missing else "") + ".",
-            f"- Solved at {T} (exact match >= {ex:.0%}) at another rate but not at the shared one: "
+            f"- Solved at {T} (exact match >= {ex:.0%}) at another rate, beyond that noise, but not at the shared "
+            "one: "
             + (", ".join(solved) or "none") + "."]
 
 
