@@ -12,9 +12,11 @@ otherwise idle machine. Writes bench/time_to_accuracy.json (committed) with the 
     python bench/time_to_accuracy.py                  # both, about 30 minutes on a 2-core CPU (measured)
     python bench/time_to_accuracy.py --keep round1    # reuse round 1's run from the existing file
     python bench/time_to_accuracy.py --candidate train.max_steps=12000   # + that candidate: 48 minutes here
+    python bench/time_to_accuracy.py --candidate runtime.dtype=float32 --share 0.5   # + full-length batches
 
-A candidate is the default with some keys changed (section.key=value): it measures what a lever
-would buy, without changing params.yaml.
+A candidate is the default with some keys changed (section.key=value), and with --share Q a share Q of
+its steps drawn at the longest training length (bench/length_mix.py): it measures what a lever would
+buy, without changing params.yaml.
 """
 
 import argparse
@@ -68,8 +70,11 @@ def overrides(items: list[str], base: config.Config) -> dict:
     return out
 
 
-def run(cfg: config.Config, splits: dict) -> dict:
-    """Train once; every validation check with the wall time since the start of training."""
+def run(cfg: config.Config, splits: dict, share: float = 0.0) -> dict:
+    """Train once (a share of full-length steps: bench/length_mix.py); every validation check with the
+    wall time since the start of training."""
+    from length_mix import long_share
+
     rows = []
     t0 = time.perf_counter()
 
@@ -80,9 +85,10 @@ def run(cfg: config.Config, splits: dict) -> dict:
             print(f"  step {step:>5}  {rows[-1]['wall_s']:8.1f} s  val acc {values['val/acc']:.4f}  "
                   f"exact {values['val/exact']:.3f}", flush=True)
 
-    out = train_lm(cfg, PE, TASK, splits, cfg.seeds[0], progress=False, on_log=on_log, rt=resolve(cfg.runtime.dtype))
+    with long_share(share, []):
+        out = train_lm(cfg, PE, TASK, splits, cfg.seeds[0], progress=False, on_log=on_log, rt=resolve(cfg.runtime.dtype))
     t, m = out["timing"], cfg.model
-    return {"shape": {"d_model": m.d_model, "n_layers": m.n_layers, "n_heads": m.n_heads},
+    return {"long_share": share, "shape": {"d_model": m.d_model, "n_layers": m.n_layers, "n_heads": m.n_heads},
             "train": config.to_dict(cfg)["train"], "dtype": out["summary"]["dtype"],
             "wall_s": t["wall_s"], "tokens": out["summary"]["train_tokens"], "tokens_per_s": t["tokens_per_s"],
             "checks": rows}
@@ -99,23 +105,26 @@ def main() -> None:
     ap.add_argument("--keep", choices=["round1", "default"], help="reuse this recipe's run from --out")
     ap.add_argument("--candidate", nargs="+", default=[], metavar="SECTION.KEY=VALUE",
                     help="also train the default with these keys changed (a lever's price)")
+    ap.add_argument("--share", type=float, default=0.0,
+                    help="the candidate draws the longest training length in this share of its steps")
     args = ap.parse_args()
     base = config.load(args.params)
     candidate = overrides(args.candidate, base)
     old = io.read_json(args.out) if args.keep and Path(args.out).exists() else {}
     splits = synthetic.load(synthetic_data(base), TASK, base.synthetic.vocab_size)
     runs = {}
-    for name in ("round1", "default") + (("candidate",) if candidate else ()):
+    for name in ("round1", "default") + (("candidate",) if candidate or args.share else ()):
         if name == args.keep and name in old.get("runs", {}):
             runs[name] = old["runs"][name]
             continue
         print(f"{name}: training {TASK}/{PE}", flush=True)
-        runs[name] = run(recipe(base, name, candidate), splits)
+        runs[name] = run(recipe(base, name, candidate), splits, args.share if name == "candidate" else 0.0)
     target = runs["round1"]["checks"][-1]["val_exact"]
     out = {"cpu_model": cpu_model(), "threads": torch.get_num_threads(),
            "native_bf16": sorted(set(BF16_FLAGS) & cpu_flags()),
            "torch": torch.__version__, "task": TASK, "pe": PE, "target_exact": target,
-           "round1_wall_s": runs["round1"]["wall_s"], "candidate": candidate, **verdicts(runs, target)}
+           "round1_wall_s": runs["round1"]["wall_s"], "candidate": candidate, "candidate_share": args.share,
+           **verdicts(runs, target)}
     io.write_json(args.out, {**out, "runs": runs})
     said = [f"{name} " + (f"{out[name + '_wall_to_target_s']:.0f} s ({out[name + '_ratio']:.2f} x round 1)"
                           if out[name + "_ratio"] is not None else "never within its budget")

@@ -214,3 +214,61 @@ def test_the_fixed_offset_arm_differs_only_in_its_training_pool(offset, tiny_cfg
     assert arms["fixed"].keys() == arms["varied"].keys()
     assert all(arms["fixed"][k] is arms["varied"][k] for k in arms["varied"] if k != "train")
     assert set(arms["varied"]["val"].lengths.tolist()) == {n}
+
+
+@pytest.fixture(scope="module")
+def mix():
+    return _bench_script("length_mix")
+
+
+def _sampler(seed: int):
+    import numpy as np
+
+    from posenc.data import synthetic
+    lengths = np.repeat(np.arange(1, 21), 5)
+    src = synthetic.Sources(lengths, np.zeros(int(lengths.sum()), dtype=np.int64))
+    return synthetic.LengthSampler(src, "copy", batch_size=4, start_len=9, ramp_steps=10,
+                                   rng=np.random.default_rng(seed))
+
+
+def test_a_share_of_zero_is_the_pipelines_sampler_draw_for_draw_and_the_patch_is_undone(mix):
+    from posenc.data import synthetic
+    original = synthetic.LengthSampler.sample
+    sampler = _sampler(3)
+    plain = [len(sampler.sample(s)[0]) for s in range(60)]
+    drawn = []
+    with mix.long_share(0.0, drawn):
+        sampler = _sampler(3)
+        mixed = [len(sampler.sample(s)[0]) for s in range(60)]
+    assert mixed == plain == drawn
+    assert synthetic.LengthSampler.sample is original
+
+
+def test_a_share_draws_the_longest_n_that_often_after_the_curriculum_only(mix):
+    import numpy as np
+    for q in (1.0, 0.5):
+        drawn = []
+        with mix.long_share(q, drawn):
+            sampler = _sampler(0)
+            for s in range(2000):
+                sampler.sample(s)
+        ramp, after = np.array(drawn[:10]), np.array(drawn[10:])
+        assert ramp.max() < 20  # the curriculum is unchanged
+        plain_share = 1 / 20  # a uniform draw lands on the longest n this often
+        assert abs(np.mean(after == 20) - (q + (1 - q) * plain_share)) < 0.04
+
+
+@pytest.mark.parametrize("q", [-0.1, 1.5])
+def test_a_share_outside_zero_to_one_is_a_one_line_error(mix, q):
+    with pytest.raises(ConfigError, match="--share"):
+        with mix.long_share(q, []):
+            pass
+
+
+def test_rows_in_loss_counts_the_steps_whose_targets_reach_each_row(mix, tiny_cfg):
+    from posenc.data import synthetic
+    n_full = synthetic.n_for_length("copy", tiny_cfg.synthetic.train_max_len)
+    share = mix.rows_in_loss([n_full, n_full, 1, 1], "copy", tiny_cfg)
+    first, *_, last = [int(p) for p in share]
+    assert (first, last) == (n_full, 2 * n_full - 1)  # copy predicts its targets from SEP onwards
+    assert share[str(first)] == share[str(last)] == 0.5  # a source of 1 token reaches neither row

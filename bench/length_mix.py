@@ -1,0 +1,139 @@
+"""Is the learned PE slow because its late positions are starved? Train with a share of full-length batches.
+
+The training sampler (data/synthetic.LengthSampler) draws each step's source length n uniformly from
+1..n_max, so a copy target at position p is trained only in steps with 2n >= p: the table rows of the
+last eighth of a 256-token copy (positions 239-253) are in the loss in about 6 % of the steps, row 250
+in 2.4 %, while every row of a short sequence is in all of them. An absolute PE has to learn each row
+from the steps that reach it; a relative one (RoPE, ALiBi) shares what it learns at short lengths with
+the long ones. This trains the default recipe (params.yaml: model, steps, schedule, precision) with a
+share `q` of the steps after the curriculum drawn at the pool's longest n instead (the other steps as
+the pipeline draws them; q = 0 is the pipeline's sampler, draw for draw), then evaluates every sequence
+at the evaluation lengths (analysis/evaluate.evaluate_lm) as the evaluate stage does:
+
+    python bench/length_mix.py learned --share 0.5          # about 8 minutes on a 2-core CPU
+
+Each run is added to bench/length_mix.json under "<pe>-<task>-s<seed>-q<share>" with the CPU named, its
+validation checks with wall time since training began (the time-to-accuracy measure of
+bench/time_to_accuracy.py), the share of steps whose batch reaches the last eighth of a training-length
+target, and the scores. Not in the pipeline: the pipeline's sampler is unchanged until a full rerun of
+the default and the study adopts a new recipe. Nothing here writes to the pipeline's outputs.
+"""
+
+import argparse
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from pe_sweep import changed  # noqa: E402
+from time_to_accuracy import cpu_model  # noqa: E402
+
+from posenc import config, io  # noqa: E402
+from posenc.analysis.evaluate import evaluate_lm  # noqa: E402
+from posenc.data import synthetic  # noqa: E402
+from posenc.engine.lm import train_lm  # noqa: E402
+from posenc.engine.runtime import resolve  # noqa: E402
+from posenc.errors import ConfigError  # noqa: E402
+
+
+@contextmanager
+def long_share(q: float, drawn: list[int]):
+    """While open, LengthSampler draws the pool's longest n in a share q of the steps after its curriculum
+    (one extra uniform draw per such step; none at q = 0, so q = 0 is the pipeline's sampler exactly).
+    Every drawn n is appended to `drawn`."""
+    if not 0.0 <= q <= 1.0:
+        raise ConfigError(f"--share must be in [0, 1], got {q}")
+    plain = synthetic.LengthSampler.sample
+
+    def sample(self, step: int) -> list[np.ndarray]:
+        n_full = int(self.n_values[-1])
+        if q > 0 and step >= self.ramp_steps and self.rng.random() < q:
+            pool = self.by_n[n_full]
+            picks = self.rng.choice(pool, size=self.batch_size, replace=len(pool) < self.batch_size)
+            batch = [self.sources.get(i) for i in picks]
+        else:
+            batch = plain(self, step)
+        drawn.append(len(batch[0]))
+        return batch
+
+    synthetic.LengthSampler.sample = sample
+    try:
+        yield
+    finally:
+        synthetic.LengthSampler.sample = plain
+
+
+def rows_in_loss(drawn: list[int], task: str, cfg: config.Config) -> dict[str, float]:
+    """{position: share of the steps in which a target is predicted there}, for the first, middle,
+    seven-eighths and last target position of a training-length sequence: how often an absolute PE's
+    row for that position is in the loss."""
+    n_full = synthetic.n_for_length(task, cfg.synthetic.train_max_len)
+    counts = np.zeros(cfg.synthetic.train_max_len)
+    for n, times in zip(*np.unique(drawn, return_counts=True)):
+        _, labels = synthetic.make_batch([np.zeros(int(n), dtype=np.int64)], task, cfg.synthetic.vocab_size)
+        counts[np.flatnonzero(labels[0].numpy() != synthetic.IGNORE)] += times
+    _, labels = synthetic.make_batch([np.zeros(n_full, dtype=np.int64)], task, cfg.synthetic.vocab_size)
+    span = np.flatnonzero(labels[0].numpy() != synthetic.IGNORE)
+    picks = [span[0], span[len(span) // 2], span[(7 * len(span)) // 8], span[-1]]
+    return {str(int(p)): round(float(counts[p] / len(drawn)), 4) for p in picks}
+
+
+def run(cfg: config.Config, pe: str, task: str, seed: int, q: float, data: Path) -> dict:
+    """Train (validation checks timed from the start of training) and evaluate one model."""
+    if not data.exists():
+        io.save_npz(data, synthetic.generate(cfg.synthetic, task, cfg.seed))
+    splits = synthetic.load(data, task, cfg.synthetic.vocab_size)
+    rt, rows, drawn = resolve(cfg.runtime.dtype), [], []
+    start = time.perf_counter()
+
+    def on_log(step, values):
+        if "val/exact" in values:
+            rows.append({"step": step, "wall_s": round(time.perf_counter() - start, 2),
+                         "val_acc": values["val/acc"], "val_exact": values["val/exact"]})
+            print(f"  step {step:>5}  {rows[-1]['wall_s']:8.1f} s  val acc {values['val/acc']:.4f}  "
+                  f"exact {values['val/exact']:.3f}", flush=True)
+
+    with long_share(q, drawn):
+        out = train_lm(cfg, pe, task, splits, seed, progress=False, on_log=on_log, rt=rt)
+    trained = time.perf_counter() - start
+    scores = evaluate_lm(out["model"], splits, task, cfg, list(cfg.synthetic.eval_lengths), rt=rt)
+    return {"pe": pe, "task": task, "seed": seed, "share": q, "dtype": rt.dtype, "steps": len(drawn),
+            "train_wall_s": round(trained, 1), "train_tokens": out["summary"]["train_tokens"],
+            "mean_n": round(float(np.mean(drawn)), 2), "rows_in_loss": rows_in_loss(drawn, task, cfg),
+            "checks": rows, "tracking": out["tracking"],
+            "eval": {L: {k: s[k] for k in ("token_acc", "exact_match")} for L, s in scores.items()}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("pe")
+    ap.add_argument("--share", type=float, required=True, help="share of steps at the longest n (0: the pipeline)")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", dest="items",
+                    help="params keys changed for this run (as bench/pe_sweep.py)")
+    ap.add_argument("--task", default="copy")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--out", default="bench/length_mix.json")
+    args = ap.parse_args()
+    cfg, done = changed(config.load(args.params), args.items)
+    data = Path(tempfile.gettempdir()) / "posenc_mix" / f"{args.task}.npz"  # deterministic in params' seed
+    data.parent.mkdir(exist_ok=True)
+    result = {**run(cfg, args.pe, args.task, args.seed, args.share, data), "set": done}
+    tag = f"{args.pe}-{args.task}-s{args.seed}-q{args.share:g}" + "".join(f"-{k}={v}" for k, v in done.items())
+    old = io.read_json(args.out) if Path(args.out).exists() else {"runs": {}}
+    io.write_json(args.out, {"cpu_model": cpu_model(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+                             "params": args.params, "runs": {**old["runs"], tag: result}})
+    said = ", ".join(f"@{L} {v['token_acc']:.4f} / {v['exact_match']:.3f}" for L, v in result["eval"].items())
+    print(f"{tag}: token acc / exact {said}; trained in {result['train_wall_s']:.0f} s")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except ConfigError as e:
+        sys.exit(f"error: {e}")
