@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from pe_sweep import changed  # noqa: E402
-from time_to_accuracy import cpu_model  # noqa: E402
+from pe_sweep import changed, run_args  # noqa: E402
+from time_to_accuracy import cpu_model, timed_checks  # noqa: E402
 
 from posenc import config, io  # noqa: E402
 from posenc.analysis.evaluate import evaluate_lm  # noqa: E402
@@ -90,16 +90,8 @@ def run(cfg: config.Config, pe: str, task: str, seed: int, q: float, data: Path)
     splits = synthetic.load(data, task, cfg.synthetic.vocab_size)
     rt, rows, drawn = resolve(cfg.runtime.dtype), [], []
     start = time.perf_counter()
-
-    def on_log(step, values):
-        if "val/exact" in values:
-            rows.append({"step": step, "wall_s": round(time.perf_counter() - start, 2),
-                         "val_acc": values["val/acc"], "val_exact": values["val/exact"]})
-            print(f"  step {step:>5}  {rows[-1]['wall_s']:8.1f} s  val acc {values['val/acc']:.4f}  "
-                  f"exact {values['val/exact']:.3f}", flush=True)
-
     with long_share(q, drawn):
-        out = train_lm(cfg, pe, task, splits, seed, progress=False, on_log=on_log, rt=rt)
+        out = train_lm(cfg, pe, task, splits, seed, progress=False, on_log=timed_checks(rows, start), rt=rt)
     trained = time.perf_counter() - start
     scores = evaluate_lm(out["model"], splits, task, cfg, list(cfg.synthetic.eval_lengths), rt=rt)
     return {"pe": pe, "task": task, "seed": seed, "share": q, "dtype": rt.dtype, "steps": len(drawn),
@@ -113,13 +105,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("pe")
     ap.add_argument("--share", type=float, required=True, help="share of steps at the longest n (0: the pipeline)")
-    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", dest="items",
-                    help="params keys changed for this run (as bench/pe_sweep.py)")
-    ap.add_argument("--task", default="copy")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--out", default="bench/length_mix.json")
-    args = ap.parse_args()
+    args = run_args(ap, "params.yaml", "bench/length_mix.json").parse_args()
     cfg, done = changed(config.load(args.params), args.items)
     data = Path(tempfile.gettempdir()) / "posenc_mix" / f"{args.task}.npz"  # deterministic in params' seed
     data.parent.mkdir(exist_ok=True)

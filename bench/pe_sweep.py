@@ -65,16 +65,22 @@ def run(cfg: config.Config, pe: str, task: str, seed: int, data: Path) -> dict:
             "eval": {L: {k: s[k] for k in ("token_acc", "exact_match")} for L, s in scores.items()}}
 
 
+def run_args(ap: argparse.ArgumentParser, params: str, out: str) -> argparse.ArgumentParser:
+    """The options of one training run: params keys changed (--set), task, seed, params file, output."""
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", dest="items",
+                    help="params keys changed for this run (section.key=value, values are YAML)")
+    ap.add_argument("--task", default="copy")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--params", default=params)
+    ap.add_argument("--out", default=out)
+    return ap
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("pe")
     ap.add_argument("--tag", required=True, help="the run's name in the output file (a rerun replaces it)")
-    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", dest="items")
-    ap.add_argument("--task", default="copy")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--params", default="study/params.yaml")
-    ap.add_argument("--out", default="bench/pe_sweep.json")
-    args = ap.parse_args()
+    args = run_args(ap, "study/params.yaml", "bench/pe_sweep.json").parse_args()
     cfg, done = changed(config.load(args.params), args.items)
     data = Path(tempfile.gettempdir()) / "posenc_sweep" / f"{args.task}.npz"  # deterministic in params' seed
     data.parent.mkdir(exist_ok=True)

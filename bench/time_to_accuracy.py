@@ -70,13 +70,9 @@ def overrides(items: list[str], base: config.Config) -> dict:
     return out
 
 
-def run(cfg: config.Config, splits: dict, share: float = 0.0) -> dict:
-    """Train once (a share of full-length steps: bench/length_mix.py); every validation check with the
-    wall time since the start of training."""
-    from length_mix import long_share
-
-    rows = []
-    t0 = time.perf_counter()
+def timed_checks(rows: list[dict], t0: float):
+    """An on_log for engine/lm.train_lm that appends each validation check to `rows` with the wall time
+    since t0 (perf_counter) and prints it."""
 
     def on_log(step, values):
         if "val/exact" in values:
@@ -85,6 +81,16 @@ def run(cfg: config.Config, splits: dict, share: float = 0.0) -> dict:
             print(f"  step {step:>5}  {rows[-1]['wall_s']:8.1f} s  val acc {values['val/acc']:.4f}  "
                   f"exact {values['val/exact']:.3f}", flush=True)
 
+    return on_log
+
+
+def run(cfg: config.Config, splits: dict, share: float = 0.0) -> dict:
+    """Train once (a share of full-length steps: bench/length_mix.py); every validation check with the
+    wall time since the start of training."""
+    from length_mix import long_share
+
+    rows = []
+    on_log = timed_checks(rows, time.perf_counter())
     with long_share(share, []):
         out = train_lm(cfg, PE, TASK, splits, cfg.seeds[0], progress=False, on_log=on_log, rt=resolve(cfg.runtime.dtype))
     t, m = out["timing"], cfg.model
