@@ -1,9 +1,10 @@
 """Is the learned PE slow because its late positions are starved? Train with a share of full-length batches.
 
 The training sampler (data/synthetic.LengthSampler) draws each step's source length n uniformly from
-1..n_max, so a copy target at position p is trained only in steps with 2n >= p: the table rows of the
-last eighth of a 256-token copy (positions 239-253) are in the loss in about 6 % of the steps, row 250
-in 2.4 %, while every row of a short sequence is in all of them. An absolute PE has to learn each row
+1..n_max, and a copy predicts its targets at positions n..2n-1, so the position p is in the loss only in
+steps with 2n > p: the rows where the last eighth of a 256-token copy is predicted are in the loss in
+a few steps out of a hundred, the last one in under one (rows_in_loss counts it for each run), while
+the rows of a short sequence are in most of them. An absolute PE has to learn each row
 from the steps that reach it; a relative one (RoPE, ALiBi) shares what it learns at short lengths with
 the long ones. This trains the default recipe (params.yaml: model, steps, schedule, precision) with a
 share `q` of the steps after the curriculum drawn at the pool's longest n instead (the other steps as
@@ -14,8 +15,8 @@ at the evaluation lengths (analysis/evaluate.evaluate_lm) as the evaluate stage 
 
 Each run is added to bench/length_mix.json under "<pe>-<task>-s<seed>-q<share>" with the CPU named, its
 validation checks with wall time since training began (the time-to-accuracy measure of
-bench/time_to_accuracy.py), the share of steps whose batch reaches the last eighth of a training-length
-target, and the scores. Not in the pipeline: the pipeline's sampler is unchanged until a full rerun of
+bench/time_to_accuracy.py), how often four target rows of a training-length sequence were in the
+loss (rows_in_loss), and the scores. Not in the pipeline: the pipeline's sampler is unchanged until a full rerun of
 the default and the study adopts a new recipe. Nothing here writes to the pipeline's outputs.
 """
 
