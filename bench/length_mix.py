@@ -42,13 +42,19 @@ from posenc.engine.runtime import resolve  # noqa: E402
 from posenc.errors import ConfigError  # noqa: E402
 
 
+def check_share(q: float) -> float:
+    """q itself, or a one-line error naming --share when it is not a share."""
+    if not 0.0 <= q <= 1.0:
+        raise ConfigError(f"--share must be in [0, 1], got {q}")
+    return q
+
+
 @contextmanager
 def long_share(q: float, drawn: list[int]):
     """While open, LengthSampler draws the pool's longest n in a share q of the steps after its curriculum
     (one extra uniform draw per such step; none at q = 0, so q = 0 is the pipeline's sampler exactly).
     Every drawn n is appended to `drawn`."""
-    if not 0.0 <= q <= 1.0:
-        raise ConfigError(f"--share must be in [0, 1], got {q}")
+    check_share(q)
     plain = synthetic.LengthSampler.sample
 
     def sample(self, step: int) -> list[np.ndarray]:
@@ -107,6 +113,7 @@ def main() -> None:
     ap.add_argument("pe")
     ap.add_argument("--share", type=float, required=True, help="share of steps at the longest n (0: the pipeline)")
     args = run_args(ap, "params.yaml", "bench/length_mix.json").parse_args()
+    check_share(args.share)  # before any data or training
     cfg, done = changed(config.load(args.params), args.items)
     data = Path(tempfile.gettempdir()) / "posenc_mix" / f"{args.task}.npz"  # deterministic in params' seed
     data.parent.mkdir(exist_ok=True)

@@ -114,6 +114,9 @@ def main() -> None:
     ap.add_argument("--share", type=float, default=0.0,
                     help="the candidate draws the longest training length in this share of its steps")
     args = ap.parse_args()
+    from length_mix import check_share
+
+    check_share(args.share)  # a wrong share fails now, not after round 1's twenty minutes
     base = config.load(args.params)
     candidate = overrides(args.candidate, base)
     old = io.read_json(args.out) if args.keep and Path(args.out).exists() else {}
