@@ -6,18 +6,19 @@ steps with 2n > p: the rows where the last eighth of a 256-token copy is predict
 a few steps out of a hundred, the last one in under one (rows_in_loss counts it for each run), while
 the rows of a short sequence are in most of them. An absolute PE has to learn each row
 from the steps that reach it; a relative one (RoPE, ALiBi) shares what it learns at short lengths with
-the long ones. This trains the default recipe (params.yaml: model, steps, schedule, precision) with a
-share `q` of the steps after the curriculum drawn at the pool's longest n instead (the other steps as
-the pipeline draws them; q = 0 is the pipeline's sampler, draw for draw), then evaluates every sequence
-at the evaluation lengths (analysis/evaluate.evaluate_lm) as the evaluate stage does:
+the long ones. This trains the default recipe (params.yaml: model, steps, schedule, precision) with
+train.long_share = q: a share q of the steps after the curriculum drawn at the pool's longest n (the
+other steps n uniform; q = 0 is the uniform draw of the pipeline before it adopted q = 0.5, draw for
+draw), then evaluates every sequence at the evaluation lengths (analysis/evaluate.evaluate_lm) as the
+evaluate stage does:
 
     python bench/length_mix.py learned --share 0.5          # about 8 minutes on a 2-core CPU
 
 Each run is added to bench/length_mix.json under "<pe>-<task>-s<seed>-q<share>" with the CPU named, its
 validation checks with wall time since training began (the time-to-accuracy measure of
 bench/time_to_accuracy.py), how often four target rows of a training-length sequence were in the
-loss (rows_in_loss), and the scores. Not in the pipeline: the pipeline's sampler is unchanged until a full rerun of
-the default and the study adopts a new recipe. Nothing here writes to the pipeline's outputs.
+loss (rows_in_loss), and the scores. The runs committed there were made before the pipeline adopted
+train.long_share (with the same draws, patched in). Nothing here writes to the pipeline's outputs.
 """
 
 import argparse
@@ -42,37 +43,20 @@ from posenc.engine.runtime import resolve  # noqa: E402
 from posenc.errors import ConfigError  # noqa: E402
 
 
-def check_share(q: float) -> float:
-    """q itself, or a one-line error naming --share when it is not a share."""
-    if not 0.0 <= q <= 1.0:
-        raise ConfigError(f"--share must be in [0, 1], got {q}")
-    return q
-
-
 @contextmanager
-def long_share(q: float, drawn: list[int]):
-    """While open, LengthSampler draws the pool's longest n in a share q of the steps after its curriculum
-    (one extra uniform draw per such step; none at q = 0, so q = 0 is the pipeline's sampler exactly).
-    Every drawn n is appended to `drawn`."""
-    check_share(q)
-    plain = synthetic.LengthSampler.sample
+def recording(drawn: list[int]):
+    """While open, every n that LengthSampler draws is appended to `drawn` (the draws themselves unchanged)."""
+    plain = synthetic.LengthSampler.draw_n
 
-    def sample(self, step: int) -> list[np.ndarray]:
-        n_full = int(self.n_values[-1])
-        if q > 0 and step >= self.ramp_steps and self.rng.random() < q:
-            pool = self.by_n[n_full]
-            picks = self.rng.choice(pool, size=self.batch_size, replace=len(pool) < self.batch_size)
-            batch = [self.sources.get(i) for i in picks]
-        else:
-            batch = plain(self, step)
-        drawn.append(len(batch[0]))
-        return batch
+    def draw_n(self, step: int) -> int:
+        drawn.append(plain(self, step))
+        return drawn[-1]
 
-    synthetic.LengthSampler.sample = sample
+    synthetic.LengthSampler.draw_n = draw_n
     try:
         yield
     finally:
-        synthetic.LengthSampler.sample = plain
+        synthetic.LengthSampler.draw_n = plain
 
 
 def rows_in_loss(drawn: list[int], task: str, cfg: config.Config) -> dict[str, float]:
@@ -90,18 +74,18 @@ def rows_in_loss(drawn: list[int], task: str, cfg: config.Config) -> dict[str, f
     return {str(int(p)): round(float(counts[p] / len(drawn)), 4) for p in picks}
 
 
-def run(cfg: config.Config, pe: str, task: str, seed: int, q: float, data: Path) -> dict:
+def run(cfg: config.Config, pe: str, task: str, seed: int, data: Path) -> dict:
     """Train (validation checks timed from the start of training) and evaluate one model."""
     if not data.exists():
         io.save_npz(data, synthetic.generate(cfg.synthetic, task, cfg.seed))
     splits = synthetic.load(data, task, cfg.synthetic.vocab_size)
     rt, rows, drawn = resolve(cfg.runtime.dtype), [], []
     start = time.perf_counter()
-    with long_share(q, drawn):
+    with recording(drawn):
         out = train_lm(cfg, pe, task, splits, seed, progress=False, on_log=timed_checks(rows, start), rt=rt)
     trained = time.perf_counter() - start
     scores = evaluate_lm(out["model"], splits, task, cfg, list(cfg.synthetic.eval_lengths), rt=rt)
-    return {"pe": pe, "task": task, "seed": seed, "share": q, "dtype": rt.dtype, "steps": len(drawn),
+    return {"pe": pe, "task": task, "seed": seed, "share": cfg.train.long_share, "dtype": rt.dtype, "steps": len(drawn),
             "train_wall_s": round(trained, 1), "train_tokens": out["summary"]["train_tokens"],
             "mean_n": round(float(np.mean(drawn)), 2), "rows_in_loss": rows_in_loss(drawn, task, cfg),
             "checks": rows, "tracking": out["tracking"],
@@ -111,13 +95,13 @@ def run(cfg: config.Config, pe: str, task: str, seed: int, q: float, data: Path)
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("pe")
-    ap.add_argument("--share", type=float, required=True, help="share of steps at the longest n (0: the pipeline)")
+    ap.add_argument("--share", type=float, required=True, help="train.long_share: share of steps at the longest n")
     args = run_args(ap, "params.yaml", "bench/length_mix.json").parse_args()
-    check_share(args.share)  # before any data or training
-    cfg, done = changed(config.load(args.params), args.items)
+    cfg, done = changed(config.load(args.params), [f"train.long_share={args.share}", *args.items])  # checked here
+    done.pop("train.long_share")
     data = Path(tempfile.gettempdir()) / "posenc_mix" / f"{args.task}.npz"  # deterministic in params' seed
     data.parent.mkdir(exist_ok=True)
-    result = {**run(cfg, args.pe, args.task, args.seed, args.share, data), "set": done}
+    result = {**run(cfg, args.pe, args.task, args.seed, data), "set": done}
     tag = f"{args.pe}-{args.task}-s{args.seed}-q{args.share:g}" + "".join(f"-{k}={v}" for k, v in done.items())
     old = io.read_json(args.out) if Path(args.out).exists() else {"runs": {}}
     io.write_json(args.out, {"cpu_model": cpu_model(), "threads": torch.get_num_threads(), "torch": torch.__version__,

@@ -12,11 +12,10 @@ otherwise idle machine. Writes bench/time_to_accuracy.json (committed) with the 
     python bench/time_to_accuracy.py                  # both, about 30 minutes on a 2-core CPU (measured)
     python bench/time_to_accuracy.py --keep round1    # reuse round 1's run from the existing file
     python bench/time_to_accuracy.py --candidate train.max_steps=12000   # + that candidate: 48 minutes here
-    python bench/time_to_accuracy.py --candidate runtime.dtype=float32 --share 0.5   # + full-length batches
+    python bench/time_to_accuracy.py --candidate runtime.dtype=float32 train.long_share=0.0   # + that one
 
-A candidate is the default with some keys changed (section.key=value), and with --share Q a share Q of
-its steps drawn at the longest training length (bench/length_mix.py): it measures what a lever would
-buy, without changing params.yaml.
+A candidate is the default with some keys changed (section.key=value): it measures what a lever would
+buy, without changing params.yaml. Round 1 drew every training length uniformly (train.long_share 0).
 """
 
 import argparse
@@ -42,7 +41,7 @@ PE, TASK = "learned", "copy"
 ROUND1 = {  # round 1's recipe, as issue 14 states it (its stop rule removed: the full schedule)
     "model": {"n_layers": 3, "d_model": 128, "n_heads": 4, "ffn_mult": 4},
     "train": {"lr": 3.0e-3, "batch_size": 64, "max_steps": 3000, "curriculum_start_len": 16,
-              "curriculum_steps": 400, "warmup_frac": 0.1},
+              "curriculum_steps": 400, "long_share": 0.0, "warmup_frac": 0.1},
     "runtime": {"dtype": "float32"},
 }
 
@@ -84,17 +83,13 @@ def timed_checks(rows: list[dict], t0: float):
     return on_log
 
 
-def run(cfg: config.Config, splits: dict, share: float = 0.0) -> dict:
-    """Train once (a share of full-length steps: bench/length_mix.py); every validation check with the
-    wall time since the start of training."""
-    from length_mix import long_share
-
+def run(cfg: config.Config, splits: dict) -> dict:
+    """Train once; every validation check with the wall time since the start of training."""
     rows = []
     on_log = timed_checks(rows, time.perf_counter())
-    with long_share(share, []):
-        out = train_lm(cfg, PE, TASK, splits, cfg.seeds[0], progress=False, on_log=on_log, rt=resolve(cfg.runtime.dtype))
+    out = train_lm(cfg, PE, TASK, splits, cfg.seeds[0], progress=False, on_log=on_log, rt=resolve(cfg.runtime.dtype))
     t, m = out["timing"], cfg.model
-    return {"long_share": share, "shape": {"d_model": m.d_model, "n_layers": m.n_layers, "n_heads": m.n_heads},
+    return {"long_share": cfg.train.long_share, "shape": {"d_model": m.d_model, "n_layers": m.n_layers, "n_heads": m.n_heads},
             "train": config.to_dict(cfg)["train"], "dtype": out["summary"]["dtype"],
             "wall_s": t["wall_s"], "tokens": out["summary"]["train_tokens"], "tokens_per_s": t["tokens_per_s"],
             "checks": rows}
@@ -111,28 +106,23 @@ def main() -> None:
     ap.add_argument("--keep", choices=["round1", "default"], help="reuse this recipe's run from --out")
     ap.add_argument("--candidate", nargs="+", default=[], metavar="SECTION.KEY=VALUE",
                     help="also train the default with these keys changed (a lever's price)")
-    ap.add_argument("--share", type=float, default=0.0,
-                    help="the candidate draws the longest training length in this share of its steps")
     args = ap.parse_args()
-    from length_mix import check_share
-
-    check_share(args.share)  # a wrong share fails now, not after round 1's twenty minutes
     base = config.load(args.params)
     candidate = overrides(args.candidate, base)
     old = io.read_json(args.out) if args.keep and Path(args.out).exists() else {}
     splits = synthetic.load(synthetic_data(base), TASK, base.synthetic.vocab_size)
     runs = {}
-    for name in ("round1", "default") + (("candidate",) if candidate or args.share else ()):
+    for name in ("round1", "default") + (("candidate",) if candidate else ()):
         if name == args.keep and name in old.get("runs", {}):
             runs[name] = old["runs"][name]
             continue
         print(f"{name}: training {TASK}/{PE}", flush=True)
-        runs[name] = run(recipe(base, name, candidate), splits, args.share if name == "candidate" else 0.0)
+        runs[name] = run(recipe(base, name, candidate), splits)
     target = runs["round1"]["checks"][-1]["val_exact"]
     out = {"cpu_model": cpu_model(), "threads": torch.get_num_threads(),
            "native_bf16": sorted(set(BF16_FLAGS) & cpu_flags()),
            "torch": torch.__version__, "task": TASK, "pe": PE, "target_exact": target,
-           "round1_wall_s": runs["round1"]["wall_s"], "candidate": candidate, "candidate_share": args.share,
+           "round1_wall_s": runs["round1"]["wall_s"], "candidate": candidate,
            **verdicts(runs, target)}
     io.write_json(args.out, {**out, "runs": runs})
     said = [f"{name} " + (f"{out[name + '_wall_to_target_s']:.0f} s ({out[name + '_ratio']:.2f} x round 1)"

@@ -221,48 +221,25 @@ def mix():
     return _bench_script("length_mix")
 
 
-def _sampler(seed: int):
+def test_recording_keeps_the_draws_and_lists_them_and_is_undone(mix):
     import numpy as np
 
     from posenc.data import synthetic
+    original = synthetic.LengthSampler.draw_n
     lengths = np.repeat(np.arange(1, 21), 5)
     src = synthetic.Sources(lengths, np.zeros(int(lengths.sum()), dtype=np.int64))
-    return synthetic.LengthSampler(src, "copy", batch_size=4, start_len=9, ramp_steps=10,
-                                   rng=np.random.default_rng(seed))
 
+    def sampler():
+        return synthetic.LengthSampler(src, "copy", 4, 9, 10, np.random.default_rng(3), long_share=0.5)
 
-def test_a_share_of_zero_is_the_pipelines_sampler_draw_for_draw_and_the_patch_is_undone(mix):
-    from posenc.data import synthetic
-    original = synthetic.LengthSampler.sample
-    sampler = _sampler(3)
-    plain = [len(sampler.sample(s)[0]) for s in range(60)]
     drawn = []
-    with mix.long_share(0.0, drawn):
-        sampler = _sampler(3)
-        mixed = [len(sampler.sample(s)[0]) for s in range(60)]
-    assert mixed == plain == drawn
-    assert synthetic.LengthSampler.sample is original
-
-
-def test_a_share_draws_the_longest_n_that_often_after_the_curriculum_only(mix):
-    import numpy as np
-    for q in (1.0, 0.5):
-        drawn = []
-        with mix.long_share(q, drawn):
-            sampler = _sampler(0)
-            for s in range(2000):
-                sampler.sample(s)
-        ramp, after = np.array(drawn[:10]), np.array(drawn[10:])
-        assert ramp.max() < 20  # the curriculum is unchanged
-        plain_share = 1 / 20  # a uniform draw lands on the longest n this often
-        assert abs(np.mean(after == 20) - (q + (1 - q) * plain_share)) < 0.04
-
-
-@pytest.mark.parametrize("q", [-0.1, 1.5])
-def test_a_share_outside_zero_to_one_is_a_one_line_error(mix, q):
-    with pytest.raises(ConfigError, match="--share"):
-        with mix.long_share(q, []):
-            pass
+    s = sampler()
+    plain = [len(s.sample(step)[0]) for step in range(60)]
+    with mix.recording(drawn):
+        s = sampler()
+        recorded = [len(s.sample(step)[0]) for step in range(60)]
+    assert recorded == plain == drawn
+    assert synthetic.LengthSampler.draw_n is original
 
 
 def test_rows_in_loss_counts_the_steps_whose_targets_reach_each_row(mix, tiny_cfg):

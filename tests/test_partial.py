@@ -223,3 +223,15 @@ def test_a_better_rate_counts_only_beyond_the_evaluation_samples_noise():
     assert not beyond_sample_noise(0.934, 0.906, 256)
     assert beyond_sample_noise(0.621, 0.059, 256) and beyond_sample_noise(0.02, 0.0, 256)
     assert not beyond_sample_noise(0.0, 0.0, 256) and beyond_sample_noise(1.0, 0.0, 256)
+
+
+def test_a_part_made_with_other_params_than_the_study_now_says_which_keys_and_only_those_its_models_used(tiny_params_dict):
+    from posenc import config
+    from posenc.reporting.study_parts import recipe_drift
+    study = config.from_dict(tiny_params_dict)
+    assert recipe_drift(study, study, ("model", "train", "imdb")) == ""
+    tiny_params_dict["train"]["long_share"] = 0.0 if study.train.long_share else 0.5
+    part = config.from_dict(tiny_params_dict)
+    line = recipe_drift(part, study, ("model", "train"))
+    assert f"train.long_share {part.train.long_share} (study/params.yaml now: {study.train.long_share})" in line
+    assert recipe_drift(part, study, ("model", "imdb")) == ""  # the classifiers never used train.*

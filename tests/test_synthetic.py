@@ -94,6 +94,41 @@ def test_sampler_batches_share_one_length_and_follow_the_curriculum():
     assert no_ramp.n_max(0) == 127
 
 
+def _small_sampler(seed: int, long_share: float) -> LengthSampler:
+    lengths = np.repeat(np.arange(1, 21), 5)
+    src = Sources(lengths, np.zeros(int(lengths.sum()), dtype=np.uint8))
+    return LengthSampler(src, "copy", batch_size=4, start_len=9, ramp_steps=10, rng=np.random.default_rng(seed),
+                         long_share=long_share)
+
+
+def test_a_long_share_of_zero_consumes_the_generator_as_the_uniform_draw():
+    # the committed study parts were trained with the uniform draw: long_share 0 must redraw them exactly
+    sampler, rng = _small_sampler(3, 0.0), np.random.default_rng(3)
+    for step in range(60):
+        allowed = sampler.n_values[sampler.n_values <= sampler.n_max(step)]
+        n = int(rng.choice(allowed))
+        picks = rng.choice(sampler.by_n[n], size=4, replace=len(sampler.by_n[n]) < 4)
+        batch = sampler.sample(step)
+        assert [b.tolist() for b in batch] == [sampler.sources.get(i).tolist() for i in picks]
+
+
+@pytest.mark.parametrize("q", [1.0, 0.5, 0.25])
+def test_a_long_share_draws_the_longest_n_that_often_after_the_curriculum_only(q):
+    sampler = _small_sampler(0, q)
+    drawn = np.array([len(sampler.sample(step)[0]) for step in range(3000)])
+    assert drawn[:10].max() < 20  # the curriculum is unchanged
+    uniform = 1 / 20  # a uniform draw lands on the longest n this often
+    assert abs(np.mean(drawn[10:] == 20) - (q + (1 - q) * uniform)) < 0.03
+
+
+@pytest.mark.parametrize("q", [-0.1, 1.5])
+def test_a_long_share_outside_zero_to_one_is_a_one_line_error_naming_the_key(tiny_params_dict, q):
+    from posenc import config
+    tiny_params_dict["train"]["long_share"] = q
+    with pytest.raises(ConfigError, match=r"^train\.long_share: must be in \[0, 1\]"):
+        config.from_dict(tiny_params_dict)
+
+
 def test_load_round_trip(tmp_path, tiny_cfg):
     path = tmp_path / "copy.npz"
     io.save_npz(path, synthetic.generate(tiny_cfg.synthetic, "copy", 0))

@@ -60,6 +60,7 @@ class TrainConfig:
     batch_size: int  # sequences per step, all of one length (see data/synthetic.LengthSampler)
     curriculum_start_len: int  # longest training sequence at step 0 ...
     curriculum_steps: int  # ... growing linearly to synthetic.train_max_len over this many steps (0: off)
+    long_share: float  # after the curriculum, this share of steps draws the longest n, the rest n uniform (0: uniform)
     max_steps: int
     warmup_frac: float
     grad_clip: float
@@ -246,8 +247,8 @@ def validate(cfg: Config) -> None:
     _check(longest_min <= t.curriculum_start_len <= s.train_max_len, "train.curriculum_start_len",
            f"must be between {longest_min} and synthetic.train_max_len ({s.train_max_len}), got {t.curriculum_start_len}")
     for key in ("batch_size", "max_steps", "check_every", "track_every", "track_size", "log_every"):
-        val = getattr(t, key)
-        _check(val > 0, f"train.{key}", f"must be > 0, got {val}")
+        _check(getattr(t, key) > 0, f"train.{key}", f"must be > 0, got {getattr(t, key)}")
+    _check(0.0 <= t.long_share <= 1.0, "train.long_share", f"must be in [0, 1], got {t.long_share}")
     _check(0.0 <= t.warmup_frac < 1.0, "train.warmup_frac", f"must be in [0, 1), got {t.warmup_frac}")
     _check(t.grad_clip > 0, "train.grad_clip", f"must be > 0, got {t.grad_clip}")
     _check(t.resume_every >= 0, "train.resume_every", f"must be >= 0 (0 = off), got {t.resume_every}")
@@ -256,8 +257,7 @@ def validate(cfg: Config) -> None:
     _check(t.track_size <= s.eval_size, "train.track_size",
            f"must be <= synthetic.eval_size ({s.eval_size}), got {t.track_size}")
     _check(cfg.evaluate.batch_size > 0, "evaluate.batch_size", f"must be > 0, got {cfg.evaluate.batch_size}")
-    _check(cfg.evaluate.position_draws > 0, "evaluate.position_draws",
-           f"must be > 0, got {cfg.evaluate.position_draws}")
+    _check(cfg.evaluate.position_draws > 0, "evaluate.position_draws", f"must be > 0, got {cfg.evaluate.position_draws}")
     _check(cfg.runtime.dtype in DTYPES, "runtime.dtype",
            f"unknown precision {cfg.runtime.dtype!r}; choose from {', '.join(DTYPES)}")
     _validate_imdb(cfg.imdb, m)

@@ -204,15 +204,24 @@ class LengthSampler:
     follows an optional linear curriculum: it grows from the n that fits in
     `start_len` tokens to the pool's largest n over `ramp_steps` steps
     (ramp_steps = 0: no curriculum).
+
+    Why `long_share`: a target at position p is in the loss only in steps with
+    a sequence that reaches p, so under the uniform draw the last rows of a
+    training-length sequence are in the loss in a few steps out of a hundred
+    (bench/length_mix.py counts them), and an absolute PE, which learns each
+    position's row from those steps alone, is starved there. After the
+    curriculum, a share `long_share` of the steps draws the pool's largest n
+    (one extra uniform draw per step decides it); at 0 no extra draw is made,
+    so the sampler is the uniform one draw for draw.
     """
 
     def __init__(self, sources: Sources, task: str, batch_size: int, start_len: int, ramp_steps: int,
-                 rng: np.random.Generator):
+                 rng: np.random.Generator, long_share: float = 0.0):
         self.sources, self.task, self.batch_size, self.rng = sources, task, batch_size, rng
         self.by_n = {int(n): np.flatnonzero(sources.lengths == n) for n in np.unique(sources.lengths)}
         self.n_values = np.array(sorted(self.by_n))
         self.n_start = max(1, n_for_length(task, max(start_len, min_length(task))))
-        self.ramp_steps = ramp_steps
+        self.ramp_steps, self.long_share = ramp_steps, long_share
 
     def n_max(self, step: int) -> int:
         n_full = int(self.n_values[-1])
@@ -220,11 +229,16 @@ class LengthSampler:
             return n_full
         return min(n_full, self.n_start + (n_full - self.n_start) * step // self.ramp_steps)
 
-    def sample(self, step: int) -> list[np.ndarray]:
+    def draw_n(self, step: int) -> int:
+        if self.long_share > 0 and step >= self.ramp_steps and self.rng.random() < self.long_share:
+            return int(self.n_values[-1])
         allowed = self.n_values[self.n_values <= self.n_max(step)]
         if len(allowed) == 0:
             allowed = self.n_values[:1]
-        n = int(self.rng.choice(allowed))
+        return int(self.rng.choice(allowed))
+
+    def sample(self, step: int) -> list[np.ndarray]:
+        n = self.draw_n(step)
         picks = self.rng.choice(self.by_n[n], size=self.batch_size, replace=len(self.by_n[n]) < self.batch_size)
         return [self.sources.get(i) for i in picks]
 

@@ -145,7 +145,7 @@ def train_lm(cfg: Config, pe: str, task: str, splits: dict[str, Sources], seed: 
     t = cfg.train
     engine = Engine(model, lm_recipe(cfg), rt, lm_loss, token_accuracy, f"train {task}/{pe}/s{seed}", progress, on_log)
     sampler = synthetic.LengthSampler(splits["train"], task, t.batch_size, t.curriculum_start_len,
-                                      t.curriculum_steps, np.random.default_rng(seed))
+                                      t.curriculum_steps, np.random.default_rng(seed), t.long_share)
     snapshots = snapshots or Snapshots(None, 0)
     checks, tracking, start = {"step": [], "val_acc": [], "val_exact": []}, {"step": []}, 0
     if (state := snapshots.load()) is not None:

@@ -19,7 +19,7 @@ from posenc.nn.pe import pe_class
 from posenc.nn.pe.base import Dims, Theory
 from posenc.reporting import distance, errors_text, recommend
 from posenc.reporting.claims import comparisons, format_pairs, sentence
-from posenc.reporting.formats_text import format_lines
+from posenc.reporting.formats_text import format_lines, length_draw
 from posenc.reporting.results import key
 from posenc.reporting.review_text import review_lines
 from posenc.reporting.sweep import sweep_section
@@ -105,13 +105,13 @@ def setup(inp: Inputs) -> str:
         f"(IMDb classifier: {i.dropout}). Parameters of the {head} LMs: "
         + ", ".join(f"{pe} {n:,}" for pe, n in n_params.items()) + ".",
         f"- **Synthetic data**: content tokens 0..{s.vocab_size - 1} plus SEP and PAD; a training pool of "
-        f"{s.train_size:,} source sequences per task (length up to {s.train_max_len} tokens, n uniform), "
+        f"{s.train_size:,} source sequences per task (length up to {s.train_max_len} tokens), "
         f"{s.val_size} validation sequences at {s.train_max_len} (learning speed), {s.eval_size} test sequences "
         f"per length at {', '.join(map(str, sorted(set(s.eval_lengths) | set(s.curve_lengths) | set(s.far_lengths))))}.",
         f"- **Synthetic recipe**: AdamW lr {t.lr}, weight decay {t.weight_decay}, {t.batch_size} sequences a "
         f"step, warmup {t.warmup_frac:.0%} then cosine over exactly {t.max_steps} steps for every model (equal "
         f"budget, no early stop), clip {t.grad_clip}, length curriculum {t.curriculum_start_len} -> "
-        f"{s.train_max_len} tokens over {t.curriculum_steps} steps. Every {t.check_every} steps the validation "
+        f"{s.train_max_len} tokens over {t.curriculum_steps} steps, then {length_draw(t.long_share)}. Every {t.check_every} steps the validation "
         f"set is scored: the first step with token accuracy >= {t.solved_acc} and with exact match >= "
         f"{t.solved_exact} measure learning speed, and nothing stops.",
         f"- **IMDb**: {d.get('train_reviews', '?')} train / {d.get('val_reviews', '?')} validation / "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from posenc import config
 from posenc.artifacts import IMDB
 from posenc.reporting import partial, stats
 from posenc.reporting.claims import comparisons, sentence
@@ -62,6 +63,17 @@ def imdb_lines(folder: Path) -> list[str]:
     return out
 
 
+def recipe_drift(cfg, study, sections: tuple[str, ...]) -> str:
+    """A line naming every key of `sections` (the recipes the part's models used: model, train for the LMs,
+    imdb for the classifiers) in which a part's params differ from study/params.yaml's now (a part trained
+    before a recipe change is not the study's regime); empty when none differ."""
+    now, then = config.to_dict(study), config.to_dict(cfg)
+    diff = [f"{sec}.{k} {then[sec].get(k)} (study/params.yaml now: {v})" for sec in sections
+            for k, v in now[sec].items() if then[sec].get(k) != v and k not in ("resume_every", "log_every")]
+    return ("**Made with other params than study/params.yaml's now**: " + "; ".join(diff)
+            + ". Its verdicts are of that recipe; rerun the part to refresh them.") if diff else ""
+
+
 def section(root: Path, metrics: Path) -> str:
     """REPORT.md's section on the parts under `root`; empty when there are none."""
     parts = folders(root)
@@ -73,12 +85,16 @@ def section(root: Path, metrics: Path) -> str:
              "under study/ with its own params and device; each part's SUMMARY.md has the full tables. "
              "Its verdicts, computed from the parts' per-model metrics (mean over seeds, 95 % t intervals, "
              "paired t-tests over seeds with Holm's correction):", ""]
+    study = config.load(root / "params.yaml") if (root / "params.yaml").is_file() else None
     for folder in parts:
         cfg, _, trains = partial.load(folder)
         sweep = part_sweep(folder)
+        used = ("model",) + (("train",) if trains or sweep else ()) + (("imdb",) if partial.load_imdb(folder) else ())
+        drift = recipe_drift(cfg, study, used) if study else ""
         rows, where = part_rows(cfg, sweep, partial.sources(folder, metrics))
         lines += [f"### {root.name}/{folder.name} ({partial.device(folder)})", "",
                   partial.coverage(cfg, trains, partial.load_imdb(folder), len(sweep)), "",
+                  *([drift, ""] if drift else []),
                   *synthetic_lines(folder, metrics), *imdb_lines(folder),
                   *(part_verdict(cfg, rows, where) if rows else []), ""]
     return "\n".join(lines)
