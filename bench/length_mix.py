@@ -9,7 +9,7 @@ from the steps that reach it; a relative one (RoPE, ALiBi) shares what it learns
 the long ones. This trains the default recipe (params.yaml: model, steps, schedule, precision) with
 train.long_share = q: a share q of the steps after the curriculum drawn at the pool's longest n (the
 other steps n uniform; q = 0 is the uniform draw of the pipeline before it adopted q = 0.5, draw for
-draw), then evaluates every sequence at the evaluation lengths (analysis/evaluate.evaluate_lm) as the
+draw), then evaluates every sequence at the evaluation and curve lengths (analysis/evaluate.evaluate_lm) as the
 evaluate stage does:
 
     python bench/length_mix.py learned --share 0.5          # about 8 minutes on a 2-core CPU
@@ -84,7 +84,7 @@ def run(cfg: config.Config, pe: str, task: str, seed: int, data: Path) -> dict:
     with recording(drawn):
         out = train_lm(cfg, pe, task, splits, seed, progress=False, on_log=timed_checks(rows, start), rt=rt)
     trained = time.perf_counter() - start
-    scores = evaluate_lm(out["model"], splits, task, cfg, list(cfg.synthetic.eval_lengths), rt=rt)
+    scores = evaluate_lm(out["model"], splits, task, cfg, synthetic.eval_lengths(cfg.synthetic), rt=rt)  # + curve_lengths
     return {"pe": pe, "task": task, "seed": seed, "share": cfg.train.long_share, "dtype": rt.dtype, "steps": len(drawn),
             "train_wall_s": round(trained, 1), "train_tokens": out["summary"]["train_tokens"],
             "mean_n": round(float(np.mean(drawn)), 2), "rows_in_loss": rows_in_loss(drawn, task, cfg),
