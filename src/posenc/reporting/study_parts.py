@@ -63,7 +63,7 @@ def imdb_lines(folder: Path) -> list[str]:
     return out
 
 
-def recipe_drift(cfg, study, sections: tuple[str, ...]) -> str:
+def recipe_drift(cfg: config.Config, study: config.Config, sections: tuple[str, ...]) -> str:
     """A line naming every key of `sections` (the recipes the part's models used: model, train for the LMs,
     imdb for the classifiers) in which a part's params differ from study/params.yaml's now (a part trained
     before a recipe change is not the study's regime); empty when none differ."""
@@ -89,11 +89,12 @@ def section(root: Path, metrics: Path) -> str:
     for folder in parts:
         cfg, _, trains = partial.load(folder)
         sweep = part_sweep(folder)
-        used = ("model",) + (("train",) if trains or sweep else ()) + (("imdb",) if partial.load_imdb(folder) else ())
+        imdb = partial.load_imdb(folder)
+        used = ("model",) + (("train",) if trains or sweep else ()) + (("imdb",) if imdb else ())
         drift = recipe_drift(cfg, study, used) if study else ""
         rows, where = part_rows(cfg, sweep, partial.sources(folder, metrics))
         lines += [f"### {root.name}/{folder.name} ({partial.device(folder)})", "",
-                  partial.coverage(cfg, trains, partial.load_imdb(folder), len(sweep)), "",
+                  partial.coverage(cfg, trains, imdb, len(sweep)), "",
                   *([drift, ""] if drift else []),
                   *synthetic_lines(folder, metrics), *imdb_lines(folder),
                   *(part_verdict(cfg, rows, where) if rows else []), ""]
