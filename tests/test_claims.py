@@ -30,6 +30,17 @@ def test_t_interval_and_bootstrap_cover_the_mean_and_shrink_with_agreement():
     assert stats.bootstrap_interval(items, mean) == [blo, bhi]  # seeded
 
 
+def test_t_interval_of_a_share_stays_in_zero_to_one_and_is_unchanged_inside():
+    wide = [0.05, 0.95]  # two seeds far apart: the plain t interval reaches below 0 and above 1
+    lo, hi = stats.t_interval(wide)
+    assert lo < 0 and hi > 1
+    assert stats.t_interval(wide, stats.SHARE) == [0.0, 1.0]
+    high = [0.97, 0.99, 1.0]  # only the upper end crosses 1
+    raw, clipped = stats.t_interval(high), stats.t_interval(high, stats.SHARE)
+    assert raw[1] > 1 and clipped == [raw[0], 1.0]
+    assert stats.t_interval([0.5, 0.6, 0.7], stats.SHARE) == stats.t_interval([0.5, 0.6, 0.7])
+
+
 def test_bootstrap_scores_each_resample_as_a_loop_over_resamples_would():
     # The statistic sees all resamples at once; the interval must be the one a plain loop over the same
     # resamples gives, also when the resamples are scored in several chunks.

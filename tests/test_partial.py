@@ -36,7 +36,8 @@ def test_the_summary_reports_the_files_and_names_what_is_missing(tmp_path):
     _write(tmp_path, params, values)
     text = partial.summary(tmp_path, tmp_path / "no-default")
     rope = [values[("copy", "rope", s)] for s in range(3)]
-    lo, hi = stats.t_interval(rope)
+    lo, hi = stats.t_interval(rope, stats.SHARE)
+    assert lo == 0 < stats.t_interval(rope)[1] == hi  # a share's interval is clipped to [0, 1], not [-3.2 %, ...]
     assert f"| rope | 3 | {100 * np.mean(rope):.1f} [{100 * lo:.1f}, {100 * hi:.1f}] |" in text
     assert "| rope_yarn | 3 | 100.0" in text  # an evaluation variant is a row of its own
     assert "copy/alibi/s2" in text and "duplicate/learned/s0" in text  # the gaps, never filled in

@@ -37,9 +37,9 @@ def profile_row(evs: list[dict]) -> dict | None:
     at_pairs = np.array([ev["per_seq"]["wrong_at_pairs"] for ev in evs], dtype=float)  # (S, N)
     span_seeds = parts.sum(1) / (n * den)  # (S, P)
     if len(evs) >= stats.MIN_SEEDS:
-        span_ci = [stats.t_interval(span_seeds[:, j]) for j in range(len(den))]
+        span_ci = [stats.t_interval(span_seeds[:, j], stats.SHARE) for j in range(len(den))]
         with np.errstate(invalid="ignore", divide="ignore"):
-            pairs_ci = stats.t_interval(at_pairs.sum(1) / wrong.sum(1))
+            pairs_ci = stats.t_interval(at_pairs.sum(1) / wrong.sum(1), stats.SHARE)
     else:
         span_ci = [stats.bootstrap_interval(parts[..., j], lambda x, d=den[j]: x.sum(2).mean(1) / (x.shape[2] * d))
                    for j in range(len(den))]

@@ -77,9 +77,10 @@ def _order(cfg: config.Config, name: str) -> int:
     return cfg.pes.index(parent) if parent else len(cfg.pes)
 
 
-def cell(values: list[float]) -> str:
+def cell(values: list[float], bounds: tuple[float, float] | None = stats.SHARE) -> str:
+    """Mean [95 % t over seeds] in %; a share's interval is clipped to [0, 100] (bounds=None: a difference)."""
     mean = 100 * float(np.mean(values))
-    lo, hi = stats.t_interval(values)
+    lo, hi = stats.t_interval(values, bounds)
     return f"{mean:.1f}" + (f" [{100 * lo:.1f}, {100 * hi:.1f}]" if len(values) >= 2 and np.isfinite(lo) else "")
 
 
@@ -141,7 +142,7 @@ def beside_default(cfg: config.Config, task: str, rows: dict, metrics: Path) -> 
         cols = []
         for m, field, length in (("exact", "exact_match", T), ("acc", "token_acc", L)):
             v, per = mine[str(length)][field], row["per_seed"][key(m, length)]
-            lo, hi = stats.t_interval(per)
+            lo, hi = stats.t_interval(per, stats.SHARE)
             inside, n = inside + (lo <= v <= hi), n + 1
             cols += [f"{100 * v:.1f}", f"{100 * per[0]:.1f}", cell(per)]
         out.append(f"| {pe} | " + " | ".join(cols) + " |")
@@ -246,7 +247,7 @@ def imdb_section(cfg: config.Config, evals: dict, metrics: Path) -> list[str]:
         default = (scored or {}).get(str(far))
         mine = f"{100 * default['acc']:.1f}" if default else "-"
         lines.append(f"| {pe} | {len(row['seeds'])} | " + " | ".join(cell(row["per_seed"][key("acc", L)])
-                                                               for L in lengths) + f" | {cell(diff)} | {mine} |")
+                                                               for L in lengths) + f" | {cell(diff, None)} | {mine} |")
     lines += ["", f"- Change from {T} to {far} tokens, 95 % t interval over seeds excluding 0 (each PE on its own, "
               "not corrected for the number of PEs): " + (", ".join(moved) if moved else "none") + "."]
     full = {pe: r for pe, r in rows.items() if r["seeds"] == list(cfg.seeds)}

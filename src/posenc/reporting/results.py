@@ -93,7 +93,7 @@ def lm_metrics(ev: dict) -> dict[str, float]:
 def lm_interval(evs: list[dict], metric: str) -> list[float]:
     """95 % interval of the seed-mean of `metric` (acc, exact, loss) at one length (stats.py)."""
     if len(evs) >= stats.MIN_SEEDS:
-        return stats.t_interval([lm_metrics(ev)[metric] for ev in evs])
+        return stats.t_interval([lm_metrics(ev)[metric] for ev in evs], None if metric == "loss" else stats.SHARE)
     field = {"acc": "right", "exact": "exact", "loss": "loss"}[metric]
     items = np.array([ev["per_seq"][field] for ev in evs], dtype=float)  # (S, N)
     scale = 1.0 / evs[0]["targets"] if metric == "acc" else 1.0
@@ -220,7 +220,7 @@ def imdb_interval(evs: list[dict], metric: str) -> list[float]:
     """95 % interval of the seed-mean of acc, f1 or loss at one length: t over seeds, else a bootstrap
     over reviews (acc and f1; the loss has no per-review record and gets NaN)."""
     if len(evs) >= stats.MIN_SEEDS:
-        return stats.t_interval([ev[metric] for ev in evs])
+        return stats.t_interval([ev[metric] for ev in evs], None if metric == "loss" else stats.SHARE)
     if metric == "loss":
         return [float("nan"), float("nan")]
     pred = np.array([[int(c) for c in ev["per_review"]["pred"]] for ev in evs])  # (S, N)
