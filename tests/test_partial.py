@@ -97,7 +97,11 @@ def test_collect_copies_only_the_models_a_workspace_finished(tmp_path):
     for name in ("copy_rope_s0.json", "copy_learned_s0.json"):
         (ws / "metrics/eval" / name).write_text("{}")
     (ws / "metrics/train/copy_rope_s0.json").write_text("{}")  # learned: evaluated files left, no training summary
+    indented = json.dumps({"b": {"exact": [0, 1, 1]}, "a": float("nan")}, indent=2)
+    (ws / "metrics/eval/copy_rope_s0.json").write_text(indented)
     assert partial.collect(ws, part) == 1
+    copied = (part / "metrics/eval/copy_rope_s0.json").read_text()
+    assert copied == '{"a":NaN,"b":{"exact":[0,1,1]}}\n'  # compact, keys sorted, same content
     assert sorted(p.name for p in (part / "metrics/eval").iterdir()) == ["copy_rope_s0.json"]
     assert (part / "params.yaml").read_text() == "seed: 0\n" and (part / "metrics/runtime.json").exists()
     for sub in ("eval", "train"):

@@ -159,7 +159,8 @@ def beside_default(cfg: config.Config, task: str, rows: dict, metrics: Path) -> 
 def collect(workspace: Path, folder: Path, only: str = "") -> int:
     """Copy from a study workspace (posenc.study) into `folder` what summary() reads: its params.yaml and
     runtime, and the train and eval metrics of every model that has both (and whose name starts with
-    `only`). Returns the number of models."""
+    `only`), the metrics re-written as compact JSON (same content; the indented per-sequence lists made a
+    part four times larger). Returns the number of models."""
     if not (workspace / "dvc.yaml").is_file() or not (workspace / "metrics/runtime.json").is_file():
         raise FileNotFoundError(f"{workspace}: not a study workspace with a runtime (run `make study` there first)")
     for sub in ("eval", "train"):
@@ -170,8 +171,13 @@ def collect(workspace: Path, folder: Path, only: str = "") -> int:
             if (workspace / "metrics/train" / f.name).is_file()]
     for name in done:
         for sub in ("eval", "train"):
-            shutil.copyfile(workspace / "metrics" / sub / name, folder / "metrics" / sub / name)
+            compact(workspace / "metrics" / sub / name, folder / "metrics" / sub / name)
     return len(done)
+
+
+def compact(src: Path, dest: Path) -> None:
+    """`src`'s JSON written to `dest` without indentation (keys sorted, as io.write_json does)."""
+    io.write_text(dest, json.dumps(json.loads(src.read_text()), separators=(",", ":"), sort_keys=True) + "\n")
 
 
 def formats(cfg: config.Config, all_rows: dict, metrics: Path) -> list[str]:
