@@ -18,7 +18,8 @@ def _write(folder, params, values):
     s = params["synthetic"]
     lengths = [*s["eval_lengths"], *s["curve_lengths"], *s["far_lengths"]]
     for (task, pe, seed), v in values.items():
-        m = {str(L): {"token_acc": min(1.0, v + 0.5), "exact_match": v, "loss": 1.0} for L in lengths}
+        m = {str(L): {"token_acc": min(1.0, v + 0.5), "exact_match": v, "loss": 1.0, "targets": 10,
+                      "per_seq": {"right": [10, 10, 9, 10]}} for L in lengths}  # 0.25 wrong per sequence
         variants = {"yarn": {str(L): {"token_acc": 1.0, "exact_match": 1.0} for L in lengths}} if pe == "rope" else {}
         (folder / f"metrics/eval/{task}_{pe}_s{seed}.json").write_text(json.dumps(
             {"task": task, "pe": pe, "seed": seed, "lengths": m, "variants": variants}))
@@ -171,6 +172,8 @@ def test_the_report_section_gives_each_part_its_device_bars_and_claims(tmp_path)
     assert "notes" not in text
     assert f"- copy, solved at {T} (mean exact match >= 90%): rope; best rope at 96.0 %." in text
     assert f"- copy, exact match at {4 * T}: rope > learned" in text  # 3 seeds, separated
+    assert f"- copy, slips at {4 * T}: lowest per-target error rate rope, 2.500 %, 5x the 0.513 % that 95 % " \
+        "exact match over 10 targets allows" in text  # learned: below 90 % per token, not a candidate
     assert "- copy: fewer than 2 PEs with 3 seeds or more, so nothing is compared." in text  # the 1-seed part
     _write_imdb(tmp_path / "study/imdb", params, {(pe, s): (0.8, 0.8 - (pe == "learned") * (0.1 + 0.01 * s))
                                                   for pe in ("rope", "learned") for s in range(3)})

@@ -31,6 +31,7 @@ from posenc.data.synthetic import is_blank
 from posenc.reporting import stats
 from posenc.reporting.claims import comparisons, sentence
 from posenc.reporting.results import key, parent_pe, rows_of
+from posenc.reporting.slips import slip_lines
 from posenc.reporting.sweep import part_rows, part_section, part_sweep
 
 SOLVED_EXACT = 0.9  # issue 15's bar: exact match at the training length, mean over seeds
@@ -288,6 +289,8 @@ def summary(folder: Path, metrics: Path) -> str:
                  for pe in cfg.pes if any((task, pe, s) in trains for s in cfg.seeds)]
         lines += [f"- First step with validation exact match >= {cfg.train.solved_exact} (per seed): "
                   + ", ".join(speed) + ".", ""]
+        lines += slip_lines(evals, task, list(rows), list(cfg.seeds), [*cfg.synthetic.eval_lengths,
+                            *cfg.synthetic.far_lengths], FAR_EXACT, 4 * T)
         full = {n: r for n, r in rows.items() if r["seeds"] == list(cfg.seeds)}
         results = {"seeds": list(cfg.seeds), "tasks": {task: full}}
         longer = [L for L in (*cfg.synthetic.eval_lengths, *cfg.synthetic.far_lengths) if L > T]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from posenc import config
 from posenc.artifacts import IMDB
-from posenc.reporting import partial, stats
+from posenc.reporting import partial, slips, stats
 from posenc.reporting.claims import comparisons, sentence
 from posenc.reporting.results import key
 from posenc.reporting.sweep import part_rows, part_sweep, part_verdict
@@ -36,6 +36,9 @@ def synthetic_lines(folder: Path, metrics: Path) -> list[str]:
     longer = [L for L in (*cfg.synthetic.eval_lengths, *cfg.synthetic.far_lengths) if L > T]
     for task, rows in partial.cells(cfg, evals).items():
         out += partial.bars(cfg, task, rows, partial.lookup3(metrics, task))
+        lengths = [*cfg.synthetic.eval_lengths, *cfg.synthetic.far_lengths]
+        if slipped := slips.slip_rows(evals, task, list(rows), list(cfg.seeds), lengths, 4 * T):
+            out.append(slips.verdict(task, slipped, partial.FAR_EXACT, 4 * T))
         full = {n: r for n, r in rows.items() if r["seeds"] == list(cfg.seeds)}
         if len(full) < 2 or len(cfg.seeds) < stats.MIN_SEEDS or 4 * T not in longer:
             out.append(f"- {task}: fewer than 2 PEs with {stats.MIN_SEEDS} seeds or more, so nothing is compared.")
