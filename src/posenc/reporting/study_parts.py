@@ -33,10 +33,10 @@ def synthetic_lines(folder: Path, metrics: Path) -> list[str]:
     """Bars and the claims at 4x the training length, per task of the part."""
     cfg, evals, _ = partial.load(folder)
     T, out = cfg.synthetic.train_max_len, []
-    longer = [L for L in (*cfg.synthetic.eval_lengths, *cfg.synthetic.far_lengths) if L > T]
+    lengths = [*cfg.synthetic.eval_lengths, *cfg.synthetic.far_lengths]
+    longer = [L for L in lengths if L > T]
     for task, rows in partial.cells(cfg, evals).items():
         out += partial.bars(cfg, task, rows, partial.lookup3(metrics, task))
-        lengths = [*cfg.synthetic.eval_lengths, *cfg.synthetic.far_lengths]
         if slipped := slips.slip_rows(evals, task, list(rows), list(cfg.seeds), lengths, 4 * T):
             out.append(slips.verdict(task, slipped, partial.FAR_EXACT, 4 * T))
         full = {n: r for n, r in rows.items() if r["seeds"] == list(cfg.seeds)}
