@@ -64,9 +64,10 @@ def test_bad_study_params_is_one_line_and_does_nothing(tmp_path, monkeypatch, ca
 def test_gpu_driver_runs_its_queue_in_order_and_returns_each_model(tmp_path):
     """study/gpu/drive.py (the device runs' driver): the jobs named in QUEUE, in that order (a model of the
     learning-rate sweep among them), each model's metrics copied to $OUT as soon as it is done, and nothing
-    outside the queue trained."""
+    outside the queue trained; MPS=1 where the MPS daemon is missing runs on without it and says so."""
     import json
     import os
+    import shutil
     import subprocess
     import sys
 
@@ -77,7 +78,8 @@ def test_gpu_driver_runs_its_queue_in_order_and_returns_each_model(tmp_path):
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
     out, queue = tmp_path / "out", [["copy", "rope", 0], ["copy", "rope", 0, 0.004], ["copy", "learned", 1]]
     out.mkdir()
-    env = {**os.environ, "OUT": str(out), "WS": str(tmp_path / "ws"), "QUEUE": json.dumps(queue), "EST": "1"}
+    env = {**os.environ, "OUT": str(out), "WS": str(tmp_path / "ws"), "QUEUE": json.dumps(queue), "EST": "1",
+           "MPS": "1"}
     run = subprocess.run([sys.executable, "study/gpu/drive.py", "600", "1", str(tmp_path / "p.yaml")], cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
@@ -90,3 +92,6 @@ def test_gpu_driver_runs_its_queue_in_order_and_returns_each_model(tmp_path):
     assert json.loads((out / "metrics/eval/copy_rope_lr0.004_s0.json").read_text())["lr"] == 0.004
     assert json.loads((out / "metrics/eval/copy_learned_s1.json").read_text())["seed"] == 1
     assert (out / "metrics/runtime.json").exists() and (out / "study_gpu.tar.gz").exists()
+    if not shutil.which("nvidia-cuda-mps-control"):
+        assert "MPS: requested, did not start" in run.stdout
+        assert json.loads((out / "jobs.json").read_text())["summary"]["mps"] is False

@@ -4,7 +4,11 @@ $OUT/study_gpu.tar.gz (metrics, timings, logs, jobs.json); each finished model's
 to $OUT/metrics/ at once, so a run cut by the device's time limit still brings back what it finished.
 QUEUE='[[task, pe, seed], ...]' (or a file holding that list) runs those jobs in that order instead of
 every (task, seed, pe) not in DONE; an item [task, pe, seed, lr] is a model of the learning-rate sweep
-(stages/train_lr.py then stages/evaluate_lr.py: the headline task, the first seed, lr from lr_sweep)."""
+(stages/train_lr.py then stages/evaluate_lr.py: the headline task, the first seed, lr from lr_sweep).
+MPS=1 starts NVIDIA's Multi-Process Service daemon first (a user-space server: the card's compute mode and
+other settings stay as they are): without it the K processes' kernels take turns on the GPU (time-slicing),
+so K small models are no faster than one after another once the GPU is always busy; with it their kernels
+can run side by side. If the daemon does not start, the run goes on without it and says so (summary "mps")."""
 import hashlib, json, os, shutil, subprocess, sys, tarfile, threading, time
 from pathlib import Path
 
@@ -33,6 +37,27 @@ params = yaml.safe_load((ws / "params.yaml").read_text())
 env = {**os.environ, "PYTHONPATH": f"{ws / 'src'}:{stub}:{os.environ.get('PYTHONPATH', '')}", "OMP_NUM_THREADS": "1",
        "PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1"}
 jobs_log, lock = [], threading.Lock()
+
+
+def start_mps():
+    """Start the MPS control daemon with its pipes in the workspace; True if it answers."""
+    if os.environ.get("MPS") != "1":
+        return False
+    if not shutil.which("nvidia-cuda-mps-control"):
+        print("MPS: requested, did not start (no nvidia-cuda-mps-control): running without it", flush=True)
+        return False
+    for key, sub in (("CUDA_MPS_PIPE_DIRECTORY", "mps_pipe"), ("CUDA_MPS_LOG_DIRECTORY", "mps_log")):
+        (ws / sub).mkdir(exist_ok=True)
+        env[key] = os.environ[key] = str(ws / sub)
+    up = subprocess.run(["nvidia-cuda-mps-control", "-d"], capture_output=True, text=True).returncode == 0
+    if up:  # the daemon answers on its pipe (the server itself starts with the first CUDA client)
+        up = subprocess.run(["nvidia-cuda-mps-control"], input="get_default_active_thread_percentage\n",
+                            capture_output=True, text=True, timeout=30).returncode == 0
+    print(f"MPS: {'on' if up else 'requested, did not start: running without it'}", flush=True)
+    return up
+
+
+mps = start_mps()
 
 
 def run(args, name):
@@ -101,8 +126,10 @@ for t in threads:
 for t in threads:
     t.join()
 smi.terminate()
+if mps:
+    subprocess.run(["nvidia-cuda-mps-control"], input="quit\n", text=True, timeout=60)
 again = ws / "models/copy_learned_s0.pt"
-summary = {"K": K, "solo_job_s": solo, "jobs_done": len(jobs_log), "left": len(queue), "wall_s": round(time.time() - T0, 1),
+summary = {"K": K, "mps": mps, "solo_job_s": solo, "jobs_done": len(jobs_log), "left": len(queue), "wall_s": round(time.time() - T0, 1),
            "first_md5": first_md5, "again_md5": hashlib.md5(again.read_bytes()).hexdigest() if again.exists() else None,
            "runtime": json.loads((ws / "metrics/runtime.json").read_text())}
 (ws / "logs/jobs.json").write_text(json.dumps({"summary": summary, "jobs": jobs_log}, indent=1))
