@@ -249,3 +249,48 @@ def test_rows_in_loss_counts_the_steps_whose_targets_reach_each_row(mix, tiny_cf
     first, *_, last = [int(p) for p in share]
     assert (first, last) == (n_full, 2 * n_full - 1)  # copy predicts its targets from SEP onwards
     assert share[str(first)] == share[str(last)] == 0.5  # a source of 1 token reaches neither row
+
+
+@pytest.fixture(scope="module")
+def roles():
+    return _bench_script("head_roles")
+
+
+def test_a_previous_token_head_scores_one_and_an_even_spread_scores_the_reference(roles):
+    import torch
+    T = 12
+    prev = torch.zeros(1, 1, T, T)
+    prev[0, 0, 0, 0] = 1.0
+    prev[0, 0, torch.arange(1, T), torch.arange(T - 1)] = 1.0  # query t -> key t - 1
+    even = torch.tril(torch.ones(T, T)) / torch.arange(1, T + 1)[:, None]  # query t -> keys 0..t evenly
+    out = roles.head_roles([torch.cat([prev, even[None, None]], 1)], n=None)  # one layer, two heads
+    assert out["prev"] == [[1.0, out["uniform"]]] and out["source"] is None
+    assert out["first"][0][0] == round(1 / (T - 1), 4)  # only query 1's predecessor is key 0
+    assert 0 < out["uniform"] < 0.5
+
+
+def test_a_copy_head_is_found_at_the_source_key(roles):
+    import torch
+    n, T = 5, 11  # source a1..a5, SEP, then the copy: target query t reads key t - n
+    w = torch.zeros(1, 1, T, T)
+    w[0, 0, torch.arange(T), torch.arange(T)] = 1.0
+    w[0, 0, torch.arange(n, 2 * n), torch.arange(0, n)] = 1.0
+    w[0, 0, torch.arange(n, 2 * n), torch.arange(n, 2 * n)] = 0.0
+    out = roles.head_roles([w], n=n)
+    assert out["source"] == [[1.0]] and out["prev"] == [[0.0]]
+
+
+def test_head_roles_of_a_trained_model_have_one_number_per_layer_and_head(roles, tiny_cfg, tmp_path):
+    from posenc import io
+    from posenc.data import synthetic
+    from posenc.engine.lm import train_lm
+    from posenc.engine.runtime import resolve
+
+    io.save_npz(tmp_path / "copy.npz", synthetic.generate(tiny_cfg.synthetic, "copy", tiny_cfg.seed))
+    splits = synthetic.load(tmp_path / "copy.npz", "copy", tiny_cfg.synthetic.vocab_size)
+    model = train_lm(tiny_cfg, "nope", "copy", splits, 0, progress=False, rt=resolve("float32"))["model"]
+    out = roles.probe(model, splits, "copy", tiny_cfg, size=4)
+    shape = [tiny_cfg.model.n_heads] * tiny_cfg.model.n_layers
+    for key in ("prev", "first", "source"):
+        assert [len(layer) for layer in out[key]] == shape
+        assert all(0 <= x <= 1 for layer in out[key] for x in layer)
