@@ -95,3 +95,18 @@ def test_gpu_driver_runs_its_queue_in_order_and_returns_each_model(tmp_path):
     if not shutil.which("nvidia-cuda-mps-control"):
         assert "MPS: requested, did not start" in run.stdout
         assert json.loads((out / "jobs.json").read_text())["summary"]["mps"] is False
+
+
+def test_committed_device_queues_name_only_models_of_the_study():
+    """Every queue a device run takes (study/gpu*/queue_*.json) names a task, PE and seed of study/params.yaml
+    (and a sweep item, a rate of its lr_sweep on the headline task), so a queue cannot go stale silently."""
+    import json
+
+    params = yaml.safe_load((ROOT / "study/params.yaml").read_text())
+    queues = sorted(ROOT.glob("study/gpu*/queue_*.json"))
+    assert queues
+    for q in queues:
+        for task, pe, seed, *lr in json.loads(q.read_text()):
+            assert task in params["synthetic"]["tasks"] and pe in params["pes"] and seed in params["seeds"], (q, task, pe)
+            if lr:
+                assert task == params["synthetic"]["headline_task"] and lr[0] in params["lr_sweep"], (q, lr)
