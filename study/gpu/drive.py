@@ -53,6 +53,10 @@ def start_mps():
     if up:  # the daemon answers on its pipe (the server itself starts with the first CUDA client)
         up = subprocess.run(["nvidia-cuda-mps-control"], input="get_default_active_thread_percentage\n",
                             capture_output=True, text=True, timeout=30).returncode == 0
+    if not up:  # workers must not look for a daemon that does not answer
+        subprocess.run(["nvidia-cuda-mps-control"], input="quit\n", text=True, capture_output=True, timeout=60)
+        for key in ("CUDA_MPS_PIPE_DIRECTORY", "CUDA_MPS_LOG_DIRECTORY"):
+            env.pop(key, None), os.environ.pop(key, None)
     print(f"MPS: {'on' if up else 'requested, did not start: running without it'}", flush=True)
     return up
 
