@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
-from pe_sweep import changed, run_args  # noqa: E402
+from pe_sweep import changed, run_args, sweep_splits  # noqa: E402
 from time_to_accuracy import cpu_model  # noqa: E402
 
 from posenc import config, io  # noqa: E402
@@ -72,11 +72,9 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=64, help="evaluation sequences probed")
     args = run_args(ap, "study/params.yaml", "bench/head_roles.json").parse_args()
     cfg, done = changed(config.load(args.params), args.items)
-    data = Path(tempfile.gettempdir()) / "posenc_sweep" / f"{args.task}.npz"  # as pe_sweep: deterministic in the seed
+    data = Path(tempfile.gettempdir()) / "posenc_sweep" / f"{args.task}.npz"  # pe_sweep's sets
     data.parent.mkdir(exist_ok=True)
-    if not data.exists():
-        io.save_npz(data, synthetic.generate(cfg.synthetic, args.task, cfg.seed))
-    splits = synthetic.load(data, args.task, cfg.synthetic.vocab_size)
+    splits = sweep_splits(cfg, args.task, data)
     rt = resolve(cfg.runtime.dtype)
     for pe in args.pes:
         model = train_lm(cfg, pe, args.task, splits, args.seed, progress=False, rt=rt)["model"]

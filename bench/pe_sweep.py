@@ -50,11 +50,16 @@ def changed(base: config.Config, items: list[str]) -> tuple[config.Config, dict]
     return config.from_dict(d), done
 
 
-def run(cfg: config.Config, pe: str, task: str, seed: int, data: Path) -> dict:
-    """Train and evaluate one model; its numbers (fractions) and wall times."""
+def sweep_splits(cfg: config.Config, task: str, data: Path) -> dict:
+    """The task's sets, generated into `data` the first time (deterministic in params' seed), then loaded."""
     if not data.exists():
         io.save_npz(data, synthetic.generate(cfg.synthetic, task, cfg.seed))
-    splits = synthetic.load(data, task, cfg.synthetic.vocab_size)
+    return synthetic.load(data, task, cfg.synthetic.vocab_size)
+
+
+def run(cfg: config.Config, pe: str, task: str, seed: int, data: Path) -> dict:
+    """Train and evaluate one model; its numbers (fractions) and wall times."""
+    splits = sweep_splits(cfg, task, data)
     rt = resolve(cfg.runtime.dtype)
     start = time.perf_counter()
     out = train_lm(cfg, pe, task, splits, seed, progress=False, rt=rt)
