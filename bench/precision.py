@@ -6,8 +6,10 @@ float32 on a CPU without it). The yardstick is the seed-to-seed spread of the sa
 (--seeds, a folder of <task>_<pe>_s<seed>.json evaluations with several seeds): for every task, PE and
 evaluation length, the difference between the two precisions next to the standard deviation over seeds.
 IMDb has no seeds in any committed run yet, so its differences are listed without a yardstick.
+The same comparison serves two runs of one precision on two CPUs (the CPU's own bf16 kernels differ).
 
     python bench/precision.py --ref b9dc5d9      # -> bench/precision.json, and a markdown table on stdout
+    python bench/precision.py --ref HEAD --seeds study/gpu_long/metrics/eval --out bench/cross_cpu.json
 """
 
 import argparse
@@ -78,9 +80,16 @@ def markdown(table: list[dict], ref_dtype: str, new_dtype: str) -> str:
     return "\n".join(lines)
 
 
+def label(runtime: dict, fallback: str) -> str:
+    """A run's column heading: its precision, and the CPU flags that decided it where there were any."""
+    flags = "+".join(runtime.get("native_bf16") or [])
+    return f"{runtime['dtype']} ({flags})" if "dtype" in runtime and flags else runtime.get("dtype", fallback)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ref", required=True, help="git revision whose committed metrics/eval is the other precision")
+    ap.add_argument("--ref", required=True,
+                    help="git revision whose committed metrics/eval is the other run (other precision or CPU)")
     ap.add_argument("--seeds", default="study/gpu/metrics/eval", help="evaluations of several seeds per model")
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--out", default="bench/precision.json")
@@ -101,7 +110,7 @@ def main() -> None:
     out = {"ref": args.ref, "ref_runtime": ref_rt, "new_runtime": new_rt, "seeds_from": args.seeds,
            "summary": summary(table), "synthetic": table, "imdb": imdb_diffs(iref, inew)}
     io.write_json(args.out, out)
-    print(markdown(table, ref_rt.get("dtype", args.ref), new_rt.get("dtype", "work tree")))
+    print(markdown(table, label(ref_rt, args.ref), label(new_rt, "work tree")))
     for m, s in out["summary"].items():
         print(f"{m}: {s['within_1sd']}/{s['cells']} within one seed SD, {s['within_2sd']}/{s['cells']} within two; "
               f"median |difference| {s['median_abs_diff']:.2f} points, median seed SD {s['median_seed_sd']:.2f}")

@@ -72,6 +72,14 @@ def test_precision_rows_set_each_difference_beside_the_seed_spread(precision):
     assert s["token_acc"]["within_1sd"] == 2 and s["token_acc"]["max_abs_diff"] == pytest.approx(1.0)
 
 
+def test_precision_labels_two_runs_of_one_precision_by_the_cpu_flags_that_chose_it(precision):
+    epyc = {"dtype": "bfloat16", "native_bf16": ["avx512_bf16"]}
+    xeon = {"dtype": "bfloat16", "native_bf16": ["avx512_bf16", "amx_bf16"]}
+    assert precision.label(epyc, "ref") != precision.label(xeon, "ref")
+    assert precision.label({"dtype": "float32", "native_bf16": []}, "ref") == "float32"
+    assert precision.label({}, "HEAD") == "HEAD"
+
+
 @pytest.fixture(scope="module")
 def sweep():
     return _bench_script("pe_sweep")
