@@ -70,6 +70,17 @@ def run(cfg: config.Config, pe: str, task: str, seed: int, data: Path) -> dict:
             "eval": {L: {k: s[k] for k in ("token_acc", "exact_match")} for L, s in scores.items()}}
 
 
+def merged(old: dict, tag: str, result: dict, params: str) -> dict:
+    """The output file with `result` added under `tag`. Each run names its CPU; the file's own `cpu_model`
+    does too while every run agrees (a run from before runs named theirs gets the file's), and says
+    "mixed" once they do not, so a run from another machine never relabels the earlier ones."""
+    runs = {t: {**r, "cpu_model": r.get("cpu_model", old.get("cpu_model"))} for t, r in old["runs"].items()}
+    runs[tag] = result
+    cpus = {r["cpu_model"] for r in runs.values()}
+    return {"cpu_model": cpus.pop() if len(cpus) == 1 else "mixed: see each run's cpu_model",
+            "threads": torch.get_num_threads(), "torch": torch.__version__, "params": params, "runs": runs}
+
+
 def run_args(ap: argparse.ArgumentParser, params: str, out: str) -> argparse.ArgumentParser:
     """The options of one training run: params keys changed (--set), task, seed, params file, output."""
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", dest="items",
@@ -89,10 +100,9 @@ def main() -> None:
     cfg, done = changed(config.load(args.params), args.items)
     data = Path(tempfile.gettempdir()) / "posenc_sweep" / f"{args.task}.npz"  # deterministic in params' seed
     data.parent.mkdir(exist_ok=True)
-    result = {**run(cfg, args.pe, args.task, args.seed, data), "set": done}
+    result = {**run(cfg, args.pe, args.task, args.seed, data), "set": done, "cpu_model": cpu_model()}
     old = io.read_json(args.out) if Path(args.out).exists() else {"runs": {}}
-    io.write_json(args.out, {"cpu_model": cpu_model(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-                             "params": args.params, "runs": {**old["runs"], args.tag: result}})
+    io.write_json(args.out, merged(old, args.tag, result, args.params))
     said = ", ".join(f"@{L} {v['token_acc']:.4f} / {v['exact_match']:.3f}" for L, v in result["eval"].items())
     print(f"{args.tag}: {args.pe} on {args.task}, seed {args.seed}: token acc / exact {said}; "
           f"trained in {result['train_wall_s']:.0f} s")

@@ -99,6 +99,16 @@ def test_a_wrong_sweep_key_is_a_one_line_error_before_any_training(sweep, tiny_c
         sweep.changed(tiny_cfg, [item])
 
 
+def test_a_sweep_run_from_another_cpu_never_relabels_the_earlier_runs(sweep):
+    old = {"cpu_model": "AMD EPYC", "runs": {"a": {"seed": 0}}}
+    same = sweep.merged(old, "b", {"seed": 1, "cpu_model": "AMD EPYC"}, "study/params.yaml")
+    assert same["cpu_model"] == "AMD EPYC" and set(same["runs"]) == {"a", "b"}
+    other = sweep.merged(old, "c", {"seed": 2, "cpu_model": "Intel Xeon"}, "study/params.yaml")
+    assert other["runs"]["a"]["cpu_model"] == "AMD EPYC" and other["runs"]["c"]["cpu_model"] == "Intel Xeon"
+    assert other["cpu_model"].startswith("mixed")
+    assert sweep.merged(old, "a", {"seed": 3, "cpu_model": "Intel Xeon"}, "p")["cpu_model"] == "Intel Xeon"  # replaced
+
+
 def test_a_sweep_run_scores_every_evaluation_length(sweep, tiny_cfg, tmp_path):
     cfg, _ = sweep.changed(tiny_cfg, ["pe.hard_alibi.windows=[2, 3]", "runtime.dtype=float32"])
     out = sweep.run(cfg, "hard_alibi", "copy", 0, tmp_path / "copy.npz")
