@@ -72,8 +72,8 @@ def imdb_diffs(ref: dict, new: dict) -> list[dict]:
             for n in sorted(set(ref) & set(new)) for L in sorted(new[n]["lengths"], key=int)]
 
 
-def markdown(table: list[dict], ref_dtype: str, new_dtype: str) -> str:
-    lines = [f"| model | length | metric | {ref_dtype} | {new_dtype} | difference | seeds | seed SD |",
+def markdown(table: list[dict], ref_label: str, new_label: str) -> str:
+    lines = [f"| model | length | metric | {ref_label} | {new_label} | difference | seeds | seed SD |",
              "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['model']} | {r['length']} | {r['metric']} | {r['ref']:.1f} | {r['new']:.1f} | {r['diff']:+.1f} | "
               f"{' / '.join(f'{s:.1f}' for s in r['seeds'])} | {r['seed_sd']:.1f} |" for r in table]
