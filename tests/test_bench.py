@@ -312,3 +312,41 @@ def test_head_roles_of_a_trained_model_have_one_number_per_layer_and_head(roles,
     for key in ("prev", "first", "source"):
         assert [len(layer) for layer in out[key]] == shape
         assert all(0 <= x <= 1 for layer in out[key] for x in layer)
+
+
+@pytest.fixture(scope="module")
+def layered():
+    return _bench_script("layer0_windows")
+
+
+def _layered_model(layered, first, rest):
+    import torch
+
+    from conftest import tiny_spec
+
+    layered.FirstLayerWindowed.FIRST, layered.FirstLayerWindowed.REST = tuple(first), tuple(rest)
+    torch.manual_seed(0)
+    return layered.FirstLayerWindowed(tiny_spec("hard_alibi", pe_params={"windows": [2, 3, 4]})).eval()
+
+
+def test_the_same_windows_in_every_layer_is_the_pipelines_hard_alibi(layered):
+    import torch
+
+    from conftest import tiny_spec
+    from posenc.nn.backbone import build_model
+
+    torch.manual_seed(0)
+    plain = build_model(tiny_spec("hard_alibi", pe_params={"windows": [2, 3, 4]})).eval()
+    idx = torch.randint(0, 12, (2, 20))
+    assert torch.equal(_layered_model(layered, [2, 3, 4], [2, 3, 4])(idx), plain(idx))
+    assert not torch.equal(_layered_model(layered, [2, 3, 4, 5], [2, 3, 4])(idx), plain(idx))
+
+
+def test_layer_0_keeps_every_head_in_its_window_and_layer_1_follows_rest(layered):
+    import torch
+
+    _, (w0, w1) = _layered_model(layered, [2, 3, 4, 5], [3])(torch.randint(0, 12, (2, 16)), need_weights=True)
+    i, j = torch.meshgrid(torch.arange(16), torch.arange(16), indexing="ij")  # w: (B, H, T, T)
+    for h, w in enumerate((2, 3, 4, 5)):
+        assert (w0[:, h][:, i - j >= w] == 0).all() and (w0[:, h][:, (i - j >= 0) & (i - j < w)] > 0).all()
+    assert (w1[:, 0][:, i - j >= 3] == 0).all() and (w1[:, 1:][:, :, i - j >= 5] > 0).all()
