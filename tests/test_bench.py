@@ -350,3 +350,35 @@ def test_layer_0_keeps_every_head_in_its_window_and_layer_1_follows_rest(layered
     for h, w in enumerate((2, 3, 4, 5)):
         assert (w0[:, h][:, i - j >= w] == 0).all() and (w0[:, h][:, (i - j >= 0) & (i - j < w)] > 0).all()
     assert (w1[:, 0][:, i - j >= 3] == 0).all() and (w1[:, 1:][:, :, i - j >= 5] > 0).all()
+
+
+@pytest.fixture(scope="module")
+def collisions():
+    return _bench_script("key_collisions")
+
+
+def test_keys_count_every_position_a_target_query_sees(collisions):
+    # copy with n = 4: [a1..a4, SEP, a1..a4], 9 tokens; the 4 targets are predicted at positions 4..7,
+    # whose queries see 5, 6, 7, 8 keys
+    assert collisions.mean_keys(9, 4) == 6.5
+    assert collisions.mean_keys(13, 8) == 8.5  # duplicate, n = 4: targets predicted at positions 4..11
+
+
+def test_per_key_rates_split_the_repeated_pairs_from_the_other_errors(collisions, tmp_path):
+    import json
+    import math
+
+    per_seq = {"right": [4, 3, 2, 4], "wrong_at_pairs": [0, 1, 0, 0], "pairs": [1, 2, 0, 0]}
+    at_9 = {"n_seqs": 4, "targets": 4, "seq_len": 9, "per_seq": per_seq}
+    no_pairs = {"n_seqs": 4, "targets": 8, "seq_len": 17, "per_seq": {"right": [8] * 4}}
+    path = tmp_path / "copy_x_s0.json"
+    path.write_text(json.dumps({"task": "copy", "pe": "x", "seed": 0, "lengths": {"9": at_9, "17": no_pairs}}))
+    m = collisions.model_rates(path)
+    assert list(m["lengths"]) == ["9"]  # a length without error records is left out
+    r = m["lengths"]["9"]
+    assert r["pair_error"] == pytest.approx(1 / 3) and r["other_error"] == pytest.approx(2 / 13)
+    assert r["other_error_per_key"] == pytest.approx(2 / 13 / 6.5)
+    assert math.exp(-r["per_key_for_95_exact"] * 6.5 * 4) == pytest.approx(0.95)
+    path.write_text(json.dumps({"lengths": {}}))
+    with pytest.raises(Exception, match="copy_x_s0.json: not an evaluation file"):
+        collisions.model_rates(path)
