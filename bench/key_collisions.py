@@ -11,7 +11,9 @@ a separate cause), the error rate elsewhere ("other"), the mean number of keys a
 (a causal model: the query predicting the target at sequence position p sees p keys, itself
 included; the targets are the last `targets` tokens), other / keys, and the per-key rate at which a
 sequence of that length would be copied exactly 95 % of the time with no other error (issue 16's bar:
--ln 0.95 slips per sequence). Nothing is trained or run.
+-ln 0.95 slips per sequence). It also predicts each length's exact match from the shortest length's
+rates alone (predicted_exact): where the prediction holds, nothing but the number of keys and of
+repeated pairs changed with the length. Nothing is trained or run.
 
     python bench/key_collisions.py study/cpu_bf16/metrics/eval/*_hard_alibi_s*.json \\
         study/gpu_long/metrics/eval/copy_{hard_alibi,fire}_s*.json --out bench/key_collisions.json
@@ -51,12 +53,25 @@ def length_rates(e: dict) -> dict | None:
             "per_key_for_95_exact": BAR_SLIPS / (e["targets"] * keys)}
 
 
+def predicted_exact(base: dict, r: dict, n_seqs: int, targets: int) -> float:
+    """Exact match at a length predicted from the rates measured at a shorter one (`base`): independent
+    slips, other errors at base's per-key rate over this length's keys, repeated pairs at base's error
+    rate over this length's pairs. Where it holds, nothing but the number of keys and pairs changed."""
+    pair = (base["pair_error"] or 0.0) * r["pair_targets"] / n_seqs
+    return float(np.exp(-(base["other_error_per_key"] * r["mean_keys"] * targets + pair)))
+
+
 def model_rates(path: Path) -> dict:
-    """One evaluation file (a model) -> {"task", "pe", "seed", "lengths": {L: length_rates}}."""
+    """One evaluation file (a model) -> {"task", "pe", "seed", "lengths": {L: length_rates, with
+    "exact_match" and "predicted_exact" from the shortest length with records}}."""
     d = io.read_json(path)
     try:
-        lengths = {L: r for L, e in sorted(d["lengths"].items(), key=lambda kv: int(kv[0]))
-                   if (r := length_rates(e)) is not None}
+        evals = {L: e for L, e in sorted(d["lengths"].items(), key=lambda kv: int(kv[0]))}
+        lengths = {L: r for L, e in evals.items() if (r := length_rates(e)) is not None}
+        base = next(iter(lengths.values()), None)
+        for L, r in lengths.items():
+            e = evals[L]
+            r.update(exact_match=e["exact_match"], predicted_exact=predicted_exact(base, r, e["n_seqs"], e["targets"]))
         return {"task": d["task"], "pe": d["pe"], "seed": d["seed"], "lengths": lengths}
     except (KeyError, TypeError) as err:
         raise DataError(f"{path}: not an evaluation file with error records ({err})") from err
@@ -72,7 +87,8 @@ def main() -> None:
     for p, m in models.items():
         cells = ", ".join(f"@{L} {r['other_error'] * 100:.3f} % / {r['mean_keys']:.0f} keys = "
                           f"{r['other_error_per_key'] * 1e6:.2f}e-6 (95 % exact: "
-                          f"{r['per_key_for_95_exact'] * 1e6:.2f}e-6)" for L, r in m["lengths"].items())
+                          f"{r['per_key_for_95_exact'] * 1e6:.2f}e-6; exact {r['exact_match'] * 100:.1f} %, "
+                          f"predicted {r['predicted_exact'] * 100:.1f})" for L, r in m["lengths"].items())
         print(f"{m['task']} {m['pe']} s{m['seed']} ({p}): other errors per target / keys: {cells}")
 
 

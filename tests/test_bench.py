@@ -369,8 +369,8 @@ def test_per_key_rates_split_the_repeated_pairs_from_the_other_errors(collisions
     import math
 
     per_seq = {"right": [4, 3, 2, 4], "wrong_at_pairs": [0, 1, 0, 0], "pairs": [1, 2, 0, 0]}
-    at_9 = {"n_seqs": 4, "targets": 4, "seq_len": 9, "per_seq": per_seq}
-    no_pairs = {"n_seqs": 4, "targets": 8, "seq_len": 17, "per_seq": {"right": [8] * 4}}
+    at_9 = {"n_seqs": 4, "targets": 4, "seq_len": 9, "exact_match": 0.5, "per_seq": per_seq}
+    no_pairs = {"n_seqs": 4, "targets": 8, "seq_len": 17, "exact_match": 1.0, "per_seq": {"right": [8] * 4}}
     path = tmp_path / "copy_x_s0.json"
     path.write_text(json.dumps({"task": "copy", "pe": "x", "seed": 0, "lengths": {"9": at_9, "17": no_pairs}}))
     m = collisions.model_rates(path)
@@ -379,6 +379,16 @@ def test_per_key_rates_split_the_repeated_pairs_from_the_other_errors(collisions
     assert r["pair_error"] == pytest.approx(1 / 3) and r["other_error"] == pytest.approx(2 / 13)
     assert r["other_error_per_key"] == pytest.approx(2 / 13 / 6.5)
     assert math.exp(-r["per_key_for_95_exact"] * 6.5 * 4) == pytest.approx(0.95)
+    assert r["predicted_exact"] == pytest.approx(math.exp(-(2 / 13 * 4 + 1 / 3 * 3 / 4)))  # at its own length
     path.write_text(json.dumps({"lengths": {}}))
     with pytest.raises(Exception, match="copy_x_s0.json: not an evaluation file"):
         collisions.model_rates(path)
+
+
+def test_predicted_exact_scales_other_errors_by_keys_and_pair_errors_by_pairs(collisions):
+    import math
+
+    base = {"other_error_per_key": 1e-4, "pair_error": 0.1}
+    longer = {"mean_keys": 300.0, "pair_targets": 40}
+    assert collisions.predicted_exact(base, longer, 10, 200) == pytest.approx(math.exp(-(1e-4 * 300 * 200 + 0.4)))
+    assert collisions.predicted_exact({**base, "pair_error": None}, longer, 10, 200) == pytest.approx(math.exp(-6.0))
