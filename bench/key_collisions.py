@@ -17,6 +17,7 @@ repeated pairs changed with the length. Nothing is trained or run.
 
     python bench/key_collisions.py study/cpu_bf16/metrics/eval/*_hard_alibi_s*.json \\
         study/gpu_long/metrics/eval/copy_{hard_alibi,fire}_s*.json --out bench/key_collisions.json
+    python bench/key_collisions.py "bench/slip_budget.json#hard_alibi_steps12000_errors" --out ...   # a sweep run
 """
 
 import argparse
@@ -61,10 +62,23 @@ def predicted_exact(base: dict, r: dict, n_seqs: int, targets: int) -> float:
     return float(np.exp(-(base["other_error_per_key"] * r["mean_keys"] * targets + pair)))
 
 
-def model_rates(path: Path) -> dict:
-    """One evaluation file (a model) -> {"task", "pe", "seed", "lengths": {L: length_rates, with
-    "exact_match" and "predicted_exact" from the shortest length with records}}."""
-    d = io.read_json(path)
+def read(source: str) -> dict:
+    """An evaluation file (metrics/eval/<task>_<pe>_s<seed>.json), or one run of a bench/pe_sweep.py output
+    kept with --errors (`file.json#tag`), as {"task", "pe", "seed", "lengths": {L: evaluation}}."""
+    path, _, tag = source.partition("#")
+    d = io.read_json(Path(path))
+    if not tag:
+        return d
+    run = d.get("runs", {}).get(tag)
+    if run is None:
+        raise DataError(f"{path}: no run {tag!r}")
+    return {"task": run["task"], "pe": run["pe"], "seed": run["seed"], "lengths": run["eval"]}
+
+
+def model_rates(source: str) -> dict:
+    """One model -> {"task", "pe", "seed", "lengths": {L: length_rates, with "exact_match" and
+    "predicted_exact" from the shortest length with records}}."""
+    d = read(str(source))
     try:
         evals = {L: e for L, e in sorted(d["lengths"].items(), key=lambda kv: int(kv[0]))}
         lengths = {L: r for L, e in evals.items() if (r := length_rates(e)) is not None}
@@ -74,15 +88,16 @@ def model_rates(path: Path) -> dict:
             r.update(exact_match=e["exact_match"], predicted_exact=predicted_exact(base, r, e["n_seqs"], e["targets"]))
         return {"task": d["task"], "pe": d["pe"], "seed": d["seed"], "lengths": lengths}
     except (KeyError, TypeError) as err:
-        raise DataError(f"{path}: not an evaluation file with error records ({err})") from err
+        raise DataError(f"{source}: not an evaluation with error records ({err})") from err
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("evals", nargs="+", type=Path, help="evaluation files (metrics/eval/<task>_<pe>_s<seed>.json)")
+    ap.add_argument("evals", nargs="+", help="evaluation files (metrics/eval/<task>_<pe>_s<seed>.json), or "
+                    "bench/pe_sweep.py runs kept with --errors (file.json#tag)")
     ap.add_argument("--out", default="bench/key_collisions.json")
     args = ap.parse_args()
-    models = {str(p): model_rates(p) for p in args.evals}
+    models = {p: model_rates(p) for p in args.evals}
     io.write_json(args.out, {"models": models})
     for p, m in models.items():
         cells = ", ".join(f"@{L} {r['other_error'] * 100:.3f} % / {r['mean_keys']:.0f} keys = "

@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
-from pe_sweep import changed, merged, run, run_args  # noqa: E402
+from pe_sweep import changed, errors_arg, merged, run, run_args  # noqa: E402
 from time_to_accuracy import cpu_model  # noqa: E402
 
 import posenc.engine.lm  # noqa: E402
@@ -78,7 +78,7 @@ def main() -> None:
     ap.add_argument("--first", type=int, nargs="+", required=True, help="layer 0's windows, heads 0, 1, ...")
     ap.add_argument("--rest", type=int, nargs="*", required=True, help="the later layers' windows (none: global)")
     ap.add_argument("--tag", required=True, help="the run's name in the output file (a rerun replaces it)")
-    args = run_args(ap, "study/params.yaml", "bench/layer0_windows.json").parse_args()
+    args = errors_arg(run_args(ap, "study/params.yaml", "bench/layer0_windows.json")).parse_args()
     cfg, done = changed(config.load(args.params), args.items)
     n_heads = cfg.model.n_heads
     for name, ws in (("--first", args.first), ("--rest", args.rest)):
@@ -88,7 +88,7 @@ def main() -> None:
     posenc.engine.lm.build_model = FirstLayerWindowed  # train_lm builds its model through this name
     data = Path(tempfile.gettempdir()) / "posenc_sweep" / f"{args.task}.npz"  # deterministic in params' seed
     data.parent.mkdir(exist_ok=True)
-    result = {**run(cfg, "hard_alibi", args.task, args.seed, data), "set": done, "cpu_model": cpu_model(),
+    result = {**run(cfg, "hard_alibi", args.task, args.seed, data, args.errors), "set": done, "cpu_model": cpu_model(),
               "first_layer": args.first, "later_layers": args.rest}
     old = io.read_json(args.out) if Path(args.out).exists() else {"runs": {}}
     io.write_json(args.out, merged(old, args.tag, result, args.params))

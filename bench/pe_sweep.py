@@ -25,6 +25,7 @@ import yaml  # noqa: E402
 from time_to_accuracy import cpu_model  # noqa: E402
 
 from posenc import config, io  # noqa: E402
+from posenc.analysis.errors import pair_ambiguous  # noqa: E402
 from posenc.analysis.evaluate import evaluate_lm  # noqa: E402
 from posenc.data import synthetic  # noqa: E402
 from posenc.engine.lm import train_lm  # noqa: E402
@@ -57,17 +58,27 @@ def sweep_splits(cfg: config.Config, task: str, data: Path) -> dict:
     return synthetic.load(data, task, cfg.synthetic.vocab_size)
 
 
-def run(cfg: config.Config, pe: str, task: str, seed: int, data: Path) -> dict:
-    """Train and evaluate one model; its numbers (fractions) and wall times."""
+ERROR_KEYS = ("n_seqs", "targets", "seq_len")  # with per_seq right / wrong_at_pairs / pairs: bench/key_collisions.py
+
+
+def run(cfg: config.Config, pe: str, task: str, seed: int, data: Path, errors: bool = False) -> dict:
+    """Train and evaluate one model; its numbers (fractions) and wall times. `errors`: also keep each
+    length's error records (where the wrong targets are, as the pipeline's evaluation records them)."""
     splits = sweep_splits(cfg, task, data)
     rt = resolve(cfg.runtime.dtype)
     start = time.perf_counter()
     out = train_lm(cfg, pe, task, splits, seed, progress=False, rt=rt)
     trained = time.perf_counter() - start
-    scores = evaluate_lm(out["model"], splits, task, cfg, list(cfg.synthetic.eval_lengths), rt=rt)
+    lengths = list(cfg.synthetic.eval_lengths)
+    pairs = {L: pair_ambiguous(splits[f"eval_{L}"], task, cfg.synthetic.vocab_size) for L in lengths} if errors else None
+    scores = evaluate_lm(out["model"], splits, task, cfg, lengths, rt=rt, pairs=pairs)
+    keep = ("token_acc", "exact_match") + (ERROR_KEYS if errors else ())
+    evals = {L: {k: s[k] for k in keep} for L, s in scores.items()}
+    for L, s in scores.items():
+        if errors:
+            evals[L]["per_seq"] = {k: s["per_seq"][k] for k in ("right", "wrong_at_pairs", "pairs")}
     return {"pe": pe, "task": task, "seed": seed, "dtype": rt.dtype, "train_wall_s": round(trained, 1),
-            "checks": out["checks"], "tracking": out["tracking"],
-            "eval": {L: {k: s[k] for k in ("token_acc", "exact_match")} for L, s in scores.items()}}
+            "checks": out["checks"], "tracking": out["tracking"], "eval": evals}
 
 
 def merged(old: dict, tag: str, result: dict, params: str) -> dict:
@@ -92,15 +103,22 @@ def run_args(ap: argparse.ArgumentParser, params: str, out: str) -> argparse.Arg
     return ap
 
 
+def errors_arg(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """--errors: the scripts whose runs go through run() can keep each length's error records."""
+    ap.add_argument("--errors", action="store_true",
+                    help="also keep each length's error records (for bench/key_collisions.py)")
+    return ap
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("pe")
     ap.add_argument("--tag", required=True, help="the run's name in the output file (a rerun replaces it)")
-    args = run_args(ap, "study/params.yaml", "bench/pe_sweep.json").parse_args()
+    args = errors_arg(run_args(ap, "study/params.yaml", "bench/pe_sweep.json")).parse_args()
     cfg, done = changed(config.load(args.params), args.items)
     data = Path(tempfile.gettempdir()) / "posenc_sweep" / f"{args.task}.npz"  # deterministic in params' seed
     data.parent.mkdir(exist_ok=True)
-    result = {**run(cfg, args.pe, args.task, args.seed, data), "set": done, "cpu_model": cpu_model()}
+    result = {**run(cfg, args.pe, args.task, args.seed, data, args.errors), "set": done, "cpu_model": cpu_model()}
     old = io.read_json(args.out) if Path(args.out).exists() else {"runs": {}}
     io.write_json(args.out, merged(old, args.tag, result, args.params))
     said = ", ".join(f"@{L} {v['token_acc']:.4f} / {v['exact_match']:.3f}" for L, v in result["eval"].items())

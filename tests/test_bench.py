@@ -115,6 +115,22 @@ def test_a_sweep_run_scores_every_evaluation_length(sweep, tiny_cfg, tmp_path):
     assert list(out["eval"]) == [str(L) for L in cfg.synthetic.eval_lengths]
     assert all(0 <= v["token_acc"] <= 1 and 0 <= v["exact_match"] <= 1 for v in out["eval"].values())
     assert out["checks"]["step"][-1] == cfg.train.max_steps and out["dtype"] == "float32"
+    assert "per_seq" not in out["eval"][str(cfg.synthetic.eval_lengths[0])]
+
+
+def test_a_sweep_run_kept_with_errors_is_read_by_key_collisions(sweep, tiny_cfg, tmp_path):
+    collisions = _bench_script("key_collisions")
+    cfg, _ = sweep.changed(tiny_cfg, ["runtime.dtype=float32"])
+    out = sweep.run(cfg, "hard_alibi", "copy", 0, tmp_path / "copy.npz", errors=True)
+    (tmp_path / "s.json").write_text(__import__("json").dumps({"runs": {"t": out}}))
+    m = collisions.model_rates(f"{tmp_path / 's.json'}#t")
+    assert list(m["lengths"]) == [str(L) for L in cfg.synthetic.eval_lengths] and m["pe"] == "hard_alibi"
+    for L, r in m["lengths"].items():
+        e = out["eval"][L]
+        assert r["targets"] == e["n_seqs"] * e["targets"] and r["exact_match"] == e["exact_match"]
+        assert 0 <= r["other_error"] <= 1 - e["token_acc"] + 1e-12 or r["pair_targets"] > 0
+    with pytest.raises(Exception, match="no run 'u'"):
+        collisions.model_rates(f"{tmp_path / 's.json'}#u")
 
 
 @pytest.fixture(scope="module")
@@ -381,7 +397,7 @@ def test_per_key_rates_split_the_repeated_pairs_from_the_other_errors(collisions
     assert math.exp(-r["per_key_for_95_exact"] * 6.5 * 4) == pytest.approx(0.95)
     assert r["predicted_exact"] == pytest.approx(math.exp(-(2 / 13 * 4 + 1 / 3 * 3 / 4)))  # at its own length
     path.write_text(json.dumps({"lengths": {}}))
-    with pytest.raises(Exception, match="copy_x_s0.json: not an evaluation file"):
+    with pytest.raises(Exception, match="copy_x_s0.json: not an evaluation with error records"):
         collisions.model_rates(path)
 
 
