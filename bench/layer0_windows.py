@@ -21,17 +21,15 @@ About 6-17 minutes a run on a 2-core CPU (measured, see README). Output: bench/l
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
-from pe_sweep import changed, errors_arg, merged, run, run_args  # noqa: E402
-from time_to_accuracy import cpu_model  # noqa: E402
+from pe_sweep import changed, errors_arg, record, run_args  # noqa: E402
 
 import posenc.engine.lm  # noqa: E402
-from posenc import config, io  # noqa: E402
+from posenc import config  # noqa: E402
 from posenc.errors import ConfigError  # noqa: E402
 from posenc.nn.attention import additive_mask  # noqa: E402
 from posenc.nn.backbone import Transformer  # noqa: E402
@@ -86,16 +84,7 @@ def main() -> None:
             raise ConfigError(f"{name}: at most model.n_heads ({n_heads}) windows, each >= 1, got {ws}")
     FirstLayerWindowed.FIRST, FirstLayerWindowed.REST = tuple(args.first), tuple(args.rest)
     posenc.engine.lm.build_model = FirstLayerWindowed  # train_lm builds its model through this name
-    data = Path(tempfile.gettempdir()) / "posenc_sweep" / f"{args.task}.npz"  # deterministic in params' seed
-    data.parent.mkdir(exist_ok=True)
-    result = {**run(cfg, "hard_alibi", args.task, args.seed, data, args.errors), "set": done, "cpu_model": cpu_model(),
-              "first_layer": args.first, "later_layers": args.rest}
-    old = io.read_json(args.out) if Path(args.out).exists() else {"runs": {}}
-    io.write_json(args.out, merged(old, args.tag, result, args.params))
-    said = ", ".join(f"@{L} {v['token_acc']:.4f} / {v['exact_match']:.3f}" for L, v in result["eval"].items())
-    print(f"{args.tag}: layer 0 {args.first}, later {args.rest}, {args.task}, seed {args.seed}: "
-          f"token acc / exact {said}; trained in {result['train_wall_s']:.0f} s")
-
+    print(record(args, cfg, done, "hard_alibi", first_layer=args.first, later_layers=args.rest))
 
 if __name__ == "__main__":
     try:

@@ -110,20 +110,26 @@ def errors_arg(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return ap
 
 
+def record(args: argparse.Namespace, cfg: config.Config, done: dict, pe: str, **extra) -> str:
+    """Train and score one run (run(), the options of run_args and errors_arg), add it to args.out under
+    args.tag with `extra` fields, and say what it scored in one line."""
+    data = Path(tempfile.gettempdir()) / "posenc_sweep" / f"{args.task}.npz"  # deterministic in params' seed
+    data.parent.mkdir(exist_ok=True)
+    result = {**run(cfg, pe, args.task, args.seed, data, args.errors), "set": done, "cpu_model": cpu_model(), **extra}
+    old = io.read_json(args.out) if Path(args.out).exists() else {"runs": {}}
+    io.write_json(args.out, merged(old, args.tag, result, args.params))
+    said = ", ".join(f"@{L} {v['token_acc']:.4f} / {v['exact_match']:.3f}" for L, v in result["eval"].items())
+    return (f"{args.tag}: {pe} on {args.task}, seed {args.seed}: token acc / exact {said}; "
+            f"trained in {result['train_wall_s']:.0f} s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("pe")
     ap.add_argument("--tag", required=True, help="the run's name in the output file (a rerun replaces it)")
     args = errors_arg(run_args(ap, "study/params.yaml", "bench/pe_sweep.json")).parse_args()
     cfg, done = changed(config.load(args.params), args.items)
-    data = Path(tempfile.gettempdir()) / "posenc_sweep" / f"{args.task}.npz"  # deterministic in params' seed
-    data.parent.mkdir(exist_ok=True)
-    result = {**run(cfg, args.pe, args.task, args.seed, data, args.errors), "set": done, "cpu_model": cpu_model()}
-    old = io.read_json(args.out) if Path(args.out).exists() else {"runs": {}}
-    io.write_json(args.out, merged(old, args.tag, result, args.params))
-    said = ", ".join(f"@{L} {v['token_acc']:.4f} / {v['exact_match']:.3f}" for L, v in result["eval"].items())
-    print(f"{args.tag}: {args.pe} on {args.task}, seed {args.seed}: token acc / exact {said}; "
-          f"trained in {result['train_wall_s']:.0f} s")
+    print(record(args, cfg, done, args.pe))
 
 
 if __name__ == "__main__":
