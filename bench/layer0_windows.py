@@ -86,6 +86,7 @@ def main() -> None:
     posenc.engine.lm.build_model = FirstLayerWindowed  # train_lm builds its model through this name
     print(record(args, cfg, done, "hard_alibi", first_layer=args.first, later_layers=args.rest))
 
+
 if __name__ == "__main__":
     try:
         main()

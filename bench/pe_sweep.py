@@ -74,8 +74,8 @@ def run(cfg: config.Config, pe: str, task: str, seed: int, data: Path, errors: b
     scores = evaluate_lm(out["model"], splits, task, cfg, lengths, rt=rt, pairs=pairs)
     keep = ("token_acc", "exact_match") + (ERROR_KEYS if errors else ())
     evals = {L: {k: s[k] for k in keep} for L, s in scores.items()}
-    for L, s in scores.items():
-        if errors:
+    if errors:
+        for L, s in scores.items():
             evals[L]["per_seq"] = {k: s["per_seq"][k] for k in ("right", "wrong_at_pairs", "pairs")}
     return {"pe": pe, "task": task, "seed": seed, "dtype": rt.dtype, "train_wall_s": round(trained, 1),
             "checks": out["checks"], "tracking": out["tracking"], "eval": evals}
