@@ -17,7 +17,7 @@ repeated pairs changed with the length. Nothing is trained or run.
 
     python bench/key_collisions.py study/cpu_bf16/metrics/eval/*_hard_alibi_s*.json \\
         study/gpu_long/metrics/eval/copy_{hard_alibi,fire}_s*.json --out bench/key_collisions.json
-    python bench/key_collisions.py "bench/slip_budget.json#hard_alibi_steps12000_errors" --out ...   # a sweep run
+    python bench/key_collisions.py "bench/slip_budget.json#hard_alibi_steps12000_seed2_errors" --out ...   # a sweep run
 """
 
 import argparse

@@ -118,11 +118,12 @@ def test_a_sweep_run_scores_every_evaluation_length(sweep, tiny_cfg, tmp_path):
     assert "per_seq" not in out["eval"][str(cfg.synthetic.eval_lengths[0])]
 
 
-def test_a_sweep_run_kept_with_errors_is_read_by_key_collisions(sweep, tiny_cfg, tmp_path):
-    collisions = _bench_script("key_collisions")
+def test_a_sweep_run_kept_with_errors_is_read_by_key_collisions(sweep, collisions, tiny_cfg, tmp_path):
+    import json
+
     cfg, _ = sweep.changed(tiny_cfg, ["runtime.dtype=float32"])
     out = sweep.run(cfg, "hard_alibi", "copy", 0, tmp_path / "copy.npz", errors=True)
-    (tmp_path / "s.json").write_text(__import__("json").dumps({"runs": {"t": out}}))
+    (tmp_path / "s.json").write_text(json.dumps({"runs": {"t": out}}))
     m = collisions.model_rates(f"{tmp_path / 's.json'}#t")
     assert list(m["lengths"]) == [str(L) for L in cfg.synthetic.eval_lengths] and m["pe"] == "hard_alibi"
     for L, r in m["lengths"].items():
