@@ -6,6 +6,7 @@ IMAGE     ?= posenc:cpu
 GPU_IMAGE ?= posenc:gpu
 PORT      ?= 8888
 DOCKER    ?=
+TEST_WORKERS ?= 2
 JUPYTER   := posenc-jupyter
 
 ifeq ($(IN_DOCKER),1)          # set by the images: their environment is already installed
@@ -54,8 +55,8 @@ repro: $(SETUP)  ## run the whole default pipeline (dvc repro), record its run-c
 	$(PY) -m posenc.runcache
 	$(PY) stages/readme.py
 
-test: $(SETUP)  ## run the test suite
-	$(PY) -m pytest
+test: $(SETUP)  ## run the test suite, one test file per worker (TEST_WORKERS=0: in this process)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 quick: $(SETUP)  ## the whole pipeline on a tiny configuration, in a folder it prints (never touches the results)
 	$(PY) -m posenc.quick

@@ -1,19 +1,14 @@
 """Do a content-matching model's errors grow with the number of keys? Per-key error rates from evaluations.
 
-A model that copies by looking up content (hard_alibi's global head, FIRE, ALiBi far from the query)
-scores every earlier position as a candidate key. If each wrong key has a small, fixed chance of
-outscoring the right one, the error per target grows in proportion to the number of keys the query
-sees, so the error per target divided by the keys stays constant across lengths, and exact match
-over n targets falls like exp(-c * sum of keys), faster than exponentially in n. This reads the error
-records the evaluation keeps (`per_seq` `right`, `wrong_at_pairs`, `pairs`: analysis/errors.py) and
-reports, per model and length: the error rate at repeated pairs (the 2-token rule is ambiguous there,
-a separate cause), the error rate elsewhere ("other"), the mean number of keys a target's query sees
-(a causal model: the query predicting the target at sequence position p sees p keys, itself
-included; the targets are the last `targets` tokens), other / keys, and the per-key rate at which a
-sequence of that length would be copied exactly 95 % of the time with no other error (issue 16's bar:
--ln 0.95 slips per sequence). It also predicts each length's exact match from the shortest length's
-rates alone (predicted_exact): where the prediction holds, nothing but the number of keys and of
-repeated pairs changed with the length. Nothing is trained or run.
+The arithmetic is reporting/slips.py's (key_rates, predicted_exact; the report gives it for the best
+model of each part and task, with a seed interval): a model that copies by looking up content scores
+every earlier position as a candidate key, and if each wrong key has a small, fixed chance of
+outscoring the right one, the error per target divided by the keys its query sees stays constant across
+lengths. This script gives it per model and per length, for any evaluation file or sweep run: the error
+rate at repeated pairs (the 2-token rule is ambiguous there, a separate cause), the error rate elsewhere
+("other"), the mean number of keys a target's query sees, other / keys, the per-key rate at which a
+sequence of that length would be copied exactly 95 % of the time with no other error (issue 16's bar),
+and each length's exact match predicted from the shortest length's rates alone. Nothing is trained.
 
     python bench/key_collisions.py study/cpu_bf16/metrics/eval/*_hard_alibi_s*.json \\
         study/gpu_long/metrics/eval/copy_{hard_alibi,fire}_s*.json --out bench/key_collisions.json
@@ -24,42 +19,20 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from posenc import io
 from posenc.errors import DataError
-
-
-BAR_SLIPS = -np.log(0.95)  # independent slips per sequence that leave 95 % of the sequences exact
-
-
-def mean_keys(seq_len: int, targets: int) -> float:
-    """Mean number of keys (itself included) over the queries that predict the last `targets` tokens."""
-    first = seq_len - targets  # the query predicting the first target sits at position first - 1
-    return first + (targets - 1) / 2
+from posenc.reporting import slips
 
 
 def length_rates(e: dict) -> dict | None:
-    """One evaluation length -> its error rates, keys and per-key rate; None without pair records."""
-    ps = e["per_seq"]
-    if "wrong_at_pairs" not in ps:
+    """One evaluation length -> slips.key_rates (other_error, pair_error, pair_targets, keys, per_key) with
+    its targets and the per-key rate at which 95 % of the sequences would be exact; None without pair
+    records."""
+    r = slips.key_rates(e)
+    if r is None:
         return None
-    n_targets = e["n_seqs"] * e["targets"]
-    wrong = n_targets - float(np.sum(ps["right"]))
-    at_pairs, pairs = float(np.sum(ps["wrong_at_pairs"])), int(np.sum(ps["pairs"]))
-    other = (wrong - at_pairs) / (n_targets - pairs)
-    keys = mean_keys(e["seq_len"], e["targets"])
-    return {"targets": n_targets, "pair_targets": pairs, "pair_error": at_pairs / pairs if pairs else None,
-            "other_error": other, "mean_keys": keys, "other_error_per_key": other / keys,
-            "per_key_for_95_exact": BAR_SLIPS / (e["targets"] * keys)}
-
-
-def predicted_exact(base: dict, r: dict, n_seqs: int, targets: int) -> float:
-    """Exact match at a length predicted from the rates measured at a shorter one (`base`): independent
-    slips, other errors at base's per-key rate over this length's keys, repeated pairs at base's error
-    rate over this length's pairs. Where it holds, nothing but the number of keys and pairs changed."""
-    pair = (base["pair_error"] or 0.0) * r["pair_targets"] / n_seqs
-    return float(np.exp(-(base["other_error_per_key"] * r["mean_keys"] * targets + pair)))
+    return {"targets": e["n_seqs"] * e["targets"], **r,
+            "per_key_for_95_exact": slips.needed_rate(0.95, e["targets"]) / r["keys"]}
 
 
 def read(source: str) -> dict:
@@ -85,7 +58,7 @@ def model_rates(source: str) -> dict:
         base = next(iter(lengths.values()), None)
         for L, r in lengths.items():
             e = evals[L]
-            r.update(exact_match=e["exact_match"], predicted_exact=predicted_exact(base, r, e["n_seqs"], e["targets"]))
+            r.update(exact_match=e["exact_match"], predicted_exact=slips.predicted_exact(base, r, e))
         return {"task": d["task"], "pe": d["pe"], "seed": d["seed"], "lengths": lengths}
     except (KeyError, TypeError) as err:
         raise DataError(f"{source}: not an evaluation with error records ({err})") from err
@@ -100,8 +73,8 @@ def main() -> None:
     models = {p: model_rates(p) for p in args.evals}
     io.write_json(args.out, {"models": models})
     for p, m in models.items():
-        cells = ", ".join(f"@{L} {r['other_error'] * 100:.3f} % / {r['mean_keys']:.0f} keys = "
-                          f"{r['other_error_per_key'] * 1e6:.2f}e-6 (95 % exact: "
+        cells = ", ".join(f"@{L} {r['other_error'] * 100:.3f} % / {r['keys']:.0f} keys = "
+                          f"{r['per_key'] * 1e6:.2f}e-6 (95 % exact: "
                           f"{r['per_key_for_95_exact'] * 1e6:.2f}e-6; exact {r['exact_match'] * 100:.1f} %, "
                           f"predicted {r['predicted_exact'] * 100:.1f})" for L, r in m["lengths"].items())
         print(f"{m['task']} {m['pe']} s{m['seed']} ({p}): other errors per target / keys: {cells}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,13 @@ from posenc import config
 from posenc.quick import quick_params
 
 ROOT = Path(__file__).resolve().parents[1]
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # `make test`: workers share the cores instead of oversubscribing them
+    workers = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    os.environ.setdefault("POSENC_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+    import torch  # the tests in this process, and (through POSENC_THREADS) the stages they start
+
+    torch.set_num_threads(int(os.environ["POSENC_THREADS"]))
 
 
 def tiny_params() -> dict:

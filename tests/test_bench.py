@@ -374,13 +374,6 @@ def collisions():
     return _bench_script("key_collisions")
 
 
-def test_keys_count_every_position_a_target_query_sees(collisions):
-    # copy with n = 4: [a1..a4, SEP, a1..a4], 9 tokens; the 4 targets are predicted at positions 4..7,
-    # whose queries see 5, 6, 7, 8 keys
-    assert collisions.mean_keys(9, 4) == 6.5
-    assert collisions.mean_keys(13, 8) == 8.5  # duplicate, n = 4: targets predicted at positions 4..11
-
-
 def test_per_key_rates_split_the_repeated_pairs_from_the_other_errors(collisions, tmp_path):
     import json
     import math
@@ -394,18 +387,9 @@ def test_per_key_rates_split_the_repeated_pairs_from_the_other_errors(collisions
     assert list(m["lengths"]) == ["9"]  # a length without error records is left out
     r = m["lengths"]["9"]
     assert r["pair_error"] == pytest.approx(1 / 3) and r["other_error"] == pytest.approx(2 / 13)
-    assert r["other_error_per_key"] == pytest.approx(2 / 13 / 6.5)
+    assert r["per_key"] == pytest.approx(2 / 13 / 6.5) and r["keys"] == 6.5
     assert math.exp(-r["per_key_for_95_exact"] * 6.5 * 4) == pytest.approx(0.95)
     assert r["predicted_exact"] == pytest.approx(math.exp(-(2 / 13 * 4 + 1 / 3 * 3 / 4)))  # at its own length
     path.write_text(json.dumps({"lengths": {}}))
     with pytest.raises(Exception, match="copy_x_s0.json: not an evaluation with error records"):
         collisions.model_rates(path)
-
-
-def test_predicted_exact_scales_other_errors_by_keys_and_pair_errors_by_pairs(collisions):
-    import math
-
-    base = {"other_error_per_key": 1e-4, "pair_error": 0.1}
-    longer = {"mean_keys": 300.0, "pair_targets": 40}
-    assert collisions.predicted_exact(base, longer, 10, 200) == pytest.approx(math.exp(-(1e-4 * 300 * 200 + 0.4)))
-    assert collisions.predicted_exact({**base, "pair_error": None}, longer, 10, 200) == pytest.approx(math.exp(-6.0))

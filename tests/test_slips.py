@@ -53,3 +53,52 @@ def test_slip_lines_keep_only_rows_that_extrapolate_per_token_and_have_every_see
     assert "(511 targets) needs a slip rate under 0.010 %" in text
     assert "| good | 0.25 (0.20 %) -> " in text and "copy, slips at 1024: lowest per-target error rate good" in text
     assert slips.slip_lines(ev, "copy", ["weak"], [0, 1], [256, 1024], 0.95, 1024) == []
+
+
+def test_keys_count_every_position_a_target_query_sees():
+    # copy with n = 4: [a1..a4, SEP, a1..a4], 9 tokens; the 4 targets are predicted at positions 4..7,
+    # whose queries see 5, 6, 7, 8 keys
+    assert slips.mean_keys(9, 4) == 6.5
+    assert slips.mean_keys(13, 8) == 8.5  # duplicate, n = 4: targets predicted at positions 4..11
+
+
+def test_key_rates_split_the_repeated_pairs_from_the_other_errors():
+    per_seq = {"right": [4, 3, 2, 4], "wrong_at_pairs": [0, 1, 0, 0], "pairs": [1, 2, 0, 0]}
+    r = slips.key_rates({"n_seqs": 4, "targets": 4, "seq_len": 9, "per_seq": per_seq})
+    assert r["pair_error"] == pytest.approx(1 / 3) and r["other_error"] == pytest.approx(2 / 13)
+    assert r["per_key"] == pytest.approx(2 / 13 / 6.5) and r["pair_targets"] == 3
+    assert slips.key_rates({"n_seqs": 4, "targets": 4, "seq_len": 9, "per_seq": {"right": [4] * 4}}) is None
+
+
+def test_predicted_exact_scales_other_errors_by_keys_and_pair_errors_by_pairs():
+    base = {"per_key": 1e-4, "pair_error": 0.1}
+    longer = {"keys": 300.0, "pair_targets": 40}
+    ev = {"n_seqs": 10, "targets": 200}
+    assert slips.predicted_exact(base, longer, ev) == pytest.approx(math.exp(-(1e-4 * 300 * 200 + 0.4)))
+    assert slips.predicted_exact({**base, "pair_error": None}, longer, ev) == pytest.approx(math.exp(-6.0))
+
+
+def keyed(per_key: float, L: int, n_seqs: int = 50) -> dict:
+    """One seed's copy evaluation at length L whose errors (none at repeated pairs) are per_key per key."""
+    targets = (L - 1) // 2
+    other = per_key * slips.mean_keys(L, targets)
+    right = [targets * (1 - other)] * n_seqs  # a mean over draws may be fractional
+    return {str(L): {"n_seqs": n_seqs, "targets": targets, "seq_len": L, "exact_match": math.exp(-other * targets),
+                     "per_seq": {"right": right, "wrong_at_pairs": [0.0] * n_seqs, "pairs": [0] * n_seqs}}}
+
+
+def test_key_verdict_tells_a_constant_rate_per_key_from_a_rising_one():
+    flat = {("copy", "m", s): keyed(2e-6 * f, 256) | keyed(2e-6 * g, 1024)
+            for s, (f, g) in enumerate([(1.0, 0.9), (1.2, 1.3), (0.8, 0.85)])}
+    line = slips.key_verdict(flat, "copy", "m", [0, 1, 2], 256, 0.95, 1024)
+    assert "consistent with a constant rate per key" in line and "2.00e-6 at 256, 2.03e-6 at 1024" in line
+    assert "(192 keys at 256, 768 at 1024)" in line
+    exact = np.mean([flat[("copy", "m", s)]["1024"]["exact_match"] for s in range(3)])
+    assert f"(measured {100 * exact:.1f} %)" in line
+    predicted = np.mean([math.exp(-2e-6 * f * 768 * 511) for f in (1.0, 1.2, 0.8)])  # 256's rates, 1024's keys
+    assert f"would be {100 * predicted:.1f} %" in line
+    assert f"under {1e6 * slips.needed_rate(0.95, 511) / 768:.2f}e-6" in line
+    rising = {("copy", "m", s): keyed(2e-6, 256) | keyed(2e-6 * g, 1024) for s, g in enumerate([3.0, 3.3, 2.8])}
+    assert "rising" in slips.key_verdict(rising, "copy", "m", [0, 1, 2], 256, 0.95, 1024)
+    bare = {k: {L: {**e, "per_seq": {"right": e["per_seq"]["right"]}} for L, e in v.items()} for k, v in flat.items()}
+    assert slips.key_verdict(bare, "copy", "m", [0, 1, 2], 256, 0.95, 1024) == ""  # no pair records

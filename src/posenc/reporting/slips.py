@@ -12,6 +12,15 @@ errors are scattered slips, not a collapse of whole sequences. It also turns an 
 slip rate it requires, p* = -ln(bar) / m: issue 16's 95 % at 1,024 tokens (511 targets on copy) needs
 p < 0.01 %, and the measured rates say how far off each model is, inside the training range and beyond.
 Reads the per-sequence counts every evaluation records (`per_seq.right`, `targets`).
+
+Why the slips grow with the length, per key. A model that copies by looking up content scores every
+earlier position as a candidate key. If each wrong key has a small, fixed chance of outscoring the right
+one, the error per target grows in proportion to the number of keys its query sees, so the error per
+target divided by that number stays constant across lengths, and exact match falls faster than
+exponentially in the length. Errors at repeated token pairs are left out first (there the last two
+tokens are ambiguous, a cause of their own; `per_seq.wrong_at_pairs`, `pairs`). A constant rate per key,
+with its seed interval, says the slips come from more keys, not from distances or positions unseen in
+training; a rising one says something besides the number of keys breaks with the length.
 """
 
 from __future__ import annotations
@@ -19,6 +28,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from posenc.reporting.stats import t_interval
 
 EXTRAPOLATES = 0.9  # rows shown: mean token accuracy at the bar's length at least this (the near misses)
 
@@ -46,6 +57,37 @@ def needed_rate(bar: float, targets: int) -> float:
     return -math.log(bar) / targets
 
 
+def mean_keys(seq_len: int, targets: int) -> float:
+    """Mean number of keys (itself included) that a causal query sees, over the queries predicting the
+    last `targets` tokens of a `seq_len` sequence: the query predicting position p sits at p - 1."""
+    first = seq_len - targets
+    return first + (targets - 1) / 2
+
+
+def key_rates(ev: dict) -> dict | None:
+    """One model at one length -> {other_error: error rate of the targets that are not at a repeated pair,
+    pair_error (None without pairs), pair_targets, keys: mean_keys, per_key: other_error / keys};
+    None when the evaluation has no pair records."""
+    ps = ev.get("per_seq", {})
+    if "wrong_at_pairs" not in ps:
+        return None
+    n_targets = ev["n_seqs"] * ev["targets"]
+    wrong = n_targets - float(np.sum(ps["right"]))
+    at_pairs, pairs = float(np.sum(ps["wrong_at_pairs"])), int(np.sum(ps["pairs"]))
+    other = (wrong - at_pairs) / (n_targets - pairs)
+    keys = mean_keys(ev["seq_len"], ev["targets"])
+    return {"other_error": other, "pair_error": at_pairs / pairs if pairs else None, "pair_targets": pairs,
+            "keys": keys, "per_key": other / keys}
+
+
+def predicted_exact(base: dict, r: dict, ev: dict) -> float:
+    """Exact match at a length predicted from key_rates at a shorter one (`base`): independent slips, the
+    other errors at base's rate per key over this length's keys, repeated pairs at base's error rate over
+    this length's pairs. Where it holds, nothing but the number of keys and of pairs changed."""
+    pair = (base["pair_error"] or 0.0) * r["pair_targets"] / ev["n_seqs"]
+    return math.exp(-(base["per_key"] * r["keys"] * ev["targets"] + pair))
+
+
 def slip_rows(evals: dict, task: str, names: list[str], seeds: list[int], lengths: list[int],
               bar_length: int) -> dict:
     """{name: {L: slip_stats}} for every name with all `seeds` whose mean token accuracy at `bar_length` is
@@ -63,19 +105,60 @@ def slip_rows(evals: dict, task: str, names: list[str], seeds: list[int], length
     return rows
 
 
+def lowest(rows: dict, bar_length: int) -> str:
+    """The name in slip_rows' `rows` with the lowest slip rate at `bar_length`."""
+    return min(rows, key=lambda n: rows[n][bar_length]["rate"])
+
+
 def verdict(task: str, rows: dict, bar: float, bar_length: int) -> str:
     """One line: the lowest slip rate at `bar_length` and how many times the rate `bar` allows it is."""
-    best = min(rows, key=lambda n: rows[n][bar_length]["rate"])
+    best = lowest(rows, bar_length)
     rate, m = rows[best][bar_length]["rate"], rows[best][bar_length]["targets"]
     return (f"- {task}, slips at {bar_length}: lowest per-target error rate {best}, {100 * rate:.3f} %, "
             f"{rate / needed_rate(bar, m):.0f}x the {100 * needed_rate(bar, m):.3f} % that {100 * bar:.0f} % "
             f"exact match over {m} targets allows (exact = exp(-slips per sequence) for independent slips).")
 
 
+def per_key(rates: list[dict]) -> str:
+    """The mean rate per key over seeds, in units of 1e-6."""
+    return f"{1e6 * np.mean([r['per_key'] for r in rates]):.2f}e-6"
+
+
+def key_verdict(evals: dict, task: str, name: str, seeds: list[int], base_length: int, bar: float,
+                bar_length: int) -> str:
+    """One line: `name`'s error per target per key at base_length and bar_length (mean over seeds), the
+    ratio of the two with its 95 % t interval over seeds, what that says, the exact match at bar_length
+    predicted from base_length's rates beside the measured one, and the rate per key the bar needs.
+    Empty when a seed lacks pair records at either length."""
+    per_seed = [evals[(task, name, s)] for s in seeds]
+    base = [key_rates(ls[str(base_length)]) for ls in per_seed]
+    far = [key_rates(ls[str(bar_length)]) for ls in per_seed]
+    if any(r is None or r["per_key"] <= 0 for r in base) or any(r is None for r in far):
+        return ""
+    ratios = [f["per_key"] / b["per_key"] for b, f in zip(base, far)]
+    lo, hi = t_interval(ratios)
+    shape = ("consistent with a constant rate per key: each key a query sees adding the same small chance of "
+             "a wrong match" if lo <= 1 <= hi else
+             "rising: the errors grow faster than the number of keys, so something besides the number of keys "
+             "breaks with the length" if lo > 1 else
+             "falling: the errors grow with the length, but more slowly than the number of keys")
+    evs = [ls[str(bar_length)] for ls in per_seed]
+    predicted = np.mean([predicted_exact(b, f, ev) for b, f, ev in zip(base, far, evs)])
+    exact = np.mean([ev["exact_match"] for ev in evs])
+    need = needed_rate(bar, evs[0]["targets"]) / far[0]["keys"]
+    return (f"- {task}, errors per key: {name}'s errors away from repeated token pairs, per target and per key "
+            f"a query sees ({base[0]['keys']:.0f} keys at {base_length}, {far[0]['keys']:.0f} at {bar_length}): "
+            f"{per_key(base)} at {base_length}, {per_key(far)} at {bar_length} (mean over {len(seeds)} seeds); "
+            f"x{np.mean(ratios):.2f} [{lo:.2f}, {hi:.2f}] (95 % t over seeds), {shape}. From {base_length}'s "
+            f"rates alone, exact match at {bar_length} would be {100 * predicted:.1f} % (measured "
+            f"{100 * exact:.1f} %); {100 * bar:.0f} % needs a rate per key under {1e6 * need:.2f}e-6.")
+
+
 def slip_lines(evals: dict, task: str, names: list[str], seeds: list[int], lengths: list[int], bar: float,
                bar_length: int) -> list[str]:
     """Markdown for one task: a table of slips per sequence, slip rate and exp(-slips) against the measured
-    exact match, for every row of slip_rows, and the verdict line. [] when no row qualifies."""
+    exact match, for every row of slip_rows, the verdict line and each row's key_verdict from the shortest
+    length. [] when no row qualifies."""
     rows = slip_rows(evals, task, names, seeds, lengths, bar_length)
     if not rows:
         return []
@@ -90,4 +173,5 @@ def slip_lines(evals: dict, task: str, names: list[str], seeds: list[int], lengt
     body = [f"| {name} | " + " | ".join(
         f"{s['lam']:.2f} ({100 * s['rate']:.2f} %) -> {100 * s['poisson']:.1f} / {100 * s['exact']:.1f}"
         for s in (stats[L] for L in lengths)) + " |" for name, stats in rows.items()]
-    return head + body + ["", verdict(task, rows, bar, bar_length), ""]
+    keys = [line for name in rows if (line := key_verdict(evals, task, name, seeds, min(lengths), bar, bar_length))]
+    return head + body + ["", verdict(task, rows, bar, bar_length), *keys, ""]

@@ -39,6 +39,9 @@ def synthetic_lines(folder: Path, metrics: Path) -> list[str]:
         out += partial.bars(cfg, task, rows, partial.lookup3(metrics, task))
         if slipped := slips.slip_rows(evals, task, list(rows), list(cfg.seeds), lengths, 4 * T):
             out.append(slips.verdict(task, slipped, partial.FAR_EXACT, 4 * T))
+            best = slips.lowest(slipped, 4 * T)
+            if line := slips.key_verdict(evals, task, best, list(cfg.seeds), T, partial.FAR_EXACT, 4 * T):
+                out.append(line)
         full = {n: r for n, r in rows.items() if r["seeds"] == list(cfg.seeds)}
         if len(full) < 2 or len(cfg.seeds) < stats.MIN_SEEDS or 4 * T not in longer:
             out.append(f"- {task}: fewer than 2 PEs with {stats.MIN_SEEDS} seeds or more, so nothing is compared.")
