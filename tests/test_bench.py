@@ -393,3 +393,33 @@ def test_per_key_rates_split_the_repeated_pairs_from_the_other_errors(collisions
     path.write_text(json.dumps({"lengths": {}}))
     with pytest.raises(Exception, match="copy_x_s0.json: not an evaluation with error records"):
         collisions.model_rates(path)
+
+
+@pytest.fixture(scope="module")
+def wrong_keys():
+    return _bench_script("wrong_keys")
+
+
+def test_a_key_matches_as_many_tokens_as_end_there_and_at_the_query(wrong_keys):
+    import numpy as np
+
+    seq = np.array([5, 6, 7, 1, 6, 7])  # the query at t = 5 ends in (6, 7); so does position 2
+    assert wrong_keys.matches(seq, 5).tolist() == [0, 0, 2, 0, 0]
+    m = wrong_keys.matches(seq, 5)
+    assert wrong_keys.best_key(seq, 5, m, 1) == (2, 2)  # token 1 follows position 2, a 2-token match
+    assert wrong_keys.best_key(seq, 5, m, 7) == (0, 4)  # 7 follows positions 1 and 4 (no match): the latest
+    assert wrong_keys.best_key(seq, 5, m, 9) == (-1, -1)  # 9 follows nothing: no key could supply it
+    assert wrong_keys.matches(np.array([3, 3, 3, 3, 3, 3]), 5).tolist() == [1, 2, 3, 4, 4]  # capped at CAP
+
+
+def test_a_slip_is_binned_by_its_best_key_beside_a_null_over_the_other_tokens(wrong_keys):
+    import numpy as np
+
+    seq = np.array([5, 6, 7, 1, 2, 9, 6, 7])  # query at t = 7; target 1 (after the matching key 2)
+    s = wrong_keys.slip_keys(seq, 7, 9, 1, np.arange(10))  # said 9, which follows position 4 (token 2)
+    assert s["bin"] == "0" and s["where"] == 4
+    assert s["null"].sum() == pytest.approx(1.0)
+    # the other 8 tokens: 2, 6 and 7 follow keys that match nothing (positions 3; 0 and 5; 1 and 6);
+    # 0, 3, 4, 5 and 8 follow no position at all
+    assert dict(zip(wrong_keys.BINS, s["null"].tolist())) == pytest.approx(
+        {"none": 5 / 8, "0": 3 / 8, "1": 0.0, "2": 0.0, "3+": 0.0})

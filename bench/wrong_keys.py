@@ -1,0 +1,150 @@
+"""Which key does a copy model read when it slips? The context a wrong prediction shares with the query.
+
+A teacher-forced copy model predicts the token after position t by finding an earlier position i whose
+context matches the context ending at t (the tokens t, t - 1, ...) and reading the token after i. When
+it predicts a wrong token b, some key i with token b after it won: this probe measures how much context
+the best such key shares with the query (match = how many tokens, ending at i and at t, agree; -1 when b
+follows no earlier position, so no key can have supplied it) and where it is (source half or copy half).
+The same is computed for every other token the model could have said instead (the null: a wrong token
+picked blindly), so a share of slips at match 1 well above the null's says the lookup confuses keys that
+share the last token only (its window of context is too short or too weakly weighted), and a share at
+match 0 or -1 near the null's says the slip is not a lookup of a similar key at all.
+
+Trains the model exactly as bench/pe_sweep.py does (study/params.yaml's recipe, `--set` to change keys),
+or reuses a checkpoint kept from an earlier run (`--checkpoint`, never committed), then scores the
+evaluation sets with the pipeline's scoring (engine/lm.score_sequences) and reads its predictions.
+
+    python bench/wrong_keys.py hard_alibi --seed 0 --tag hard_alibi_s0 --checkpoint /tmp/wk_hard_alibi_s0.pt
+"""
+
+import argparse
+import hashlib
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from pe_sweep import changed, sweep_splits  # noqa: E402
+from time_to_accuracy import cpu_model  # noqa: E402
+
+from posenc import config, io  # noqa: E402
+from posenc.analysis.errors import pair_ambiguous, recorded_predictions  # noqa: E402
+from posenc.data import synthetic  # noqa: E402
+from posenc.engine.lm import score_sequences, train_lm  # noqa: E402
+from posenc.engine.runtime import resolve  # noqa: E402
+from posenc.errors import ConfigError, DataError  # noqa: E402
+
+CAP = 4  # matches of CAP tokens or more are counted together
+BINS = ("none", "0", "1", "2", "3+")  # "none": the token follows no earlier position
+
+
+def matches(seq: np.ndarray, t: int) -> np.ndarray:
+    """(t,) for each key i < t: how many tokens ending at i equal those ending at t (capped at CAP)."""
+    m = np.zeros(t, dtype=np.int64)
+    alive = np.ones(t, dtype=bool)
+    i = np.arange(t)
+    for j in range(CAP):
+        ok = alive & (i - j >= 0) & (seq[np.maximum(i - j, 0)] == seq[t - j])
+        m += ok
+        alive = ok
+    return m
+
+
+def best_key(seq: np.ndarray, t: int, m: np.ndarray, token: int) -> tuple[int, int]:
+    """(match, position) of the best key i < t followed by `token` (the latest among equals); (-1, -1) if none."""
+    keys = np.flatnonzero(seq[1: t + 1] == token)  # i such that seq[i + 1] == token
+    if len(keys) == 0:
+        return -1, -1
+    best = m[keys].max()
+    return int(best), int(keys[m[keys] == best].max())
+
+
+def bin_of(match: int) -> str:
+    return "none" if match < 0 else str(match) if match < 3 else "3+"
+
+
+def slip_keys(seq: np.ndarray, t: int, pred: int, target: int, content: np.ndarray) -> dict:
+    """One wrong prediction at query t: the bin and half of its best key, and the null's share per bin over
+    every other content token (not the target, not the prediction)."""
+    m = matches(seq, t)
+    match, where = best_key(seq, t, m, pred)
+    others = [b for b in content if b != target and b != pred]
+    null = np.zeros(len(BINS))
+    for b in others:
+        null[BINS.index(bin_of(best_key(seq, t, m, int(b))[0]))] += 1
+    return {"bin": bin_of(match), "where": where, "null": null / len(others)}
+
+
+def probe_length(model, sources, task: str, cfg: config.Config, rt, pairs: np.ndarray) -> dict:
+    """Every wrong target of one evaluation length: counts per bin (all slips, and those at repeated pairs
+    apart), the null's mean share per bin, and how many best keys lie in the copy half."""
+    V = cfg.synthetic.vocab_size
+    with recorded_predictions(model) as preds:
+        score_sequences(model, sources, task, cfg, rt)
+    content = np.arange(V)
+    counts = {k: dict.fromkeys(BINS, 0) for k in ("other", "pairs")}
+    null, in_copy, row = np.zeros(len(BINS)), 0, 0
+    for p, (idx, labels) in zip(preds, synthetic.fixed_batches(sources, task, V, cfg.evaluate.batch_size)):
+        for b in range(idx.shape[0]):
+            seq, lab, pr = idx[b].numpy(), labels[b].numpy(), p[b].numpy()
+            ts = np.flatnonzero(lab != synthetic.IGNORE)
+            n = int(sources.lengths[row])
+            for k, t in enumerate(ts):
+                if pr[t] == lab[t]:
+                    continue
+                s = slip_keys(seq, int(t), int(pr[t]), int(lab[t]), content)
+                counts["pairs" if pairs[row, k] else "other"][s["bin"]] += 1
+                null += s["null"]
+                in_copy += s["where"] > n
+            row += 1
+    slips = sum(sum(c.values()) for c in counts.values())
+    return {"slips": slips, "counts": counts, "in_copy_half": in_copy,
+            "null_share": dict(zip(BINS, (null / max(slips, 1)).round(4).tolist()))}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("pe")
+    ap.add_argument("--tag", required=True)
+    ap.add_argument("--task", default="copy")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", dest="items")
+    ap.add_argument("--params", default="study/params.yaml")
+    ap.add_argument("--checkpoint", default="", help="keep the trained model here (pickled; reused if present)")
+    ap.add_argument("--out", default="bench/wrong_keys.json")
+    args = ap.parse_args()
+    cfg, done = changed(config.load(args.params), args.items)
+    rt = resolve(cfg.runtime.dtype)
+    synth = hashlib.sha256(json.dumps([config.to_dict(cfg)["synthetic"], cfg.seed]).encode()).hexdigest()[:12]
+    splits = sweep_splits(cfg, args.task, Path(tempfile.gettempdir()) / "posenc_wrong_keys" / f"{args.task}_{synth}.npz")
+    ckpt = Path(args.checkpoint) if args.checkpoint else None
+    if ckpt and ckpt.is_file():
+        model = torch.load(ckpt, weights_only=False)
+    else:
+        model = train_lm(cfg, args.pe, args.task, splits, args.seed, progress=True, rt=rt)["model"]
+        if ckpt:
+            torch.save(model, ckpt)
+    model.eval()
+    lengths = {}
+    for L in cfg.synthetic.eval_lengths:
+        sources = splits[f"eval_{L}"]
+        pairs = pair_ambiguous(sources, args.task, cfg.synthetic.vocab_size)
+        lengths[str(L)] = r = probe_length(model, sources, args.task, cfg, rt, pairs)
+        print(f"@{L}: {r['slips']} slips; best key's match, other / at pairs: {r['counts']['other']} / "
+              f"{r['counts']['pairs']}; null share {r['null_share']}; in the copy half {r['in_copy_half']}")
+    out = Path(args.out)
+    old = io.read_json(out) if out.is_file() else {"runs": {}}
+    old["runs"][args.tag] = {"pe": args.pe, "task": args.task, "seed": args.seed, "set": done, "dtype": rt.dtype,
+                             "cpu_model": cpu_model(), "lengths": lengths}
+    io.write_json(out, old)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (ConfigError, DataError) as e:
+        sys.exit(f"error: {e}")
