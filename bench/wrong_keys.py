@@ -54,13 +54,16 @@ def matches(seq: np.ndarray, t: int) -> np.ndarray:
     return m
 
 
-def best_key(seq: np.ndarray, t: int, m: np.ndarray, token: int) -> tuple[int, int]:
-    """(match, position) of the best key i < t followed by `token` (the latest among equals); (-1, -1) if none."""
-    keys = np.flatnonzero(seq[1: t + 1] == token)  # i such that seq[i + 1] == token
+def best_key(seq: np.ndarray, t: int, m: np.ndarray, follows) -> tuple[int, int]:
+    """(match, position) of the best key i < t whose next token is in `follows` (an int, or a bool mask over
+    the vocabulary), the earliest among equals, so a copy-half key is named only where no source key matches
+    as well; (-1, -1) if there is none."""
+    after = seq[1: t + 1]  # after[i] is the token key i is followed by
+    keys = np.flatnonzero(follows[after] if isinstance(follows, np.ndarray) else after == follows)
     if len(keys) == 0:
         return -1, -1
     best = m[keys].max()
-    return int(best), int(keys[m[keys] == best].max())
+    return int(best), int(keys[m[keys] == best].min())
 
 
 def bin_of(match: int) -> str:
@@ -80,30 +83,53 @@ def slip_keys(seq: np.ndarray, t: int, pred: int, target: int, content: np.ndarr
 
 
 def probe_length(model, sources, task: str, cfg: config.Config, rt, pairs: np.ndarray) -> dict:
-    """Every wrong target of one evaluation length: counts per bin (all slips, and those at repeated pairs
-    apart), the null's mean share per bin, and how many best keys lie in the copy half."""
+    """Every target of one evaluation length. For each, the distractor: the best key followed by a token other
+    than the target (bin of its match). Per distractor bin: targets and slips (so the slip rate given the
+    closest wrong key). Per slip: the bin of the key its wrong token came from (slips at repeated pairs by
+    the 2-token rule's mask apart), the null's mean share per bin, and how many such keys lie in the copy half
+    with none as good in the source."""
     V = cfg.synthetic.vocab_size
     with recorded_predictions(model) as preds:
         score_sequences(model, sources, task, cfg, rt)
     content = np.arange(V)
     counts = {k: dict.fromkeys(BINS, 0) for k in ("other", "pairs")}
+    exposed, slipped = dict.fromkeys(BINS, 0), dict.fromkeys(BINS, 0)
     null, in_copy, row = np.zeros(len(BINS)), 0, 0
     for p, (idx, labels) in zip(preds, synthetic.fixed_batches(sources, task, V, cfg.evaluate.batch_size)):
         for b in range(idx.shape[0]):
             seq, lab, pr = idx[b].numpy(), labels[b].numpy(), p[b].numpy()
-            ts = np.flatnonzero(lab != synthetic.IGNORE)
             n = int(sources.lengths[row])
-            for k, t in enumerate(ts):
+            for k, t in enumerate(np.flatnonzero(lab != synthetic.IGNORE)):
+                m = matches(seq, int(t))
+                wrong = np.ones(int(seq.max()) + 1, dtype=bool)
+                wrong[lab[t]] = False
+                d = bin_of(best_key(seq, int(t), m, wrong)[0])
+                exposed[d] += 1
                 if pr[t] == lab[t]:
                     continue
+                slipped[d] += 1
                 s = slip_keys(seq, int(t), int(pr[t]), int(lab[t]), content)
                 counts["pairs" if pairs[row, k] else "other"][s["bin"]] += 1
                 null += s["null"]
                 in_copy += s["where"] > n
             row += 1
-    slips = sum(sum(c.values()) for c in counts.values())
+    slips = sum(slipped.values())
     return {"slips": slips, "counts": counts, "in_copy_half": in_copy,
-            "null_share": dict(zip(BINS, (null / max(slips, 1)).round(4).tolist()))}
+            "null_share": dict(zip(BINS, (null / max(slips, 1)).round(4).tolist())),
+            "targets_by_distractor": exposed, "slips_by_distractor": slipped}
+
+
+def narrowed(sources: synthetic.Sources, share: float, k: int, vocab_size: int, seed: int) -> synthetic.Sources:
+    """The training sources with a `share` of the sequences re-spelt over a random k-token alphabet each
+    (token -> alphabet[token % k], uniform when k divides the vocabulary): a query then meets keys that share
+    its last two or three tokens far more often than over the full vocabulary, which is where the lookup
+    slips (a curriculum of hard distractors; the evaluation sets are untouched)."""
+    rng = np.random.default_rng([seed, 16])
+    tokens = sources.tokens.astype(np.int64)
+    for i in np.flatnonzero(rng.random(len(sources)) < share):
+        a, b = sources.offsets[i], sources.offsets[i + 1]
+        tokens[a:b] = rng.choice(vocab_size, size=k, replace=False)[tokens[a:b] % k]
+    return synthetic.Sources(lengths=sources.lengths, tokens=tokens.astype(sources.tokens.dtype))
 
 
 def main() -> None:
@@ -114,6 +140,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", dest="items")
     ap.add_argument("--params", default="study/params.yaml")
+    ap.add_argument("--narrow", nargs=2, type=float, default=None, metavar=("SHARE", "K"),
+                    help="train with SHARE of the sequences over a random K-token alphabet each (narrowed())")
     ap.add_argument("--checkpoint", default="", help="keep the trained model here (pickled; reused if present)")
     ap.add_argument("--out", default="bench/wrong_keys.json")
     args = ap.parse_args()
@@ -121,6 +149,9 @@ def main() -> None:
     rt = resolve(cfg.runtime.dtype)
     synth = hashlib.sha256(json.dumps([config.to_dict(cfg)["synthetic"], cfg.seed]).encode()).hexdigest()[:12]
     splits = sweep_splits(cfg, args.task, Path(tempfile.gettempdir()) / "posenc_wrong_keys" / f"{args.task}_{synth}.npz")
+    if args.narrow:
+        share, k = args.narrow[0], int(args.narrow[1])
+        splits = {**splits, "train": narrowed(splits["train"], share, k, cfg.synthetic.vocab_size, cfg.seed)}
     ckpt = Path(args.checkpoint) if args.checkpoint else None
     if ckpt and ckpt.is_file():
         model = torch.load(ckpt, weights_only=False)
@@ -134,11 +165,14 @@ def main() -> None:
         sources = splits[f"eval_{L}"]
         pairs = pair_ambiguous(sources, args.task, cfg.synthetic.vocab_size)
         lengths[str(L)] = r = probe_length(model, sources, args.task, cfg, rt, pairs)
+        rates = {k: f"{r['slips_by_distractor'][k]}/{v}" for k, v in r["targets_by_distractor"].items()}
         print(f"@{L}: {r['slips']} slips; best key's match, other / at pairs: {r['counts']['other']} / "
-              f"{r['counts']['pairs']}; null share {r['null_share']}; in the copy half {r['in_copy_half']}")
+              f"{r['counts']['pairs']}; null share {r['null_share']}; in the copy half {r['in_copy_half']}; "
+              f"slips / targets by the closest wrong key's match: {rates}")
     out = Path(args.out)
     old = io.read_json(out) if out.is_file() else {"runs": {}}
-    old["runs"][args.tag] = {"pe": args.pe, "task": args.task, "seed": args.seed, "set": done, "dtype": rt.dtype,
+    old["runs"][args.tag] = {"pe": args.pe, "task": args.task, "seed": args.seed, "set": done,
+                             "narrow": args.narrow, "dtype": rt.dtype,
                              "cpu_model": cpu_model(), "lengths": lengths}
     io.write_json(out, old)
 

@@ -407,8 +407,11 @@ def test_a_key_matches_as_many_tokens_as_end_there_and_at_the_query(wrong_keys):
     assert wrong_keys.matches(seq, 5).tolist() == [0, 0, 2, 0, 0]
     m = wrong_keys.matches(seq, 5)
     assert wrong_keys.best_key(seq, 5, m, 1) == (2, 2)  # token 1 follows position 2, a 2-token match
-    assert wrong_keys.best_key(seq, 5, m, 7) == (0, 4)  # 7 follows positions 1 and 4 (no match): the latest
+    assert wrong_keys.best_key(seq, 5, m, 7) == (0, 1)  # 7 follows positions 1 and 4 (no match): the earliest
     assert wrong_keys.best_key(seq, 5, m, 9) == (-1, -1)  # 9 follows nothing: no key could supply it
+    not_1 = np.ones(10, dtype=bool)
+    not_1[1] = False  # the closest key followed by anything but the target 1: no 2-token match is left
+    assert wrong_keys.best_key(seq, 5, m, not_1) == (0, 0)
     assert wrong_keys.matches(np.array([3, 3, 3, 3, 3, 3]), 5).tolist() == [1, 2, 3, 4, 4]  # capped at CAP
 
 
@@ -423,3 +426,21 @@ def test_a_slip_is_binned_by_its_best_key_beside_a_null_over_the_other_tokens(wr
     # 0, 3, 4, 5 and 8 follow no position at all
     assert dict(zip(wrong_keys.BINS, s["null"].tolist())) == pytest.approx(
         {"none": 5 / 8, "0": 3 / 8, "1": 0.0, "2": 0.0, "3+": 0.0})
+
+
+def test_narrowing_respells_a_share_of_the_sequences_over_small_alphabets_and_keeps_the_rest(wrong_keys):
+    import numpy as np
+
+    from posenc.data.synthetic import Sources
+
+    rng = np.random.default_rng(0)
+    src = Sources(lengths=np.full(400, 60), tokens=rng.integers(0, 100, 400 * 60).astype(np.uint8))
+    out = wrong_keys.narrowed(src, 0.5, 20, 100, seed=0)
+    assert out.tokens.dtype == src.tokens.dtype and (out.lengths == src.lengths).all()
+    changed = [i for i in range(400) if not np.array_equal(out.get(i), src.get(i))]
+    assert 150 < len(changed) < 250  # about half
+    assert all(len(set(out.get(i).tolist())) <= 20 for i in changed)
+    # within a sequence, the tokens of one residue class mod 20 all become one token of its alphabet
+    i = changed[0]
+    assert all(len({b for a2, b in zip(src.get(i), out.get(i)) if a2 % 20 == a}) <= 1 for a in range(20))
+    assert np.array_equal(wrong_keys.narrowed(src, 0.5, 20, 100, seed=0).tokens, out.tokens)  # deterministic
