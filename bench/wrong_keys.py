@@ -90,7 +90,7 @@ def probe_length(model, sources, task: str, cfg: config.Config, rt, pairs: np.nd
     with none as good in the source."""
     V = cfg.synthetic.vocab_size
     with recorded_predictions(model) as preds:
-        score_sequences(model, sources, task, cfg, rt)
+        sc = score_sequences(model, sources, task, cfg, rt)
     content = np.arange(V)
     counts = {k: dict.fromkeys(BINS, 0) for k in ("other", "pairs")}
     exposed, slipped = dict.fromkeys(BINS, 0), dict.fromkeys(BINS, 0)
@@ -114,7 +114,8 @@ def probe_length(model, sources, task: str, cfg: config.Config, rt, pairs: np.nd
                 in_copy += s["where"] > n
             row += 1
     slips = sum(slipped.values())
-    return {"slips": slips, "counts": counts, "in_copy_half": in_copy,
+    return {"token_acc": int(sc["right"].sum()) / int(sc["targets"].sum()), "exact_match": float(sc["exact"].mean()),
+            "slips": slips, "counts": counts, "in_copy_half": in_copy,
             "null_share": dict(zip(BINS, (null / max(slips, 1)).round(4).tolist())),
             "targets_by_distractor": exposed, "slips_by_distractor": slipped}
 
@@ -166,7 +167,7 @@ def main() -> None:
         pairs = pair_ambiguous(sources, args.task, cfg.synthetic.vocab_size)
         lengths[str(L)] = r = probe_length(model, sources, args.task, cfg, rt, pairs)
         rates = {k: f"{r['slips_by_distractor'][k]}/{v}" for k, v in r["targets_by_distractor"].items()}
-        print(f"@{L}: {r['slips']} slips; best key's match, other / at pairs: {r['counts']['other']} / "
+        print(f"@{L}: exact {100 * r['exact_match']:.1f} %, {r['slips']} slips; best key's match, other / at pairs: {r['counts']['other']} / "
               f"{r['counts']['pairs']}; null share {r['null_share']}; in the copy half {r['in_copy_half']}; "
               f"slips / targets by the closest wrong key's match: {rates}")
     out = Path(args.out)
