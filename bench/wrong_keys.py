@@ -120,16 +120,20 @@ def probe_length(model, sources, task: str, cfg: config.Config, rt, pairs: np.nd
             "targets_by_distractor": exposed, "slips_by_distractor": slipped}
 
 
-def narrowed(sources: synthetic.Sources, share: float, k: int, vocab_size: int, seed: int) -> synthetic.Sources:
+def narrowed(sources: synthetic.Sources, share: float, k: int | list[int], vocab_size: int,
+             seed: int) -> synthetic.Sources:
     """The training sources with a `share` of the sequences re-spelt over a random k-token alphabet each
     (token -> alphabet[token % k], uniform when k divides the vocabulary): a query then meets keys that share
     its last two or three tokens far more often than over the full vocabulary, which is where the lookup
-    slips (a curriculum of hard distractors; the evaluation sets are untouched)."""
+    slips (a curriculum of hard distractors; the evaluation sets are untouched). With a list of sizes, each
+    re-spelt sequence draws its k from the list (uniformly), so the distractors share 2, 3 or more tokens."""
     rng = np.random.default_rng([seed, 16])
+    sizes = [k] if isinstance(k, int) else list(k)
     tokens = sources.tokens.astype(np.int64)
     for i in np.flatnonzero(rng.random(len(sources)) < share):
         a, b = sources.offsets[i], sources.offsets[i + 1]
-        tokens[a:b] = rng.choice(vocab_size, size=k, replace=False)[tokens[a:b] % k]
+        size = sizes[0] if len(sizes) == 1 else sizes[rng.integers(len(sizes))]  # one size: the stream of old runs
+        tokens[a:b] = rng.choice(vocab_size, size=size, replace=False)[tokens[a:b] % size]
     return synthetic.Sources(lengths=sources.lengths, tokens=tokens.astype(sources.tokens.dtype))
 
 
@@ -141,8 +145,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", dest="items")
     ap.add_argument("--params", default="study/params.yaml")
-    ap.add_argument("--narrow", nargs=2, type=float, default=None, metavar=("SHARE", "K"),
-                    help="train with SHARE of the sequences over a random K-token alphabet each (narrowed())")
+    ap.add_argument("--narrow", nargs="+", type=float, default=None, metavar="SHARE K",
+                    help="train with SHARE of the sequences over a random K-token alphabet each (narrowed()); "
+                         "several K: each sequence draws one")
     ap.add_argument("--checkpoint", default="", help="keep the trained model here (pickled; reused if present)")
     ap.add_argument("--out", default="bench/wrong_keys.json")
     args = ap.parse_args()
@@ -151,8 +156,11 @@ def main() -> None:
     synth = hashlib.sha256(json.dumps([config.to_dict(cfg)["synthetic"], cfg.seed]).encode()).hexdigest()[:12]
     splits = sweep_splits(cfg, args.task, Path(tempfile.gettempdir()) / "posenc_wrong_keys" / f"{args.task}_{synth}.npz")
     if args.narrow:
-        share, k = args.narrow[0], int(args.narrow[1])
-        splits = {**splits, "train": narrowed(splits["train"], share, k, cfg.synthetic.vocab_size, cfg.seed)}
+        if len(args.narrow) < 2:
+            raise ConfigError("--narrow needs SHARE and at least one alphabet size K")
+        share, ks = args.narrow[0], [int(k) for k in args.narrow[1:]]
+        splits = {**splits, "train": narrowed(splits["train"], share, ks if len(ks) > 1 else ks[0],
+                                              cfg.synthetic.vocab_size, cfg.seed)}
     ckpt = Path(args.checkpoint) if args.checkpoint else None
     if ckpt and ckpt.is_file():
         model = torch.load(ckpt, weights_only=False)

@@ -444,3 +444,21 @@ def test_narrowing_respells_a_share_of_the_sequences_over_small_alphabets_and_ke
     i = changed[0]
     assert all(len({b for a2, b in zip(src.get(i), out.get(i)) if a2 % 20 == a}) <= 1 for a in range(20))
     assert np.array_equal(wrong_keys.narrowed(src, 0.5, 20, 100, seed=0).tokens, out.tokens)  # deterministic
+
+
+def test_narrowing_over_several_alphabet_sizes_draws_one_per_sequence(wrong_keys):
+    import numpy as np
+
+    from posenc.data.synthetic import Sources
+
+    rng = np.random.default_rng(1)
+    src = Sources(lengths=np.full(300, 80), tokens=rng.integers(0, 100, 300 * 80).astype(np.uint8))
+    out = wrong_keys.narrowed(src, 1.0, [5, 20], 100, seed=0)
+    sizes = [len(set(out.get(i).tolist())) for i in range(300)]
+    assert all(s <= 20 for s in sizes)
+    small = sum(s <= 5 for s in sizes)
+    assert 100 < small < 200  # about half drew the 5-token alphabet
+    assert np.array_equal(wrong_keys.narrowed(src, 1.0, [5, 20], 100, seed=0).tokens, out.tokens)
+    # a one-element list is the single size, draw for draw
+    assert np.array_equal(wrong_keys.narrowed(src, 0.5, [20], 100, seed=0).tokens,
+                          wrong_keys.narrowed(src, 0.5, 20, 100, seed=0).tokens)
