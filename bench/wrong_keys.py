@@ -40,6 +40,7 @@ from posenc.errors import ConfigError, DataError  # noqa: E402
 
 CAP = 4  # matches of CAP tokens or more are counted together
 BINS = ("none", "0", "1", "2", "3+")  # "none": the token follows no earlier position
+EDGE = 9  # slips at copy index >= EDGE are counted together: the first few are where a window reaches back past SEP
 
 
 def matches(seq: np.ndarray, t: int) -> np.ndarray:
@@ -95,6 +96,7 @@ def probe_length(model, sources, task: str, cfg: config.Config, rt, pairs: np.nd
     counts = {k: dict.fromkeys(BINS, 0) for k in ("other", "pairs")}
     exposed, slipped = dict.fromkeys(BINS, 0), dict.fromkeys(BINS, 0)
     null, in_copy, row = np.zeros(len(BINS)), 0, 0
+    at_index = [0] * (EDGE + 1)  # slips by the target's index in the copy (0: the token after SEP), EDGE+ pooled
     for p, (idx, labels) in zip(preds, synthetic.fixed_batches(sources, task, V, cfg.evaluate.batch_size)):
         for b in range(idx.shape[0]):
             seq, lab, pr = idx[b].numpy(), labels[b].numpy(), p[b].numpy()
@@ -108,6 +110,7 @@ def probe_length(model, sources, task: str, cfg: config.Config, rt, pairs: np.nd
                 if pr[t] == lab[t]:
                     continue
                 slipped[d] += 1
+                at_index[min(k, EDGE)] += 1
                 s = slip_keys(seq, int(t), int(pr[t]), int(lab[t]), content)
                 counts["pairs" if pairs[row, k] else "other"][s["bin"]] += 1
                 null += s["null"]
@@ -117,7 +120,7 @@ def probe_length(model, sources, task: str, cfg: config.Config, rt, pairs: np.nd
     return {"token_acc": int(sc["right"].sum()) / int(sc["targets"].sum()), "exact_match": float(sc["exact"].mean()),
             "slips": slips, "counts": counts, "in_copy_half": in_copy,
             "null_share": dict(zip(BINS, (null / max(slips, 1)).round(4).tolist())),
-            "targets_by_distractor": exposed, "slips_by_distractor": slipped}
+            "targets_by_distractor": exposed, "slips_by_distractor": slipped, "slips_by_copy_index": at_index}
 
 
 def narrowed(sources: synthetic.Sources, share: float, k: int | list[int], vocab_size: int,
@@ -177,7 +180,8 @@ def main() -> None:
         rates = {k: f"{r['slips_by_distractor'][k]}/{v}" for k, v in r["targets_by_distractor"].items()}
         print(f"@{L}: exact {100 * r['exact_match']:.1f} %, {r['slips']} slips; best key's match, other / at pairs: {r['counts']['other']} / "
               f"{r['counts']['pairs']}; null share {r['null_share']}; in the copy half {r['in_copy_half']}; "
-              f"slips / targets by the closest wrong key's match: {rates}")
+              f"slips / targets by the closest wrong key's match: {rates}; slips by copy index 0..{EDGE}+: "
+              f"{r['slips_by_copy_index']}")
     out = Path(args.out)
     old = io.read_json(out) if out.is_file() else {"runs": {}}
     old["runs"][args.tag] = {"pe": args.pe, "task": args.task, "seed": args.seed, "set": done,

@@ -462,3 +462,27 @@ def test_narrowing_over_several_alphabet_sizes_draws_one_per_sequence(wrong_keys
     # a one-element list is the single size, draw for draw
     assert np.array_equal(wrong_keys.narrowed(src, 0.5, [20], 100, seed=0).tokens,
                           wrong_keys.narrowed(src, 0.5, 20, 100, seed=0).tokens)
+
+
+def test_probe_length_accounts_for_every_slip_once_by_key_and_by_copy_index(wrong_keys, tiny_cfg, tmp_path):
+    import torch
+
+    from posenc import io
+    from posenc.analysis.errors import pair_ambiguous
+    from posenc.data import synthetic
+    from posenc.engine.lm import lm_spec
+    from posenc.engine.runtime import resolve
+    from posenc.nn.backbone import build_model
+
+    torch.manual_seed(0)
+    model = build_model(lm_spec(tiny_cfg, "hard_alibi")).eval()  # untrained: it slips often
+    V, L = tiny_cfg.synthetic.vocab_size, tiny_cfg.synthetic.eval_lengths[0]
+    io.save_npz(tmp_path / "copy.npz", synthetic.generate(tiny_cfg.synthetic, "copy", 0))
+    sources = synthetic.load(tmp_path / "copy.npz", "copy", V)[f"eval_{L}"]
+    r = wrong_keys.probe_length(model, sources, "copy", tiny_cfg, resolve("float32"), pair_ambiguous(sources, "copy", V))
+    assert r["slips"] > 0
+    assert sum(r["slips_by_copy_index"]) == r["slips"] == sum(r["slips_by_distractor"].values())
+    assert sum(sum(c.values()) for c in r["counts"].values()) == r["slips"]
+    targets = sum(r["targets_by_distractor"].values())
+    assert targets == int(sources.lengths.sum())  # copy: one target per source token
+    assert abs(1 - r["slips"] / targets - r["token_acc"]) < 1e-9
