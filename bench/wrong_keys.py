@@ -20,6 +20,7 @@ evaluation sets with the pipeline's scoring (engine/lm.score_sequences) and read
 import argparse
 import hashlib
 import json
+import math
 import sys
 import tempfile
 from pathlib import Path
@@ -140,6 +141,23 @@ def narrowed(sources: synthetic.Sources, share: float, k: int | list[int], vocab
     return synthetic.Sources(lengths=sources.lengths, tokens=tokens.astype(sources.tokens.dtype))
 
 
+def log_scaled(longest: int) -> None:
+    """Scalable softmax (Nakanishi 2025, softmax(s log n . z) over n keys) on hard_alibi's unwindowed heads,
+    in training and at evaluation: their logits at query position i are multiplied by log(i + 1) / log(longest)
+    (s is absorbed by W_Q), so the head learns its sharpness as a function of how many keys compete, and
+    past the training length keeps sharpening at the same rate. Patches the class (checkpoints reused with
+    the flag get it too); windowed heads, whose key count never exceeds their window, are left alone."""
+    from posenc.nn.pe.hard_alibi import HardAlibi
+
+    def rotate(self, q, k, positions):  # q, k: (B, H, T, Dh); positions (T,) or (B, T)
+        pos = positions if positions.dim() == 1 else positions[0]
+        f = torch.log(pos.float() + 1) / math.log(longest)  # (T,)
+        scale = torch.where(torch.isinf(self.windows)[:, None], f[None, :], torch.ones_like(f)[None, :])  # (H, T)
+        return q * scale[:, :, None].to(q.dtype), k
+
+    HardAlibi.rotate = rotate
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("pe")
@@ -151,6 +169,8 @@ def main() -> None:
     ap.add_argument("--narrow", nargs="+", type=float, default=None, metavar="SHARE K",
                     help="train with SHARE of the sequences over a random K-token alphabet each (narrowed()); "
                          "several K: each sequence draws one")
+    ap.add_argument("--log-scale", action="store_true",
+                    help="hard_alibi only: scalable softmax on the unwindowed heads, trained with it (log_scaled())")
     ap.add_argument("--checkpoint", default="", help="keep the trained model here (pickled; reused if present)")
     ap.add_argument("--out", default="bench/wrong_keys.json")
     args = ap.parse_args()
@@ -164,6 +184,10 @@ def main() -> None:
         share, ks = args.narrow[0], [int(k) for k in args.narrow[1:]]
         splits = {**splits, "train": narrowed(splits["train"], share, ks if len(ks) > 1 else ks[0],
                                               cfg.synthetic.vocab_size, cfg.seed)}
+    if args.log_scale:
+        if args.pe != "hard_alibi":
+            raise ConfigError(f"--log-scale: only for hard_alibi, got {args.pe!r}")
+        log_scaled(synthetic.total_length(args.task, synthetic.n_for_length(args.task, cfg.synthetic.train_max_len)))
     ckpt = Path(args.checkpoint) if args.checkpoint else None
     if ckpt and ckpt.is_file():
         model = torch.load(ckpt, weights_only=False)
@@ -185,7 +209,7 @@ def main() -> None:
     out = Path(args.out)
     old = io.read_json(out) if out.is_file() else {"runs": {}}
     old["runs"][args.tag] = {"pe": args.pe, "task": args.task, "seed": args.seed, "set": done,
-                             "narrow": args.narrow, "dtype": rt.dtype,
+                             "narrow": args.narrow, "log_scale": args.log_scale, "dtype": rt.dtype,
                              "cpu_model": cpu_model(), "lengths": lengths}
     io.write_json(out, old)
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, default_sections, tiny_spec
 from posenc.errors import ConfigError
 
 
@@ -486,3 +486,24 @@ def test_probe_length_accounts_for_every_slip_once_by_key_and_by_copy_index(wron
     targets = sum(r["targets_by_distractor"].values())
     assert targets == int(sources.lengths.sum())  # copy: one target per source token
     assert abs(1 - r["slips"] / targets - r["token_acc"]) < 1e-9
+
+
+def test_log_scaling_multiplies_only_the_unwindowed_heads_queries_by_log_keys(wrong_keys, monkeypatch):
+    import math
+
+    import torch
+
+    from posenc.nn.backbone import build_model
+    from posenc.nn.pe.hard_alibi import HardAlibi
+
+    monkeypatch.setattr(HardAlibi, "rotate", HardAlibi.rotate)  # restored after the test
+    pe = build_model(tiny_spec("hard_alibi")).pe
+    q, k = torch.randn(2, 4, 9, 8), torch.randn(2, 4, 9, 8)
+    wrong_keys.log_scaled(17)
+    q2, k2 = pe.rotate(q, k, torch.arange(9))
+    assert torch.equal(k2, k)
+    windowed = len(default_sections()["hard_alibi"]["windows"])
+    assert torch.equal(q2[:, :windowed], q[:, :windowed])
+    f = torch.log(torch.arange(9).float() + 1) / math.log(17)
+    assert torch.allclose(q2[:, windowed:], q[:, windowed:] * f[None, None, :, None])
+    assert (q2[:, windowed:, 0] == 0).all()  # one key: nothing to choose between
