@@ -158,6 +158,19 @@ def log_scaled(longest: int) -> None:
     HardAlibi.rotate = rotate
 
 
+def first_layer(pe: str, windows: list[int], cfg: config.Config) -> None:
+    """Train hard_alibi with layer 0's heads windowed as `windows` and the later layers as params say: a
+    key can then carry up to max(windows) - 1 tokens before the token it hands on (bench/layer0_windows.py)."""
+    import posenc.engine.lm
+    from layer0_windows import FirstLayerWindowed
+
+    if pe != "hard_alibi" or len(windows) > cfg.model.n_heads or min(windows) < 1:
+        raise ConfigError(f"--first: hard_alibi with at most model.n_heads ({cfg.model.n_heads}) windows >= 1, "
+                          f"got {pe!r} and {windows}")
+    FirstLayerWindowed.FIRST, FirstLayerWindowed.REST = tuple(windows), tuple(cfg.pe["hard_alibi"]["windows"])
+    posenc.engine.lm.build_model = FirstLayerWindowed  # train_lm builds its model through this name
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("pe")
@@ -169,6 +182,8 @@ def main() -> None:
     ap.add_argument("--narrow", nargs="+", type=float, default=None, metavar="SHARE K",
                     help="train with SHARE of the sequences over a random K-token alphabet each (narrowed()); "
                          "several K: each sequence draws one")
+    ap.add_argument("--first", type=int, nargs="+", default=None, metavar="W",
+                    help="hard_alibi only: layer 0's windows (bench/layer0_windows.py), the later layers' from params")
     ap.add_argument("--log-scale", action="store_true",
                     help="hard_alibi only: scalable softmax on the unwindowed heads, trained with it (log_scaled())")
     ap.add_argument("--checkpoint", default="", help="keep the trained model here (pickled; reused if present)")
@@ -188,6 +203,8 @@ def main() -> None:
         if args.pe != "hard_alibi":
             raise ConfigError(f"--log-scale: only for hard_alibi, got {args.pe!r}")
         log_scaled(synthetic.total_length(args.task, synthetic.n_for_length(args.task, cfg.synthetic.train_max_len)))
+    if args.first:
+        first_layer(args.pe, args.first, cfg)
     ckpt = Path(args.checkpoint) if args.checkpoint else None
     if ckpt and ckpt.is_file():
         model = torch.load(ckpt, weights_only=False)
@@ -209,7 +226,7 @@ def main() -> None:
     out = Path(args.out)
     old = io.read_json(out) if out.is_file() else {"runs": {}}
     old["runs"][args.tag] = {"pe": args.pe, "task": args.task, "seed": args.seed, "set": done,
-                             "narrow": args.narrow, "log_scale": args.log_scale, "dtype": rt.dtype,
+                             "narrow": args.narrow, "log_scale": args.log_scale, "first_layer": args.first, "dtype": rt.dtype,
                              "cpu_model": cpu_model(), "lengths": lengths}
     io.write_json(out, old)
 

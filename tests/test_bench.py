@@ -507,3 +507,21 @@ def test_log_scaling_multiplies_only_the_unwindowed_heads_queries_by_log_keys(wr
     f = torch.log(torch.arange(9).float() + 1) / math.log(17)
     assert torch.allclose(q2[:, windowed:], q[:, windowed:] * f[None, None, :, None])
     assert (q2[:, windowed:, 0] == 0).all()  # one key: nothing to choose between
+
+
+def test_first_layer_windows_build_hard_alibi_with_its_own_layer0_and_reject_other_pes(wrong_keys, tiny_cfg,
+                                                                                      monkeypatch):
+    import dataclasses
+
+    import posenc.engine.lm as lm
+
+    monkeypatch.setattr(lm, "build_model", lm.build_model)  # restored after the test
+    with pytest.raises(ConfigError, match="--first"):
+        wrong_keys.first_layer("rope", [2, 3], tiny_cfg)
+    with pytest.raises(ConfigError, match="--first"):
+        wrong_keys.first_layer("hard_alibi", [2] * (tiny_cfg.model.n_heads + 1), tiny_cfg)
+    wrong_keys.first_layer("hard_alibi", [2, 3], tiny_cfg)
+    model = lm.build_model(dataclasses.replace(lm.lm_spec(tiny_cfg, "hard_alibi"), n_layers=2))
+    assert model.layer_windows[0][:2].tolist() == [2.0, 3.0]
+    assert model.layer_windows[1][: len(tiny_cfg.pe["hard_alibi"]["windows"])].tolist() == \
+        [float(w) for w in tiny_cfg.pe["hard_alibi"]["windows"]]
