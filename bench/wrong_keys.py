@@ -171,6 +171,22 @@ def first_layer(pe: str, windows: list[int], cfg: config.Config) -> None:
     posenc.engine.lm.build_model = FirstLayerWindowed  # train_lm builds its model through this name
 
 
+def sharpened_scores(model, splits, task: str, cfg: config.Config, specs: list[str]) -> dict:
+    """{spec: {L: exact match, token accuracy, errors per sequence}} with the heads that carry no window in
+    the last layer sharpened (in every layer, as bench/sharpen.py does) by each factor of bench/sharpen.py (float32, every sequence; the model is restored after)."""
+    from sharpen import factor_of, score, sharpened
+
+    last = getattr(model, "layer_windows", [model.pe.windows])[-1]  # --first: the later layers' layout
+    heads = [h for h, w in enumerate(last.tolist()) if math.isinf(w)]
+    longest = synthetic.total_length(task, synthetic.n_for_length(task, cfg.synthetic.train_max_len))
+    out = {}
+    for spec in specs:
+        with sharpened(model, heads, factor_of(spec, longest)):
+            out[spec] = r = score(model, splits, task, cfg, list(cfg.synthetic.eval_lengths))
+        print(f"heads {heads} x {spec}: exact " + ", ".join(f"@{L} {100 * v['exact_match']:.1f} %" for L, v in r.items()))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("pe")
@@ -186,6 +202,9 @@ def main() -> None:
                     help="hard_alibi only: layer 0's windows (bench/layer0_windows.py), the later layers' from params")
     ap.add_argument("--log-scale", action="store_true",
                     help="hard_alibi only: scalable softmax on the unwindowed heads, trained with it (log_scaled())")
+    ap.add_argument("--sharpen", nargs="+", default=[], metavar="FACTOR",
+                    help="also score the trained model with its unwindowed heads sharpened (bench/sharpen.py's "
+                         "const:<c> / logn:<p>, float32, no retraining)")
     ap.add_argument("--checkpoint", default="", help="keep the trained model here (pickled; reused if present)")
     ap.add_argument("--out", default="bench/wrong_keys.json")
     args = ap.parse_args()
@@ -223,11 +242,13 @@ def main() -> None:
               f"{r['counts']['pairs']}; null share {r['null_share']}; in the copy half {r['in_copy_half']}; "
               f"slips / targets by the closest wrong key's match: {rates}; slips by copy index 0..{EDGE}+: "
               f"{r['slips_by_copy_index']}")
+    sharp = sharpened_scores(model, splits, args.task, cfg, args.sharpen) if args.sharpen else None
     out = Path(args.out)
     old = io.read_json(out) if out.is_file() else {"runs": {}}
     old["runs"][args.tag] = {"pe": args.pe, "task": args.task, "seed": args.seed, "set": done,
                              "narrow": args.narrow, "log_scale": args.log_scale, "first_layer": args.first, "dtype": rt.dtype,
-                             "cpu_model": cpu_model(), "lengths": lengths}
+                             "cpu_model": cpu_model(), "lengths": lengths,
+                             **({"sharpened": sharp} if sharp else {})}
     io.write_json(out, old)
 
 

@@ -525,3 +525,27 @@ def test_first_layer_windows_build_hard_alibi_with_its_own_layer0_and_reject_oth
     assert model.layer_windows[0][:2].tolist() == [2.0, 3.0]
     assert model.layer_windows[1][: len(tiny_cfg.pe["hard_alibi"]["windows"])].tolist() == \
         [float(w) for w in tiny_cfg.pe["hard_alibi"]["windows"]]
+
+
+def test_sharpened_scores_at_factor_one_are_the_plain_scores(wrong_keys, tiny_cfg, tmp_path):
+    import torch
+
+    from posenc import io
+    from posenc.data import synthetic
+    from posenc.engine.lm import lm_spec, score_sequences
+    from posenc.engine.runtime import resolve
+    from posenc.nn.backbone import build_model
+
+    torch.manual_seed(0)
+    model = build_model(lm_spec(tiny_cfg, "hard_alibi")).eval()
+    io.save_npz(tmp_path / "copy.npz", synthetic.generate(tiny_cfg.synthetic, "copy", 0))
+    splits = synthetic.load(tmp_path / "copy.npz", "copy", tiny_cfg.synthetic.vocab_size)
+    out = wrong_keys.sharpened_scores(model, splits, "copy", tiny_cfg, ["const:1", "logn:4"])
+    assert set(out) == {"const:1", "logn:4"}
+    assert sorted(map(int, out["const:1"])) == sorted(tiny_cfg.synthetic.eval_lengths)
+    for key in out["const:1"]:
+        L = int(key)
+        plain = score_sequences(model, splits[f"eval_{L}"], "copy", tiny_cfg, resolve("float32"))
+        assert out["const:1"][key]["exact_match"] == plain["exact"].mean()
+        assert out["const:1"][key]["token_acc"] == plain["right"].sum() / plain["targets"].sum()
+    assert "rotate" not in vars(model.pe)  # restored
