@@ -173,7 +173,8 @@ def first_layer(pe: str, windows: list[int], cfg: config.Config) -> None:
 
 def sharpened_scores(model, splits, task: str, cfg: config.Config, specs: list[str]) -> dict:
     """{spec: {L: exact match, token accuracy, errors per sequence}} with the heads that carry no window in
-    the last layer sharpened (in every layer, as bench/sharpen.py does) by each factor of bench/sharpen.py (float32, every sequence; the model is restored after)."""
+    the last layer sharpened by each factor of bench/sharpen.py (in every layer, as it does; float32, every
+    sequence; the model is restored after)."""
     from sharpen import factor_of, score, sharpened
 
     last = getattr(model, "layer_windows", [model.pe.windows])[-1]  # --first: the later layers' layout
@@ -183,7 +184,8 @@ def sharpened_scores(model, splits, task: str, cfg: config.Config, specs: list[s
     for spec in specs:
         with sharpened(model, heads, factor_of(spec, longest)):
             out[spec] = r = score(model, splits, task, cfg, list(cfg.synthetic.eval_lengths))
-        print(f"heads {heads} x {spec}: exact " + ", ".join(f"@{L} {100 * v['exact_match']:.1f} %" for L, v in r.items()))
+        said = ", ".join(f"@{L} {100 * v['exact_match']:.1f} %" for L, v in r.items())
+        print(f"heads {heads} x {spec}: exact {said}")
     return out
 
 
@@ -246,7 +248,8 @@ def main() -> None:
     out = Path(args.out)
     old = io.read_json(out) if out.is_file() else {"runs": {}}
     old["runs"][args.tag] = {"pe": args.pe, "task": args.task, "seed": args.seed, "set": done,
-                             "narrow": args.narrow, "log_scale": args.log_scale, "first_layer": args.first, "dtype": rt.dtype,
+                             "narrow": args.narrow, "log_scale": args.log_scale, "first_layer": args.first,
+                             "dtype": rt.dtype,
                              "cpu_model": cpu_model(), "lengths": lengths,
                              **({"sharpened": sharp} if sharp else {})}
     io.write_json(out, old)

@@ -479,7 +479,8 @@ def test_probe_length_accounts_for_every_slip_once_by_key_and_by_copy_index(wron
     V, L = tiny_cfg.synthetic.vocab_size, tiny_cfg.synthetic.eval_lengths[0]
     io.save_npz(tmp_path / "copy.npz", synthetic.generate(tiny_cfg.synthetic, "copy", 0))
     sources = synthetic.load(tmp_path / "copy.npz", "copy", V)[f"eval_{L}"]
-    r = wrong_keys.probe_length(model, sources, "copy", tiny_cfg, resolve("float32"), pair_ambiguous(sources, "copy", V))
+    pairs = pair_ambiguous(sources, "copy", V)
+    r = wrong_keys.probe_length(model, sources, "copy", tiny_cfg, resolve("float32"), pairs)
     assert r["slips"] > 0
     assert sum(r["slips_by_copy_index"]) == r["slips"] == sum(r["slips_by_distractor"].values())
     assert sum(sum(c.values()) for c in r["counts"].values()) == r["slips"]
