@@ -141,6 +141,11 @@ def narrowed(sources: synthetic.Sources, share: float, k: int | list[int], vocab
     return synthetic.Sources(lengths=sources.lengths, tokens=tokens.astype(sources.tokens.dtype))
 
 
+def longest_training(task: str, cfg: config.Config) -> int:
+    """Tokens in the longest training sequence of `task` (the length the log factors are 1 at)."""
+    return synthetic.total_length(task, synthetic.n_for_length(task, cfg.synthetic.train_max_len))
+
+
 def log_scaled(longest: int) -> None:
     """Scalable softmax (Nakanishi 2025, softmax(s log n . z) over n keys) on hard_alibi's unwindowed heads,
     in training and at evaluation: their logits at query position i are multiplied by log(i + 1) / log(longest)
@@ -179,7 +184,7 @@ def sharpened_scores(model, splits, task: str, cfg: config.Config, specs: list[s
 
     last = getattr(model, "layer_windows", [model.pe.windows])[-1]  # --first: the later layers' layout
     heads = [h for h, w in enumerate(last.tolist()) if math.isinf(w)]
-    longest = synthetic.total_length(task, synthetic.n_for_length(task, cfg.synthetic.train_max_len))
+    longest = longest_training(task, cfg)
     out = {}
     for spec in specs:
         with sharpened(model, heads, factor_of(spec, longest)):
@@ -223,7 +228,7 @@ def main() -> None:
     if args.log_scale:
         if args.pe != "hard_alibi":
             raise ConfigError(f"--log-scale: only for hard_alibi, got {args.pe!r}")
-        log_scaled(synthetic.total_length(args.task, synthetic.n_for_length(args.task, cfg.synthetic.train_max_len)))
+        log_scaled(longest_training(args.task, cfg))
     if args.first:
         first_layer(args.pe, args.first, cfg)
     ckpt = Path(args.checkpoint) if args.checkpoint else None

@@ -464,21 +464,29 @@ def test_narrowing_over_several_alphabet_sizes_draws_one_per_sequence(wrong_keys
                           wrong_keys.narrowed(src, 0.5, 20, 100, seed=0).tokens)
 
 
-def test_probe_length_accounts_for_every_slip_once_by_key_and_by_copy_index(wrong_keys, tiny_cfg, tmp_path):
+@pytest.fixture
+def untrained_copy(tiny_cfg, tmp_path):
+    """An untrained tiny hard_alibi copy model (it slips often) and the tiny copy sets."""
     import torch
 
     from posenc import io
-    from posenc.analysis.errors import pair_ambiguous
     from posenc.data import synthetic
     from posenc.engine.lm import lm_spec
-    from posenc.engine.runtime import resolve
     from posenc.nn.backbone import build_model
 
     torch.manual_seed(0)
-    model = build_model(lm_spec(tiny_cfg, "hard_alibi")).eval()  # untrained: it slips often
-    V, L = tiny_cfg.synthetic.vocab_size, tiny_cfg.synthetic.eval_lengths[0]
+    model = build_model(lm_spec(tiny_cfg, "hard_alibi")).eval()
     io.save_npz(tmp_path / "copy.npz", synthetic.generate(tiny_cfg.synthetic, "copy", 0))
-    sources = synthetic.load(tmp_path / "copy.npz", "copy", V)[f"eval_{L}"]
+    return model, synthetic.load(tmp_path / "copy.npz", "copy", tiny_cfg.synthetic.vocab_size)
+
+
+def test_probe_length_accounts_for_every_slip_once_by_key_and_by_copy_index(wrong_keys, tiny_cfg, untrained_copy):
+    from posenc.analysis.errors import pair_ambiguous
+    from posenc.engine.runtime import resolve
+
+    model, splits = untrained_copy
+    V, L = tiny_cfg.synthetic.vocab_size, tiny_cfg.synthetic.eval_lengths[0]
+    sources = splits[f"eval_{L}"]
     pairs = pair_ambiguous(sources, "copy", V)
     r = wrong_keys.probe_length(model, sources, "copy", tiny_cfg, resolve("float32"), pairs)
     assert r["slips"] > 0
@@ -528,19 +536,11 @@ def test_first_layer_windows_build_hard_alibi_with_its_own_layer0_and_reject_oth
         [float(w) for w in tiny_cfg.pe["hard_alibi"]["windows"]]
 
 
-def test_sharpened_scores_at_factor_one_are_the_plain_scores(wrong_keys, tiny_cfg, tmp_path):
-    import torch
-
-    from posenc import io
-    from posenc.data import synthetic
-    from posenc.engine.lm import lm_spec, score_sequences
+def test_sharpened_scores_at_factor_one_are_the_plain_scores(wrong_keys, tiny_cfg, untrained_copy):
+    from posenc.engine.lm import score_sequences
     from posenc.engine.runtime import resolve
-    from posenc.nn.backbone import build_model
 
-    torch.manual_seed(0)
-    model = build_model(lm_spec(tiny_cfg, "hard_alibi")).eval()
-    io.save_npz(tmp_path / "copy.npz", synthetic.generate(tiny_cfg.synthetic, "copy", 0))
-    splits = synthetic.load(tmp_path / "copy.npz", "copy", tiny_cfg.synthetic.vocab_size)
+    model, splits = untrained_copy
     out = wrong_keys.sharpened_scores(model, splits, "copy", tiny_cfg, ["const:1", "logn:4"])
     assert set(out) == {"const:1", "logn:4"}
     assert sorted(map(int, out["const:1"])) == sorted(tiny_cfg.synthetic.eval_lengths)
