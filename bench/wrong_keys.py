@@ -127,18 +127,9 @@ def probe_length(model, sources, task: str, cfg: config.Config, rt, pairs: np.nd
 def narrowed(sources: synthetic.Sources, share: float, k: int | list[int], vocab_size: int,
              seed: int) -> synthetic.Sources:
     """The training sources with a `share` of the sequences re-spelt over a random k-token alphabet each
-    (token -> alphabet[token % k], uniform when k divides the vocabulary): a query then meets keys that share
-    its last two or three tokens far more often than over the full vocabulary, which is where the lookup
-    slips (a curriculum of hard distractors; the evaluation sets are untouched). With a list of sizes, each
-    re-spelt sequence draws its k from the list (uniformly), so the distractors share 2, 3 or more tokens."""
-    rng = np.random.default_rng([seed, 16])
-    sizes = [k] if isinstance(k, int) else list(k)
-    tokens = sources.tokens.astype(np.int64)
-    for i in np.flatnonzero(rng.random(len(sources)) < share):
-        a, b = sources.offsets[i], sources.offsets[i + 1]
-        size = sizes[0] if len(sizes) == 1 else sizes[rng.integers(len(sizes))]  # one size: the stream of old runs
-        tokens[a:b] = rng.choice(vocab_size, size=size, replace=False)[tokens[a:b] % size]
-    return synthetic.Sources(lengths=sources.lengths, tokens=tokens.astype(sources.tokens.dtype))
+    (data/synthetic.narrowed, the curriculum hard_alibi_ngram trains with; several sizes: one drawn per
+    sequence)."""
+    return synthetic.narrowed(sources, share, (k,) if isinstance(k, int) else tuple(k), vocab_size, seed)
 
 
 def longest_training(task: str, cfg: config.Config) -> int:

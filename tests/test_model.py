@@ -11,6 +11,7 @@ from posenc.errors import ConfigError, DataError
 from posenc.nn.backbone import build_model
 from posenc.nn.checkpoint import load_model, save_model
 from posenc.nn.pe import available
+from posenc.nn.pe.base import PositionalEncoding
 
 PES = available()  # every registered PE, `nope` included: a new module gets these tests with no edit here
 
@@ -140,6 +141,32 @@ def test_every_layer_sees_one_positions_tensor_and_one_bias(pe, monkeypatch):
     assert len(seen) == len(model.blocks) and all(p is seen[0] for p in seen)
     assert torch.equal(seen[0], model.positions(7, "cpu")) and len(biases) == 1
     assert torch.equal(seen[0], torch.arange(7)) != model.pe.randomized
+
+
+@pytest.mark.parametrize("pe", PES)
+def test_one_mask_per_distinct_layer_bias(pe, monkeypatch):
+    """The mask (bias + causal + padding) is built once per distinct bias: once for a PE whose layers share
+    one (the base class's layer_biases), once per differing layer otherwise (hard_alibi_ngram)."""
+    import posenc.nn.backbone as backbone
+
+    model = make(pe)
+    built, real = [], backbone.additive_mask
+    monkeypatch.setattr(backbone, "additive_mask", lambda *a: (built.append(a[0]), real(*a))[1])
+    biases = model.pe.layer_biases(torch.arange(7), torch.arange(7), len(model.blocks))
+    model(torch.randint(0, 12, (2, 7)), attention_mask=torch.ones(2, 7, dtype=torch.long))
+    assert len(biases) == len(model.blocks) and len(built) == len({id(b) for b in biases})
+    shared = type(model.pe).layer_biases is PositionalEncoding.layer_biases
+    assert shared == all(b is biases[0] for b in biases)
+
+
+def test_hard_alibi_ngram_windows_every_head_of_layer_0_only():
+    model = make("hard_alibi_ngram", pe_params={"first_windows": [2, 3, 4, 5], "windows": [2],
+                                                "distractor_share": 0.0, "distractor_alphabets": []})
+    _, (w0, w1) = model(torch.randint(0, 12, (1, 12)), need_weights=True)  # (B, H, T, T) per layer
+    i, j = torch.meshgrid(torch.arange(12), torch.arange(12), indexing="ij")
+    for h, w in enumerate((2, 3, 4, 5)):
+        assert (w0[0, h][(i - j >= w) | (j > i)] == 0).all() and (w0[0, h][(i - j >= 0) & (i - j < w)] > 0).all()
+    assert (w1[0, 0][i - j >= 2] == 0).all() and (w1[0, 1:][:, (i - j >= 0)] > 0).all()  # heads 1-3: global
 
 
 def test_longer_than_the_tables_is_a_clear_error():

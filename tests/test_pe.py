@@ -241,6 +241,38 @@ def test_hard_alibi_windows_mask_only_their_heads():
         make("hard_alibi", windows=[1, 1, 1, 1, 1])
 
 
+def test_hard_alibi_ngram_gives_layer_0_its_own_windows_and_the_later_layers_hard_alibis():
+    pe = make("hard_alibi_ngram", first_windows=[2, 3, 4, 5], windows=[2, 5])
+    first, *later = pe.layer_biases(pos(12), pos(12), 3)  # (H, T, T) each
+    i, j = torch.meshgrid(torch.arange(12), torch.arange(12), indexing="ij")
+    for h, w in enumerate((2, 3, 4, 5)):
+        assert (first[h][(i - j >= 0) & (i - j < w)] == 0).all() and torch.isinf(first[h][i - j >= w]).all()
+    assert len(later) == 2 and later[0] is later[1]  # one bias for every later layer
+    assert torch.equal(later[0], make("hard_alibi", windows=[2, 5]).score_bias(pos(12), pos(12)))
+    sym = build_pe("hard_alibi_ngram", DEFAULT_SECTIONS["hard_alibi_ngram"], Dims(32, 4, 64, 16, causal=False))
+    b0 = sym.layer_biases(pos(9), pos(9), 2)[0]
+    assert torch.equal(b0, b0.transpose(1, 2))  # the classifier's symmetric window
+
+
+def test_only_a_pe_that_declares_a_curriculum_has_one():
+    assert pe_class("hard_alibi_ngram").distractors(make("hard_alibi_ngram", distractor_share=0.25,
+                                                         distractor_alphabets=[5, 10]).params) == (0.25, (5, 10))
+    for name in set(available()) - {"hard_alibi_ngram"}:
+        assert pe_class(name).distractors(make(name).params) == (0.0, ())
+
+
+@pytest.mark.parametrize("bad,match", [
+    ({"first_windows": [1, 1, 1, 1, 1]}, r"pe\.hard_alibi_ngram\.first_windows: must list 1 to model.n_heads"),
+    ({"first_windows": [0]}, r"pe\.hard_alibi_ngram\.first_windows: every window must be >= 1"),
+    ({"distractor_share": 1.5}, r"pe\.hard_alibi_ngram\.distractor_share: must be in \[0, 1\]"),
+    ({"distractor_alphabets": []}, r"pe\.hard_alibi_ngram\.distractor_alphabets: needs at least one"),
+    ({"distractor_alphabets": [1]}, r"pe\.hard_alibi_ngram\.distractor_alphabets: every size must be >= 2"),
+])
+def test_hard_alibi_ngram_checks_its_params(bad, match):
+    with pytest.raises(ConfigError, match=match):
+        make("hard_alibi_ngram", **bad)
+
+
 def test_fire_normalises_by_the_query_position_past_L():
     """Li et al. 2024: f(psi(i - j) / psi(max(L, i))). Below L the bias depends on i - j only; past L the
     same distance gives a smaller input of f the farther the query is. c and L are learned parameters."""

@@ -190,3 +190,18 @@ def test_a_killed_training_resumes_from_its_snapshot_and_ends_byte_identical(tin
     by_name = lambda rs: sorted((k, s, v) for s, m in rs for k, v in m.items())  # noqa: E731  per metric, step order
     assert by_name(rows) == by_name(rows_ref)
     assert not (tmp_path / "snap.pt").exists()
+
+
+def test_only_a_pe_with_a_curriculum_trains_on_a_respelt_pool(tiny_cfg):
+    """hard_alibi_ngram re-spells distractor_share of the training sequences (data/synthetic.narrowed);
+    every other PE trains on the task's pool itself, and the evaluation sets are never touched."""
+    pool = splits_for(tiny_cfg, "copy")["train"]
+    plain = lm.training_pool(lm.build_model(lm.lm_spec(tiny_cfg, "hard_alibi")), pool, tiny_cfg)
+    assert plain is pool
+    model = lm.build_model(lm.lm_spec(tiny_cfg, "hard_alibi_ngram"))
+    share, (k,) = type(model.pe).distractors(model.pe.params)
+    out = lm.training_pool(model, pool, tiny_cfg)
+    changed = [i for i in range(len(pool)) if not np.array_equal(out.get(i), pool.get(i))]
+    assert 0.5 * share * len(pool) < len(changed) < 1.5 * share * len(pool)
+    assert all(len(set(out.get(i).tolist())) <= k for i in changed)
+    assert np.array_equal(lm.training_pool(model, pool, tiny_cfg).tokens, out.tokens)  # the data seed alone

@@ -93,6 +93,21 @@ def _random_sources(rng: np.random.Generator, lengths: np.ndarray, vocab_size: i
     return Sources(lengths=lengths.astype(np.int64), tokens=tokens)
 
 
+def narrowed(sources: Sources, share: float, sizes: tuple[int, ...], vocab_size: int, seed: int) -> Sources:
+    """A curriculum of hard distractors: `share` of the sequences re-spelt over a random alphabet each
+    (token -> alphabet[token % k], k drawn from `sizes`; uniform when k divides the vocabulary). A query
+    then meets earlier n-grams that share its last two or three tokens far more often than over the full
+    vocabulary, which is where a short content lookup slips. Training pools only: evaluation sets never
+    change. The stream depends on `seed` (the data seed) alone, so every training seed sees the same pool."""
+    rng = np.random.default_rng([seed, 16])
+    tokens = sources.tokens.astype(np.int64)
+    for i in np.flatnonzero(rng.random(len(sources)) < share):
+        a, b = sources.offsets[i], sources.offsets[i + 1]
+        k = sizes[0] if len(sizes) == 1 else sizes[rng.integers(len(sizes))]  # one size: no draw
+        tokens[a:b] = rng.choice(vocab_size, size=k, replace=False)[tokens[a:b] % k]
+    return Sources(lengths=sources.lengths, tokens=tokens.astype(sources.tokens.dtype))
+
+
 def _rng(seed: int, task: str, split: str, extra: int = 0) -> np.random.Generator:
     return np.random.default_rng([seed, TASK_IDS[task], SPLIT_IDS[split], extra])
 

@@ -128,6 +128,13 @@ def _resume(state: dict, model, engine: Engine, sampler, on_log: LogFn | None) -
     return checks, state["tracking"], engine.steps_done
 
 
+def training_pool(model: Transformer, sources: Sources, cfg: Config) -> Sources:
+    """The sources training draws from: the task's pool, re-spelt in part if the PE declares a curriculum
+    (PositionalEncoding.distractors; data/synthetic.narrowed)."""
+    share, sizes = type(model.pe).distractors(model.pe.params)
+    return synthetic.narrowed(sources, share, sizes, cfg.synthetic.vocab_size, cfg.seed) if share > 0 else sources
+
+
 def train_lm(cfg: Config, pe: str, task: str, splits: dict[str, Sources], seed: int, progress: bool = True,
              on_log: LogFn | None = None, rt: Runtime | None = None, snapshots: Snapshots | None = None) -> dict:
     """Train one causal LM for exactly train.max_steps -> {"model", "state_dict", "history", "checks",
@@ -144,7 +151,8 @@ def train_lm(cfg: Config, pe: str, task: str, splits: dict[str, Sources], seed: 
     model: Transformer = build_model(lm_spec(cfg, pe)).to(rt.device)
     t = cfg.train
     engine = Engine(model, lm_recipe(cfg), rt, lm_loss, token_accuracy, f"train {task}/{pe}/s{seed}", progress, on_log)
-    sampler = synthetic.LengthSampler(splits["train"], task, t.batch_size, t.curriculum_start_len,
+    pool = training_pool(model, splits["train"], cfg)
+    sampler = synthetic.LengthSampler(pool, task, t.batch_size, t.curriculum_start_len,
                                       t.curriculum_steps, np.random.default_rng(seed), t.long_share)
     snapshots = snapshots or Snapshots(None, 0)
     checks, tracking, start = {"step": [], "val_acc": [], "val_exact": []}, {"step": []}, 0

@@ -7,7 +7,8 @@ Two heads: `lm` (causal, logits per position over the vocabulary) and
 `classifier` (bidirectional, mean over real tokens, logits per class). The
 positions are computed once per forward and passed to every PE hook; the PE
 bias and the masks are folded into one float mask once per forward and shared
-by every layer. The PE is the only thing that differs between models.
+by every layer (one per distinct bias when the PE's layers differ: its
+`layer_biases`). The PE is the only thing that differs between models.
 A `ModelSpec` is all it takes to rebuild a model; checkpoints carry it.
 """
 
@@ -149,12 +150,15 @@ class Transformer(nn.Module):
         T = idx.shape[1]
         positions = self.positions(T, idx.device, offset, attention_mask)  # (T,) or (B, T)
         x = self.drop(self.pe.embed(self.tok_emb(idx), positions))  # (B, T, D)
-        bias = self.pe.score_bias(positions, positions)  # (H, T, T) or None, shared by every layer
-        fast = self.fused and not need_weights and bias is None and attention_mask is None
-        mask = None if fast else additive_mask(bias, attention_mask, self.causal, T, T, idx.device)
+        biases = self.pe.layer_biases(positions, positions, len(self.blocks))  # per layer (H, T, T) or None
+        masks = {}  # one mask per distinct bias: a bias shared by every layer is folded in once
+        for bias in biases:
+            if id(bias) not in masks:
+                fast = self.fused and not need_weights and bias is None and attention_mask is None
+                masks[id(bias)] = None if fast else additive_mask(bias, attention_mask, self.causal, T, T, idx.device)
         all_weights = []
-        for block in self.blocks:
-            x, w = block(x, self.pe, positions, mask, self.causal, self.fused, need_weights)
+        for block, bias in zip(self.blocks, biases):
+            x, w = block(x, self.pe, positions, masks[id(bias)], self.causal, self.fused, need_weights)
             all_weights.append(w)
         x = self.norm(x)
         logits = self.head(x) if self.causal else self.head(x, attention_mask)

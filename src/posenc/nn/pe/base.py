@@ -6,11 +6,14 @@ A PE may act in three places; each hook is the identity in this base class:
     rotate(q, k, positions)                    rotate queries and keys after the head split  (RoPE)
     score_bias(q_positions, k_positions)       additive bias on attention scores, (H, Tq, Tk) (ALiBi)
 
+(`layer_biases` hands that bias to every layer; a PE whose layers differ overrides it: hard_alibi_ngram.)
+
 The model asks its PE for `positions` once per forward pass (`positions()`:
 0..T-1, or offset..offset+T-1 for a probe; a randomized PE draws them, see
 nn/pe/_randomized.py) and hands the same tensor, (T,) or (B, T), to every hook
-and every layer; the bias is built once per forward and
-shared by all layers (see nn/backbone.py). A PE owns its hyperparameters: a
+and every layer; the bias is built once per forward and, unless the PE
+overrides `layer_biases`, shared by all layers (see nn/backbone.py). A PE may
+also declare a training curriculum (`distractors`, synthetic tasks only). A PE owns its hyperparameters: a
 frozen dataclass `Params` filled from its own section `pe.<name>` of
 params.yaml, and its prose for the report (`theory`). See docs/architecture.md.
 """
@@ -113,6 +116,18 @@ class PositionalEncoding(nn.Module):
     def score_bias(self, q_positions: torch.Tensor, k_positions: torch.Tensor) -> torch.Tensor | None:
         """(H, Tq, Tk) bias added to QK^T / sqrt(Dh) (one per forward, shared by all layers), or None."""
         return None
+
+    def layer_biases(self, q_positions: torch.Tensor, k_positions: torch.Tensor, n_layers: int) -> list:
+        """One score bias per layer, (H, Tq, Tk) or None each. Here the one score_bias, the same object for
+        every layer (the backbone then builds one mask); a PE whose layers see different biases overrides it."""
+        return [self.score_bias(q_positions, k_positions)] * n_layers
+
+    @classmethod
+    def distractors(cls, params) -> tuple[float, tuple[int, ...]]:
+        """A training curriculum the PE's variant trains with on the synthetic tasks: (share, alphabet sizes),
+        the share of training sequences re-spelt over a small random alphabet each (data/synthetic.narrowed).
+        (0.0, ()) here: no PE but one that declares it changes the shared training data."""
+        return 0.0, ()
 
 
 def check_even_head(dims: Dims, name: str) -> None:

@@ -57,9 +57,13 @@ class HardAlibi(PositionalEncoding):
         self.register_buffer("windows", w, persistent=False)  # (H,), inf = no window
 
     def score_bias(self, q_positions, k_positions):
+        return self.window_bias(self.windows, q_positions, k_positions)
+
+    def window_bias(self, windows: torch.Tensor, q_positions, k_positions) -> torch.Tensor:
+        """(H, Tq, Tk): 0 inside each head's window (windows (H,), inf = none), -inf outside."""
         dist = (q_positions[:, None] - k_positions[None, :]).float()  # (Tq, Tk), > 0 for earlier keys
         dist = dist if self.dims.causal else dist.abs()  # causal: later keys are masked anyway
-        outside = dist[None] >= self.windows[:, None, None]  # (H, Tq, Tk)
+        outside = dist[None] >= windows[:, None, None]  # (H, Tq, Tk)
         return torch.zeros(outside.shape, device=dist.device).masked_fill(outside, float("-inf"))
 
 
