@@ -172,7 +172,7 @@ def test_the_report_section_gives_each_part_its_device_bars_and_claims(tmp_path)
     assert "notes" not in text
     assert f"- copy, solved at {T} (mean exact match >= 90%): rope; best rope at 96.0 %." in text
     assert f"- copy, exact match at {4 * T}: rope > learned" in text  # 3 seeds, separated
-    assert f"- copy, slips at {4 * T}: lowest per-target error rate rope, 2.500 %, 5x the 0.513 % that 95 % " \
+    assert f"- copy, slips at {4 * T}: lowest per-target error rate rope, 2.500 %, 4.9x the 0.513 % that 95 % " \
         "exact match over 10 targets allows" in text  # learned: below 90 % per token, not a candidate
     assert "- copy: fewer than 2 PEs with 3 seeds or more, so nothing is compared." in text  # the 1-seed part
     _write_imdb(tmp_path / "study/imdb", params, {(pe, s): (0.8, 0.8 - (pe == "learned") * (0.1 + 0.01 * s))

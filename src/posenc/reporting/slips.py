@@ -110,12 +110,17 @@ def lowest(rows: dict, bar_length: int) -> str:
     return min(rows, key=lambda n: rows[n][bar_length]["rate"])
 
 
+def times(ratio: float) -> str:
+    """A ratio as 'x1.2' below 10 (where the first decimal decides over or under), else 'x12'."""
+    return f"{ratio:.1f}x" if ratio < 10 else f"{ratio:.0f}x"
+
+
 def verdict(task: str, rows: dict, bar: float, bar_length: int) -> str:
     """One line: the lowest slip rate at `bar_length` and how many times the rate `bar` allows it is."""
     best = lowest(rows, bar_length)
     rate, m = rows[best][bar_length]["rate"], rows[best][bar_length]["targets"]
     return (f"- {task}, slips at {bar_length}: lowest per-target error rate {best}, {100 * rate:.3f} %, "
-            f"{rate / needed_rate(bar, m):.0f}x the {100 * needed_rate(bar, m):.3f} % that {100 * bar:.0f} % "
+            f"{times(rate / needed_rate(bar, m))} the {100 * needed_rate(bar, m):.3f} % that {100 * bar:.0f} % "
             f"exact match over {m} targets allows (exact = exp(-slips per sequence) for independent slips).")
 
 
