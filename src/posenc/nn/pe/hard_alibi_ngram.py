@@ -42,8 +42,9 @@ class HardAlibiNgram(HardAlibi):
         mechanism=(
             "Layer 0's heads all see a window of the most recent tokens ({first_windows} tokens), the later "
             "layers' first heads too ({windows}) and their other heads no position bias, so the last layer's "
-            "unwindowed head can find where the current four tokens occurred before and read what followed: "
-            "the n-gram lookup of Jelassi et al. 2024 with n = 4, where the study's hard_alibi reaches 3. "
+            "unwindowed head can find where the current {key} tokens occurred before and read what followed: "
+            "the n-gram lookup of Jelassi et al. 2024 with n = {key} (a window of w tokens gives a key of w - 1), "
+            "where the same windows in every layer give {short}. "
             "A share of {share} of the training sequences is re-spelt over a random alphabet of {alphabets} "
             "tokens, whose repeated short n-grams are the wrong keys a short lookup slips on; the evaluation "
             "sets are unchanged. Nothing in the windowed heads changes with length; the unwindowed head meets "
@@ -69,7 +70,8 @@ class HardAlibiNgram(HardAlibi):
     def theory_fill(cls, params, dims):
         return {"first_windows": ", ".join(map(str, params.first_windows)),
                 "windows": ", ".join(map(str, params.windows)), "share": f"{params.distractor_share:g}",
-                "alphabets": " or ".join(map(str, params.distractor_alphabets)) or "(none)"}
+                "alphabets": " or ".join(map(str, params.distractor_alphabets)) or "(none)",
+                "key": str(max(params.first_windows) - 1), "short": str(max(params.windows) - 1)}
 
     @classmethod
     def distractors(cls, params) -> tuple[float, tuple[int, ...]]:
