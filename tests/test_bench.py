@@ -550,3 +550,17 @@ def test_sharpened_scores_at_factor_one_are_the_plain_scores(wrong_keys, tiny_cf
         assert out["const:1"][key]["exact_match"] == plain["exact"].mean()
         assert out["const:1"][key]["token_acc"] == plain["right"].sum() / plain["targets"].sum()
     assert "rotate" not in vars(model.pe)  # restored
+
+
+def test_same_weights_prints_one_fingerprint_per_task_and_pe_and_the_same_twice(capsys, monkeypatch):
+    """bench/same_weights.py: the lines two checkouts are diffed on; a run that is not deterministic would
+    make every diff fail, so two runs of the same code must print the same."""
+    same = _bench_script("same_weights")
+    monkeypatch.setattr(sys, "argv", ["same_weights.py", "--params", str(ROOT / "params.yaml"), "--pes", "nope", "alibi"])
+    same.main()
+    first = capsys.readouterr().out.splitlines()
+    same.main()
+    assert capsys.readouterr().out.splitlines() == first
+    assert [line.split()[:2] for line in first] == [[t, x] for t in ("copy", "duplicate")
+                                                    for x in ("data", "nope", "alibi")]
+    assert all(len(line.split()[2]) == 32 for line in first)  # md5 hex digests
