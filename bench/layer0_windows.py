@@ -11,7 +11,9 @@ data; engine/lm.train_lm), then scores it at the evaluation lengths.
 
 The package's backbone shares one bias across layers, so this script gives layer 0 its own by
 building the model as `FirstLayerWindowed` (a Transformer whose forward builds one mask per layer);
-nothing here changes the pipeline, its models or its lock.
+nothing here changes the pipeline, its models or its lock. Since 2026-12-03 the registry has this model
+as a PE, `hard_alibi_ngram` (per-layer windows through PositionalEncoding.layer_biases, plus a curriculum);
+this script stays to reproduce bench/layer0_windows.json and bench/wrong_keys.py's `--first` runs.
 
     python bench/layer0_windows.py --first 2 3 4 5 --rest 2 3 4 --tag first2345_rest234
     python bench/layer0_windows.py --first 2 3 4 5 --rest --tag first2345_rest_global   # layer 1: 4 global heads
