@@ -556,7 +556,8 @@ def test_same_weights_prints_one_fingerprint_per_task_and_pe_and_the_same_twice(
     """bench/same_weights.py: the lines two checkouts are diffed on; a run that is not deterministic would
     make every diff fail, so two runs of the same code must print the same."""
     same = _bench_script("same_weights")
-    monkeypatch.setattr(sys, "argv", ["same_weights.py", "--params", str(ROOT / "params.yaml"), "--pes", "nope", "alibi"])
+    argv = ["same_weights.py", "--params", str(ROOT / "params.yaml"), "--pes", "nope", "alibi"]
+    monkeypatch.setattr(sys, "argv", argv)
     same.main()
     first = capsys.readouterr().out.splitlines()
     same.main()
