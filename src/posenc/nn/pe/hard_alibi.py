@@ -14,6 +14,13 @@ class HardAlibiParams:
     windows: tuple[int, ...]  # one window per windowed head (heads 0, 1, ...); the other heads get no bias
 
 
+def head_windows(windows, n_heads: int) -> torch.Tensor:
+    """(H,): head h's window for h < len(windows), inf (no window) for the other heads."""
+    w = torch.full((n_heads,), float("inf"))
+    w[: len(windows)] = torch.tensor(windows, dtype=torch.float32)
+    return w
+
+
 class HardAlibi(PositionalEncoding):
     """Head h < len(windows) sees only the windows[h] most recent tokens (itself included): a hard mask
     (-inf beyond the window) instead of ALiBi's linear penalty; the other heads get no position bias.
@@ -52,9 +59,7 @@ class HardAlibi(PositionalEncoding):
 
     def __init__(self, params, dims):
         super().__init__(params, dims)
-        w = torch.full((dims.n_heads,), float("inf"))
-        w[: len(params.windows)] = torch.tensor(params.windows, dtype=torch.float32)
-        self.register_buffer("windows", w, persistent=False)  # (H,), inf = no window
+        self.register_buffer("windows", head_windows(params.windows, dims.n_heads), persistent=False)
 
     def score_bias(self, q_positions, k_positions):
         return self.window_bias(self.windows, q_positions, k_positions)

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
 from posenc.nn.pe.base import Theory, require
-from posenc.nn.pe.hard_alibi import HardAlibi
+from posenc.nn.pe.hard_alibi import HardAlibi, head_windows
 
 
 @dataclass(frozen=True)
@@ -79,9 +77,8 @@ class HardAlibiNgram(HardAlibi):
 
     def __init__(self, params, dims):
         super().__init__(params, dims)
-        first = torch.full((dims.n_heads,), float("inf"))
-        first[: len(params.first_windows)] = torch.tensor(params.first_windows, dtype=torch.float32)
-        self.register_buffer("first_windows", first, persistent=False)  # (H,), inf = no window
+        self.register_buffer("first_windows", head_windows(params.first_windows, dims.n_heads),
+                             persistent=False)  # (H,), inf = no window
 
     def layer_biases(self, q_positions, k_positions, n_layers):
         later = self.score_bias(q_positions, k_positions)  # (H, Tq, Tk): hard_alibi's, shared by layers 1..
