@@ -31,7 +31,7 @@ DOCKER_RUN = docker run --rm $(GPU_FLAG) --user "$$(id -u):$$(id -g)" -e HOME=/t
 	-v "$(CURDIR)":/workspace -w /workspace \
 	$(if $(IMDB_ARCHIVE),-v "$(abspath $(dir $(IMDB_ARCHIVE)))":/imdb:ro -e IMDB_ARCHIVE=/imdb/$(notdir $(IMDB_ARCHIVE)))
 
-.PHONY: help setup repro test quick study bench readme build build-gpu jupyter sh stop clean
+.PHONY: help setup repro test quick study bench bench-study readme build build-gpu jupyter sh stop clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,7 +47,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	touch $@
 
 ifneq ($(DOCKER),)
-repro test bench:
+repro test bench bench-study:
 	$(DOCKER_RUN) $(RUN_IMAGE) make $@ DOCKER=
 else
 repro: $(SETUP)  ## run the whole default pipeline (dvc repro), record its run-cache, refresh the README tables
@@ -67,6 +67,10 @@ study: $(SETUP)  ## the study configuration (study/params.yaml) in a kept worksp
 bench: $(SETUP)  ## measure the cost of every PE, float32 and bf16 -> bench/profile.json, then refresh REPORT.md
 	$(PY) bench/cost.py
 	if [ -f metrics/results.json ]; then dvc repro --force --single-item report; fi
+
+bench-study: $(SETUP)  ## the same for every PE of study/params.yaml -> study/profile.json, then refresh REPORT.md
+	$(PY) bench/cost.py --params study/params.yaml --out study/profile.json
+	if [ -f metrics/results.json ]; then dvc repro --single-item report; fi
 endif
 
 readme: $(SETUP)  ## refresh the README results tables from metrics/results.json

@@ -23,7 +23,7 @@ from posenc.reporting.formats_text import format_lines, length_draw
 from posenc.reporting.results import key
 from posenc.reporting.review_text import review_lines
 from posenc.reporting.sweep import sweep_section
-from posenc.reporting.tables import _bounds, imdb_markdown, synthetic_markdown
+from posenc.reporting.tables import _bounds, cost_table, imdb_markdown, synthetic_markdown
 
 
 def theory(pe: str) -> Theory:
@@ -53,6 +53,8 @@ class Inputs:
     probes: dict[str, dict]  # same names -> metrics/probe/*.json of the first seed
     figures: tuple[str, ...]  # PNG names present in figures/
     study_parts: str = ""  # the section on the study's committed parts (reporting/study_parts.py), if any
+    study_pick: str = ""  # the pick with the study's seeds (reporting/study_pick.py), if any parts
+    study_profile: dict | None = None  # study/profile.json: the cost of every PE of the study, if measured
 
 
 def finite(x) -> bool:
@@ -253,46 +255,21 @@ def cost_section(inp: Inputs) -> str:
     if not prof:
         return ("## Cost\n\nNo cost benchmark in this checkout: `make bench` measures every PE's throughput and "
                 "memory (float32 and bf16) and writes bench/profile.json, which this section then reports.\n")
-    models = prof["models"]
-    lengths = sorted(next(iter(models.values()))["lengths"], key=int)  # JSON keys sort as text: "1024" < "256"
-    T = str(inp.cfg.synthetic.train_max_len) if str(inp.cfg.synthetic.train_max_len) in lengths else lengths[0]
-    head = (["PE", "kind", "extra params", "extra work per attention call", "other extra work"]
-            + [f"train time x @{L}" for L in lengths] + [f"peak mem @{lengths[-1]} (MiB)",
-                                                        f"train tokens/s @{T}", f"of matmul peak @{T}",
-                                                        f"bf16 / float32 tokens/s @{T}"])
-    lines = ["## Cost", "",
-             f"Measured by `make bench` ({prof['device']}, {prof.get('device_name', '')}, batch "
-             f"{prof['batch_size']}, median of {prof['repeats']} repetitions): time per training token relative to "
-             f"the no-PE baseline `{prof['baseline']}` measured in the same run (x1.00 = no overhead), peak memory "
-             f"({next(iter(models.values()))['lengths'][lengths[-1]]['peak_mem_kind'].replace('_', ' ')}), and "
-             f"achieved FLOP/s of a training step as a share of a dense "
-             f"{prof['matmul']['n']}x{prof['matmul']['n']} matmul ({prof['matmul']['flops_per_s'] / 1e9:.0f} "
-             "GFLOP/s here). Big-O terms: T tokens, d model width, H heads.", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for pe, mp in models.items():
-        th = theory(pe)
-        r = mp["lengths"]
-        lines.append("| " + " | ".join([pe, th.kind, f"{mp['extra_params']:,}", th.attention_cost, th.other_cost]
-                                       + [f"x{r[L]['train_overhead']:.2f}" for L in lengths]
-                                       + [f"{r[lengths[-1]]['peak_mem_mib']:.0f}",
-                                          f"{r[T]['train_tokens_per_s']:,.0f}", f"{r[T]['mfu']:.0%}",
-                                          f"x{r[T]['bf16_speedup']:.2f}" if "bf16_speedup" in r[T] else "-"]) + " |")
-    slowest = max((pe for pe in models if pe != prof["baseline"]),
-                  key=lambda pe: models[pe]["lengths"][lengths[-1]]["train_overhead"], default=None)
-    if slowest:
-        lines += ["", f"- At {lengths[-1]} tokens the largest training overhead is {slowest}'s: "
-                      f"x{models[slowest]['lengths'][lengths[-1]]['train_overhead']:.2f} the baseline's time per token."]
-    if "native_bf16" in prof:
-        flags = ", ".join(prof["native_bf16"]) or "none"
-        lines += [f"- Native bf16 CPU flags: {flags}; `runtime.dtype: auto` trains in {prof['auto_dtype']} here."]
+    T = inp.cfg.synthetic.train_max_len
+    lines = ["## Cost", "", *cost_table(prof, T, "`make bench`")]
+    if inp.study_profile:
+        lines += ["", "### Every PE of the study", "",
+                  *cost_table(inp.study_profile, T, "`python bench/cost.py --params study/params.yaml --out "
+                              "study/profile.json`")]
     return "\n".join(lines) + "\n"
 
 
 def recommend_section(inp: Inputs) -> str:
     s = inp.cfg.synthetic
     comps = comparisons(inp.results, [L for L in s.eval_lengths if L > s.train_max_len])
-    return recommend.section(inp.results, comps, list(inp.cfg.pes), inp.profile, s.train_max_len,
-                             inp.cfg.train.solved_exact)
+    default = recommend.section(inp.results, comps, list(inp.cfg.pes), inp.profile, s.train_max_len,
+                                inp.cfg.train.solved_exact)
+    return default + ("\n" + inp.study_pick if inp.study_pick else "")
 
 
 def pros_cons_section(inp: Inputs) -> str:

@@ -69,13 +69,19 @@ def imdb_lines(folder: Path) -> list[str]:
     return out
 
 
-def recipe_drift(cfg: config.Config, study: config.Config, sections: tuple[str, ...]) -> str:
-    """A line naming every key of `sections` (the recipes the part's models used: model, train for the LMs,
-    imdb for the classifiers) in which a part's params differ from study/params.yaml's now (a part trained
-    before a recipe change is not the study's regime); empty when none differ."""
+def drifted(cfg: config.Config, study: config.Config, sections: tuple[str, ...]) -> list[str]:
+    """'<section>.<key> <part's value> (study/params.yaml now: <value>)' for every key of `sections` (the
+    recipes the part's models used: model, train for the LMs, imdb for the classifiers) in which a part's
+    params differ from study/params.yaml's now (a part trained before a recipe change is not the study's regime)."""
     now, then = config.to_dict(study), config.to_dict(cfg)
-    diff = [f"{sec}.{k} {then[sec].get(k)} (study/params.yaml now: {v})" for sec in sections
+    return [f"{sec}.{k} {then[sec].get(k)} (study/params.yaml now: {v})" for sec in sections
             for k, v in now[sec].items() if then[sec].get(k) != v and k not in ("resume_every", "log_every")]
+
+
+def recipe_drift(cfg: config.Config, study: config.Config, sections: tuple[str, ...]) -> str:
+    """A line naming every key in which the part's recipe differs from study/params.yaml's now (drifted);
+    empty when none differ."""
+    diff = drifted(cfg, study, sections)
     return ("**Made with other params than study/params.yaml's now**: " + "; ".join(diff)
             + ". Its verdicts are of that recipe; rerun the part to refresh them.") if diff else ""
 
