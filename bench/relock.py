@@ -10,7 +10,9 @@ output, and every output, as the committed lock has them.
 
 It is a claim, so it needs evidence first, on this machine: models trained and evaluated with the old and the
 new code must give byte-identical numbers (README: the relock of 2026-12-03 names the checks). Never use it for
-a change that moves a number. `git diff dvc.lock` afterwards shows only hashes of code and params.
+a change that moves a number. `git diff dvc.lock` afterwards shows only hashes of code and params. A stage whose
+output the change does move (the report, when its text changed) is then run for real, forced, since the relock
+has just told DVC it is up to date: `dvc repro --force --single-item report`.
 
     python bench/relock.py                    # rewrites dvc.lock from HEAD's, then `dvc status` to check
     python bench/relock.py --ref <commit>     # the lock whose outputs to keep
