@@ -57,8 +57,8 @@ def _label(folder: Path) -> str:
 
 
 def candidates(root: Path) -> tuple[dict, dict, list[str]]:
-    """({task: {label: row}}, {"imdb": {label: row}}, parts left out), rows with seeds, per_seed and the part's
-    config; a label is "<name> (<part>, <device>)"."""
+    """({task: {label: row}}, {label: row} of the IMDb classifiers, parts left out), rows with seeds, per_seed
+    and the part's config; a label is "<name> (<part>, <device>)"."""
     study = config.load(root / "params.yaml")
     synth, imdb, left = {}, {}, []
     for folder in folders(root):
@@ -77,7 +77,7 @@ def candidates(root: Path) -> tuple[dict, dict, list[str]]:
                     imdb[f"{name} ({_label(folder)})"] = {**row, "name": name, "cfg": cfg}
         elif ievals:
             left.append(f"{folder.name} (IMDb)")
-    return synth, {"imdb": imdb} if imdb else {}, left
+    return synth, imdb, left
 
 
 def best_and_ties(rows: dict, metric: str, L: int) -> tuple[str, list[str], int]:
@@ -90,19 +90,20 @@ def best_and_ties(rows: dict, metric: str, L: int) -> tuple[str, list[str], int]
     return best, [n for n, q in zip(others, p) if not (q == q and q < ALPHA)], len(others)
 
 
-def headline(rows: dict, metric: str, L: int) -> str:
-    """'**name** (part, device), mean [lo, hi] %, separated from ... / within noise of ...'."""
+def headline(rows: dict, metric: str, L: int) -> tuple[str, str]:
+    """(the best candidate, '**name** (part, device), mean [lo, hi] %, separated from ... / within noise of ...')."""
     best, ties, n = best_and_ties(rows, metric, L)
     per = rows[best]["per_seed"][key(metric, L)]
     head = f"**{best}**, {partial.cell(per)} % (mean [95 % t] over {len(per)} seeds)"
     test = f"Welch's t-test across seeds, Holm over its {n} comparison{'s' if n != 1 else ''}"
     if n == 0:
-        return f"{head}, the only candidate"
+        return best, f"{head}, the only candidate"
     if not ties:
-        return f"{head}, separated from every other candidate ({test})"
+        return best, f"{head}, separated from every other candidate ({test})"
     if len(ties) == n:
-        return f"{head}, the highest mean but within noise of every other candidate ({test}): choose by cost"
-    return f"{head}, the highest mean but within noise of {', '.join(sorted(ties))} ({test}): choose among them by cost"
+        return best, f"{head}, the highest mean but within noise of every other candidate ({test}): choose by cost"
+    return best, (f"{head}, the highest mean but within noise of {', '.join(sorted(ties))} ({test}): choose among "
+                  "them by cost")
 
 
 def curriculum(name: str, cfg: config.Config) -> str:
@@ -141,8 +142,8 @@ def task_line(task: str, rows: dict, metrics: Path, profile, where: str) -> list
         return [f"- **{task}**: no part evaluates it at {L} tokens."]
     if all(max(r["per_seed"][key("exact", L)]) == 0 for r in rows.values()):
         return [f"- **{task}**, {L} tokens (4x): no candidate copies a single sequence exactly; by token accuracy, "
-                f"{headline(rows, 'acc', L)}."]
-    best, _, _ = best_and_ties(rows, "exact", L)
+                f"{headline(rows, 'acc', L)[1]}."]
+    best, said = headline(rows, "exact", L)
     per, b = rows[best]["per_seed"][key("exact", L)], rows[best]
     lo = stats.t_interval(per, stats.SHARE)[0]
     facts = [f"it {'reaches' if np.mean(per) >= partial.FAR_EXACT else 'does not reach'} issue 16's bar "
@@ -153,7 +154,7 @@ def task_line(task: str, rows: dict, metrics: Path, profile, where: str) -> list
                      f"{'above' if lo > base else 'not above'} that by its interval")
     facts += [f for f in (curriculum(b["name"], b["cfg"]), cost(b["name"], b["cfg"], profile, where, T)) if f]
     text = "; ".join(facts)
-    return [f"- **{task}** (retrieval), exact match at {L} tokens (4x): {headline(rows, 'exact', L)}.",
+    return [f"- **{task}** (retrieval), exact match at {L} tokens (4x): {said}.",
             f"  {text[0].upper()}{text[1:]}."]
 
 
@@ -174,10 +175,9 @@ def section(root: Path, metrics: Path, default_profile: dict | None) -> str:
     for task, rows in synth.items():
         lines += task_line(task, rows, metrics, profile, where)
     if imdb:
-        rows = imdb["imdb"]
-        L = max(next(iter(rows.values()))["cfg"].imdb.eval_lengths)
-        best, _, _ = best_and_ties(rows, "acc", L)
-        b = rows[best]
-        lines.append(f"- **Real text** (IMDb), accuracy with reviews truncated at {L} tokens: "
-                     f"{headline(rows, 'acc', L)}; {cost(b['name'], b['cfg'], profile, where, b['cfg'].synthetic.train_max_len)}.")
+        L = max(next(iter(imdb.values()))["cfg"].imdb.eval_lengths)
+        best, said = headline(imdb, "acc", L)
+        b = imdb[best]
+        lines.append(f"- **Real text** (IMDb), accuracy with reviews truncated at {L} tokens: {said}; "
+                     f"{cost(b['name'], b['cfg'], profile, where, b['cfg'].synthetic.train_max_len)}.")
     return "\n".join(lines) + "\n"
