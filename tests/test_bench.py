@@ -565,3 +565,30 @@ def test_same_weights_prints_one_fingerprint_per_task_and_pe_and_the_same_twice(
     assert [line.split()[:2] for line in first] == [[t, x] for t in ("copy", "duplicate")
                                                     for x in ("data", "nope", "alibi")]
     assert all(len(line.split()[2]) == 32 for line in first)  # md5 hex digests
+
+
+def test_a_start_key_puts_sep_in_front_and_keeps_every_target(monkeypatch, tiny_cfg, untrained_copy):
+    """bench/start_key.py: SEP a1 .. an SEP a1 .. an, the same targets in the same order; importing it
+    leaves the pipeline's format alone, and its slips by copy index add up to the wrong targets."""
+    import numpy as np
+
+    from posenc.data import synthetic
+    from posenc.engine.runtime import resolve
+
+    plain = synthetic.make_batch
+    start = _bench_script("start_key")
+    assert synthetic.make_batch is plain
+    V = tiny_cfg.synthetic.vocab_size
+    for task in ("copy", "duplicate"):
+        srcs = [np.arange(3), np.arange(5) + 1]
+        idx0, lab0 = plain(srcs, task, V)
+        idx, lab = start.start_keyed_batch(srcs, task, V)
+        assert (idx[:, 0] == synthetic.sep_id(V)).all() and (idx[:, 1:] == idx0).all()
+        assert (lab[:, 0] == synthetic.IGNORE).all() and (lab[:, 1:] == lab0).all()
+    model, splits = untrained_copy
+    monkeypatch.setattr(synthetic, "make_batch", start.start_keyed_batch)
+    for L, r in start.score(model, splits, "copy", tiny_cfg, resolve("float32")).items():
+        s = r["slips"]
+        assert s["index_0"] + s["index_1"] + s["index_2plus"] == s["all"] > 0
+        assert s["targets"] == int(splits[f"eval_{L}"].lengths.sum())
+        assert abs(1 - s["all"] / s["targets"] - r["token_acc"]) < 1e-9

@@ -1,0 +1,105 @@
+"""Would a key for the sequence's start close hard_alibi_ngram's gap to issue 16's bar? Measured, not changed.
+
+hard_alibi_ngram copies by an n-gram lookup: the query's window of recent tokens against each earlier
+position's. At copy index 1 (the second target) the query's window reaches back over SEP, while the right
+key is the sequence's first token, whose window holds that token alone; about two fifths of its slips at 1,024
+are there, and as many at 256 as at 1,024 (README, "Where the slips are"). A start token that equals SEP
+makes the two windows alike: SEP a1 .. an SEP a1 .. an. This script trains one model with that format and
+scores it, every other thing as the pipeline does (bench/pe_sweep.py's recipe: study/params.yaml, the same
+data sources, train.max_steps, engine/lm.train_lm, score_sequences); `--plain` trains the same without the
+start token, for a side-by-side baseline on one machine. It patches synthetic.make_batch in this process only:
+the pipeline's format, data and results stay as they are.
+
+    python bench/start_key.py hard_alibi_ngram --seed 0 --tag start_s0
+    python bench/start_key.py hard_alibi_ngram --seed 0 --tag plain_s0 --plain
+
+The output (bench/start_key.json) holds each length's token accuracy, exact match and where the slips are
+(copy index 0, 1, 2+), the CPU and the wall time (measured on whatever else ran: say so when quoting it).
+"""
+
+import argparse
+import hashlib
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from pe_sweep import changed, merged, run_args  # noqa: E402
+from time_to_accuracy import cpu_model  # noqa: E402
+
+from posenc import config, io  # noqa: E402
+from posenc.analysis.errors import recorded_predictions, targets_right  # noqa: E402
+from posenc.data import synthetic  # noqa: E402
+from posenc.engine.lm import score_sequences, summarize, train_lm  # noqa: E402
+from posenc.engine.runtime import resolve  # noqa: E402
+from posenc.errors import ConfigError  # noqa: E402
+
+_plain_batch = synthetic.make_batch
+
+
+def start_keyed_batch(sources, task, vocab_size):
+    """make_batch with SEP prepended to every sequence: idx (B, T + 1), labels (B, T + 1), same targets."""
+    idx, labels = _plain_batch(sources, task, vocab_size)  # (B, T): right-padded, so one column in front fits all
+    B = idx.shape[0]
+    start = torch.full((B, 1), synthetic.sep_id(vocab_size), dtype=idx.dtype)
+    return torch.cat([start, idx], 1), torch.cat([torch.full((B, 1), synthetic.IGNORE, dtype=labels.dtype), labels], 1)
+
+
+def slips(right: np.ndarray) -> dict:
+    """(N, n_targets) correctness -> wrong targets at copy index 0, 1 and 2+, and in all."""
+    wrong = right < 1
+    return {"index_0": int(wrong[:, 0].sum()), "index_1": int(wrong[:, 1].sum()), "index_2plus": int(wrong[:, 2:].sum()),
+            "all": int(wrong.sum()), "targets": int(wrong.size)}
+
+
+def score(model, splits, task, cfg, rt) -> dict:
+    """Each evaluation length: token accuracy, exact match and the slips by copy index (every sequence)."""
+    out = {}
+    for L in cfg.synthetic.eval_lengths:
+        sources = splits[f"eval_{L}"]
+        with recorded_predictions(model) as preds:
+            s = summarize(score_sequences(model, sources, task, cfg, rt))
+        right = targets_right(preds, sources, task, cfg.synthetic.vocab_size, cfg.evaluate.batch_size)
+        out[L] = {"token_acc": s["acc"], "exact_match": s["exact"], "slips": slips(right)}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("pe")
+    ap.add_argument("--tag", required=True, help="the run's name in the output file (a rerun replaces it)")
+    ap.add_argument("--plain", action="store_true", help="the pipeline's format (no start token): the baseline")
+    args = run_args(ap, "study/params.yaml", "bench/start_key.json").parse_args()
+    cfg, done = changed(config.load(args.params), args.items)
+    if not args.plain:
+        synthetic.make_batch = start_keyed_batch  # fixed_batches and train_lm look it up in the module
+    tag = hashlib.sha256(json.dumps([config.to_dict(cfg)["synthetic"], cfg.seed]).encode()).hexdigest()[:12]
+    data = Path(tempfile.gettempdir()) / "posenc_start_key" / f"{args.task}_{tag}.npz"  # deterministic in params
+    data.parent.mkdir(exist_ok=True)
+    if not data.exists():
+        io.save_npz(data, synthetic.generate(cfg.synthetic, args.task, cfg.seed))
+    splits = synthetic.load(data, args.task, cfg.synthetic.vocab_size)
+    rt = resolve(cfg.runtime.dtype)
+    start = time.perf_counter()
+    out = train_lm(cfg, args.pe, args.task, splits, args.seed, progress=False, rt=rt)
+    wall = time.perf_counter() - start
+    evals = score(out["model"], splits, args.task, cfg, rt)
+    result = {"pe": args.pe, "task": args.task, "seed": args.seed, "start_token": not args.plain, "set": done,
+              "dtype": rt.dtype, "train_wall_s": round(wall, 1), "cpu_model": cpu_model(), "eval": evals}
+    old = io.read_json(args.out) if Path(args.out).exists() else {"runs": {}}
+    io.write_json(args.out, merged(old, args.tag, result, args.params))
+    print(f"{args.tag}: " + ", ".join(f"@{L} {v['token_acc']:.4f} / {v['exact_match']:.3f} "
+                                      f"(slips at index 1: {v['slips']['index_1']}, all: {v['slips']['all']})"
+                                      for L, v in evals.items()) + f"; trained in {wall:.0f} s")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except ConfigError as e:
+        sys.exit(f"error: {e}")
