@@ -14,13 +14,14 @@ def main() -> None:
     each = models(cfg.synthetic.tasks, cfg.pes, cfg.seeds[:1])  # training logs and probes of the first seed
     profile = io.read_json(layout.profile) if layout.profile.is_file() else None  # from `make bench`, if run
     study_prof = layout.root / "study/profile.json"  # every PE of study/params.yaml, if measured (bench/cost.py)
+    study_profile = io.read_json(study_prof) if study_prof.is_file() else None
     inp = Inputs(cfg=cfg, results=io.read_json(layout.results), profile=profile,
                  trains={f"{t}_{pe}": io.read_json(layout.train_log(t, pe, sd)) for t, pe, sd in each},
                  probes={f"{t}_{pe}": io.read_json(layout.probe_json(t, pe, sd)) for t, pe, sd in each},
                  figures=tuple(sorted(p.name for p in layout.figures.glob("*.png"))),
                  study_parts=section(layout.root / "study", layout.results.parent),
-                 study_pick=study_pick.section(layout.root / "study", layout.results.parent, profile),
-                 study_profile=io.read_json(study_prof) if study_prof.is_file() else None)
+                 study_pick=study_pick.section(layout.root / "study", layout.results.parent, study_profile, profile),
+                 study_profile=study_profile)
     text = build_report(inp)
     io.write_text(layout.report, text)
     print(f"wrote {layout.report} ({len(text.splitlines())} lines)")

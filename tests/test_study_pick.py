@@ -45,7 +45,7 @@ def test_the_pick_pools_the_parts_names_each_and_leaves_out_another_recipe(tmp_p
     params = _params(["learned", "alibi", "nope", "t5"])
     T = params["synthetic"]["train_max_len"]
     study = _study(tmp_path, params)
-    assert study_pick.section(tmp_path / "nothing", tmp_path, None) == ""
+    assert study_pick.section(tmp_path / "nothing", tmp_path, None, None) == ""
     alibi = [0.96, 0.97, 0.98]
     _write(study / "gpu", params, {("copy", "alibi", s): alibi[s] for s in range(3)}
            | {("copy", "learned", s): 0.1 * s for s in range(3)})
@@ -58,7 +58,7 @@ def test_the_pick_pools_the_parts_names_each_and_leaves_out_another_recipe(tmp_p
     (tmp_path / "metrics/baselines").mkdir(parents=True)
     (tmp_path / "metrics/baselines/copy.json").write_text(json.dumps(
         {"rules": {"lookup3": {str(4 * T): {"exact_match": 0.5}}}}))
-    text = study_pick.section(study, tmp_path / "metrics", _profile(["alibi"]))
+    text = study_pick.section(study, tmp_path / "metrics", None, _profile(["alibi"]))
     assert "left out as another recipe: old)" in text
     lo, hi = (100 * x for x in stats.t_interval(alibi, stats.SHARE))
     lines = text.splitlines()
@@ -79,25 +79,24 @@ def test_a_pe_with_its_own_curriculum_says_so_and_the_study_profile_prices_it(tm
     study = _study(tmp_path, params)
     _write(study / "cpu", params, {("copy", "hard_alibi_ngram", s): 0.97 + 0.01 * s for s in range(3)}
            | {("copy", "hard_alibi", s): 0.1 + 0.01 * s for s in range(3)})
-    (study / "profile.json").write_text(json.dumps(_profile(["hard_alibi_ngram"])))
-    text = study_pick.section(study, tmp_path / "metrics", _profile([]))
+    text = study_pick.section(study, tmp_path / "metrics", _profile(["hard_alibi_ngram"]), _profile([]))
     share = params["pe"]["hard_alibi_ngram"]["distractor_share"]
     assert "**hard_alibi_ngram (study/cpu, device not recorded)**, 98.0 [" in text
     assert "separated from every other candidate (Welch's t-test across seeds, Holm over its 1 comparison)" in text
     assert f"It reaches issue 16's bar (95% mean exact match at 64)" in text
     assert f"it trains on a curriculum of its own ({share:.0%} of its training sequences re-spelt" in text
     assert "cost (study/profile.json, a test CPU)" in text
-    text = study_pick.section(study, tmp_path / "metrics", None)  # the study's profile, whatever the default's
+    text = study_pick.section(study, tmp_path / "metrics", _profile(["hard_alibi_ngram"]), None)  # no default's
     assert "cost (study/profile.json" in text
-    (study / "profile.json").unlink()
-    assert "cost: hard_alibi_ngram is not in bench/profile.json" in study_pick.section(study, tmp_path / "m", None)
+    no_study = study_pick.section(study, tmp_path / "m", None, None)
+    assert "cost: hard_alibi_ngram is not in bench/profile.json" in no_study
 
 
 def test_no_exact_copy_anywhere_falls_back_to_token_accuracy(tmp_path):
     params = _params(["learned", "alibi"])
     study = _study(tmp_path, params)
     _write(study / "cpu", params, {("copy", pe, s): 0.0 for pe in ("learned", "alibi") for s in range(3)})
-    text = study_pick.section(study, tmp_path, None)
+    text = study_pick.section(study, tmp_path, None, None)
     assert "- **copy**, 64 tokens (4x): no candidate copies a single sequence exactly; by token accuracy, **" in text
     assert "within noise of every other candidate" in text  # the same token accuracy (0.5) at every seed
 
@@ -111,7 +110,7 @@ def test_imdb_parts_pool_across_evaluation_only_keys_but_not_across_recipes(tmp_
     other = json.loads(json.dumps(params))
     other["imdb"]["lr"] = 2 * params["imdb"]["lr"]
     _write_imdb(study / "imdb_lr", other, {("learned", s): (0.9, 0.9) for s in range(3)})
-    text = study_pick.section(study, tmp_path, None)
+    text = study_pick.section(study, tmp_path, None, None)
     far = max(params["imdb"]["eval_lengths"])
     assert "left out as another recipe: imdb_lr (IMDb))" in text
     mean = 100 * np.mean([0.8, 0.801, 0.802])

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats as sps
 
-from posenc import config, io
+from posenc import config
 from posenc.nn.pe import pe_class
 from posenc.nn.pe.base import Dims
 from posenc.reporting import partial, stats
@@ -158,15 +158,15 @@ def task_line(task: str, rows: dict, metrics: Path, profile, where: str) -> list
             f"  {text[0].upper()}{text[1:]}."]
 
 
-def section(root: Path, metrics: Path, default_profile: dict | None) -> str:
-    """The seeded pick, for the report's "Which encoding to pick"; empty without study parts."""
+def section(root: Path, metrics: Path, study_profile: dict | None, default_profile: dict | None) -> str:
+    """The seeded pick, for the report's "Which encoding to pick"; empty without study parts. Costs come
+    from the study's profile (<root>/profile.json, read by the stage) where measured, else the default's."""
     if not (root / "params.yaml").is_file() or not folders(root):
         return ""
     synth, imdb, left = candidates(root)
     if not synth and not imdb:
         return ""
-    own = root / "profile.json"
-    profile, where = ((io.read_json(own), f"{root.name}/profile.json") if own.is_file()
+    profile, where = ((study_profile, f"{root.name}/profile.json") if study_profile
                       else (default_profile, "bench/profile.json"))
     lines = [f"With the study's seeds ({root.name}/: every PE and variant with {stats.MIN_SEEDS} seeds or more in a "
              f"part trained with {root.name}/params.yaml's recipe as it is now"
