@@ -1,9 +1,8 @@
-"""End to end: `dvc repro` of a tiny configuration in a temporary copy of the repo,
-the results schema, a second repro that skips everything, `dvc exp run -S`, and
-the stage scripts' one-line errors on bad input."""
+"""End to end: `dvc repro` of a tiny configuration in a temporary copy of the repo, the results schema, a
+second repro that skips everything, reruns, resuming, the run-cache, a remote, and the stage scripts' one-line
+errors on bad input. `dvc exp run` and the queue run in tests/test_experiments.py, on a repo of their own, so
+that the two modules run on two pytest workers side by side."""
 
-import csv
-import io
 import json
 import os
 import re
@@ -18,10 +17,9 @@ import pytest
 import yaml
 
 from conftest import ROOT, tiny_params
-from posenc.data.fake_imdb import write_archive
+from pipeline_repo import dvc, make_repo, repo_params, run, status
 from posenc.artifacts import IMDB, Layout
 from posenc.io import _umask
-from posenc.workspace import NO_PARTS
 
 # learned, rope, alibi: an additive table with its clamp, a rotation with its evaluation variants, a bias (every
 # registered PE gets the unit property tests; three here keep CI under 15 minutes). One synthetic task: the
@@ -33,70 +31,17 @@ FIGURES = sorted(f"{name}.png" for name in (  # the plot stage's figures (report
     "extrapolation_vs_step", "grad_norms", "grad_norms_imdb", "imdb_vs_length", "training_loss"))
 
 
-def repo_params() -> dict:
-    """The tiny params of the repo below: its PEs and task."""
-    params = tiny_params()
-    params["pes"] = PES
-    params["synthetic"]["tasks"] = TASKS
-    return params
-
-
-def run(cmd, cwd, check=True, timeout=1200):
-    """Run `cmd` in `cwd` with the repo's code first on the path. A command that outlives `timeout` seconds is
-    killed with its whole process group and fails the test: a hung `dvc` must fail CI, not stall it."""
-    env = {**os.environ, "PYTHONPATH": str(Path(cwd) / "src"), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    with subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          shell=isinstance(cmd, str), start_new_session=True) as child:
-        try:
-            stdout, stderr = child.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.kill()  # the group is gone; closing our pipes is all that is left
-            raise AssertionError(f"{cmd} did not finish within {timeout} s") from None
-    proc = subprocess.CompletedProcess(cmd, child.returncode, stdout, stderr)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     """A fresh git + dvc repo holding the project's code and the tiny params."""
-    dst = tmp_path_factory.mktemp("repo")
-    for name in ("src", "stages", "templates"):
-        shutil.copytree(ROOT / name, dst / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    shutil.copy(ROOT / "dvc.yaml", dst / "dvc.yaml")
-    (dst / "study").mkdir()  # no parts of the study: the report's section on them is left out
-    (dst / "study/README.md").write_text(NO_PARTS)  # tracked, so experiments' workspaces have it too
-    params = repo_params()
-    # generated reviews, read through imdb.archive; never the network
-    params["imdb"].update(archive=str(write_archive(tmp_path_factory.mktemp("imdb") / "aclImdb_v1.tar.gz")),
-                          url="", hub_dataset="")
-    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    (dst / ".gitignore").write_text("/data/\n/models/\n/timings/\n__pycache__/\n")
-    run("git init -q && git config user.email ci@example.com && git config user.name CI", dst)
-    run([sys.executable, "-m", "dvc", "init", "-q"], dst)
-    run([sys.executable, "-m", "dvc", "config", "core.analytics", "false"], dst)
-    # its own cache, whatever a developer's global cache.dir says: the tests never depend on it
-    run([sys.executable, "-m", "dvc", "config", "--local", "cache.dir", str(dst / ".dvc" / "cache")], dst)
-    shutil.copy(ROOT / ".dvcignore", dst / ".dvcignore")  # __pycache__ must not change the PE folder's hash
-    run("git add -A && git commit -qm init", dst)
-    return dst
-
-
-def dvc(repo, *args, check=True):
-    return run([sys.executable, "-m", "dvc", *args], repo, check=check)
-
-
-def status(repo) -> dict:
-    """`dvc status` without the runtime stage, which always runs by design."""
-    return {k: v for k, v in json.loads(dvc(repo, "status", "--json").stdout).items() if k != "runtime"}
+    params = repo_params(PES, TASKS)
+    return make_repo(tmp_path_factory.mktemp("repo"), tmp_path_factory.mktemp("imdb"), params)
 
 
 def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
     dvc(repo, "repro")
     results = json.loads((repo / "metrics/results.json").read_text())
-    params = repo_params()
+    params = repo_params(PES, TASKS)
     assert set(results["synthetic"]) == {str(L) for L in params["synthetic"]["eval_lengths"]}
     variants = {"rope_pi", "rope_ntk", "rope_yarn"}  # evaluation-only variants of the rope models
     for L, per_pe in results["synthetic"].items():
@@ -315,74 +260,9 @@ def test_models_round_trip_through_a_dvc_remote(repo, tmp_path):
         dvc(repo, "remote", "remove", "--local", "team")
 
 
-def documented_dvc(repo, command: str):
-    """A dvc command as the README says to run it: `source .venv/bin/activate` first, no venv on PATH."""
-    activate = Path(sys.prefix) / "bin/activate"
-    if sys.prefix == sys.base_prefix or not activate.is_file():  # not in a virtualenv: call dvc directly
-        return dvc(repo, *command.split()[1:])
-    env = {"HOME": os.environ.get("HOME", "/tmp"), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(repo) / "src")}
-    proc = subprocess.run(["bash", "-c", f"source {activate} && {command}"], cwd=repo, env=env,
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, f"{command}:\n{proc.stdout}\n{proc.stderr}"
-    return proc
-
-
-def test_exp_run_with_set_param_changes_the_metrics_it_should(repo):
-    before = json.loads((repo / "metrics/results.json").read_text())
-    documented_dvc(repo, "dvc exp run -S pe.rope.base=500")
-    after = json.loads((repo / "metrics/results.json").read_text())
-    # a PE's own hyperparameter retrains that PE only (README): rope's numbers move, every other PE's stay
-    assert any(after["tasks"][t]["rope"][k] != before["tasks"][t]["rope"][k]
-               for t in before["tasks"] for k in before["tasks"][t]["rope"] if k.startswith("loss_"))
-    others = [pe for pe in PES if pe != "rope"]
-    assert all(after["tasks"][t][pe] == before["tasks"][t][pe] for t in before["tasks"] for pe in others)
-    assert all(after["imdb"][pe] == before["imdb"][pe] for pe in others)
-    diff = json.loads(dvc(repo, "metrics", "diff", "--json", "HEAD").stdout)
-    assert set(diff) <= {"metrics/headline.json"}  # the headline numbers only, never timing noise
-    assert all(k.startswith("rope.") for k in diff.get("metrics/headline.json", {}))
-    table = dvc(repo, "exp", "show", "--only-changed", "--csv").stdout.splitlines()
-    columns = table[0].split(",")
-    assert len(columns) <= 40, columns
-    assert "pe.rope.base" in columns and any("500" in row for row in table[1:])
-    full = dvc(repo, "exp", "show", "--csv").stdout.splitlines()[0].split(",")  # unchanged ones included
-    assert {f"{pe}.copy_exact_16" for pe in PES} | {f"{pe}.imdb_acc_32" for pe in PES} <= set(full)
-    assert not any(c.startswith(("tasks.", "curves.", "stability.", "imdb_buckets.")) for c in full)
-
-
-def test_queued_experiments_run_two_at_a_time(repo):
-    """The README's parallel recipe: `dvc exp run --queue -S ...`, then `POSENC_THREADS=1 dvc queue start -j 2`
-    (a cheap param, so only the IMDb probes and the gathering stages rerun in each)."""
-    for size in (6, 10):
-        dvc(repo, "exp", "run", "--queue", "-S", f"imdb.map_window={size}")
-    # it only starts the workers, yet took over 120 s beside a training run on a slow 2-core CPU
-    run(f"POSENC_THREADS=1 {sys.executable} -m dvc queue start -j 2", repo, timeout=300)
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        states = run([sys.executable, "-m", "dvc", "queue", "status"], repo, timeout=120).stdout
-        if not any(word in states for word in ("Queued", "Running")):
-            break
-        time.sleep(3)
-    # --kill: a plain stop waits for running tasks, forever if one of them hangs
-    run([sys.executable, "-m", "dvc", "queue", "stop", "--kill"], repo, check=False, timeout=120)
-    assert states.count("Success") >= 2 and "Failed" not in states, states
-    table = list(csv.DictReader(io.StringIO(dvc(repo, "exp", "show", "--csv").stdout)))  # quoted lists hold commas
-    assert {"6", "10"} <= {row["imdb.map_window"] for row in table}
-
-
 def stage(repo, script, *args, root=None, params=None):
     extra = (["--root", str(root)] if root else []) + (["--params", str(params)] if params else [])
     return run([sys.executable, f"stages/{script}.py", *extra, *args], repo, check=False)
-
-
-def test_a_misspelled_param_fails_the_run_at_once(repo):
-    """`-S +key=...` adds a key no stage reads: the guard stage (it depends on all of params.yaml) refuses it."""
-    try:
-        proc = dvc(repo, "exp", "run", "-S", "+nosuch.key=1", check=False)
-        assert proc.returncode != 0
-        assert "error: nosuch: unknown key" in proc.stdout + proc.stderr
-        assert "Running stage 'train" not in proc.stdout
-    finally:
-        run("git checkout -- params.yaml", repo)
 
 
 def test_bad_input_is_one_line_and_writes_nothing(repo, tmp_path):
