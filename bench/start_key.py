@@ -12,6 +12,7 @@ the pipeline's format, data and results stay as they are.
 
     python bench/start_key.py hard_alibi_ngram --seed 0 --tag start_s0
     python bench/start_key.py hard_alibi_ngram --seed 0 --tag plain_s0 --plain
+    python bench/start_key.py hard_alibi_ngram --summary study/cpu_ngram   # the seeds so far, with intervals
 
 The output (bench/start_key.json) holds each length's token accuracy, exact match and where the slips are
 (copy index 0, 1, 2+), the CPU and the wall time (measured on whatever else ran: say so when quoting it).
@@ -38,6 +39,8 @@ from posenc.data import synthetic  # noqa: E402
 from posenc.engine.lm import score_sequences, summarize, train_lm  # noqa: E402
 from posenc.engine.runtime import resolve  # noqa: E402
 from posenc.errors import ConfigError  # noqa: E402
+from posenc.reporting import stats  # noqa: E402
+from posenc.reporting.study_pick import welch  # noqa: E402
 
 _plain_batch = synthetic.make_batch
 
@@ -53,8 +56,8 @@ def start_keyed_batch(sources, task, vocab_size):
 def slips(right: np.ndarray) -> dict:
     """(N, n_targets) correctness -> wrong targets at copy index 0, 1 and 2+, and in all."""
     wrong = right < 1
-    return {"index_0": int(wrong[:, 0].sum()), "index_1": int(wrong[:, 1].sum()), "index_2plus": int(wrong[:, 2:].sum()),
-            "all": int(wrong.sum()), "targets": int(wrong.size)}
+    return {"index_0": int(wrong[:, 0].sum()), "index_1": int(wrong[:, 1].sum()),
+            "index_2plus": int(wrong[:, 2:].sum()), "all": int(wrong.sum()), "targets": int(wrong.size)}
 
 
 def score(model, splits, task, cfg, rt) -> dict:
@@ -69,12 +72,41 @@ def score(model, splits, task, cfg, rt) -> dict:
     return out
 
 
+def summary(out: dict, pe: str, part: Path) -> list[str]:
+    """One line per length: exact match with the start token over this file's seeds of `pe` against the same
+    PE's models in a study part (the pipeline's format), mean [95 % t] over seeds and Welch's p; slips by index."""
+    runs = [r for r in out["runs"].values() if r["pe"] == pe and r["task"] == "copy" and r["start_token"]]
+    plain = [io.read_json(f)["lengths"] for f in sorted((part / "metrics/eval").glob(f"copy_{pe}_s*.json"))]
+    lines = [f"{pe} on copy: start token, seeds {sorted(r['seed'] for r in runs)} ({runs[0]['cpu_model']}), "
+             f"against {part} ({len(plain)} seeds, no start token)"] if runs else [f"no start-token run of {pe}"]
+    for L in sorted({int(L) for r in runs for L in r["eval"]}):
+        with_key = [r["eval"][str(L)]["exact_match"] for r in runs]
+        without = [p[str(L)]["exact_match"] for p in plain if str(L) in p]
+        lo, hi = stats.t_interval(with_key, stats.SHARE)
+        slipped = [r["eval"][str(L)]["slips"] for r in runs]
+        said = (f"@{L}: {100 * np.mean(with_key):.1f} [{100 * lo:.1f}, {100 * hi:.1f}] % exact with it, "
+                f"slips at copy index 1 / elsewhere {sum(x['index_1'] for x in slipped)} / "
+                f"{sum(x['index_0'] + x['index_2plus'] for x in slipped)}")
+        if len(without) >= 2:
+            plo, phi = stats.t_interval(without, stats.SHARE)
+            said += (f"; without: {100 * np.mean(without):.1f} [{100 * plo:.1f}, {100 * phi:.1f}] %, "
+                     f"Welch p = {welch(with_key, without):.3f}")
+        lines.append(said)
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("pe")
-    ap.add_argument("--tag", required=True, help="the run's name in the output file (a rerun replaces it)")
+    ap.add_argument("--tag", help="the run's name in the output file (a rerun replaces it)")
     ap.add_argument("--plain", action="store_true", help="the pipeline's format (no start token): the baseline")
+    ap.add_argument("--summary", metavar="PART", help="train nothing: the seeds so far against a study part's")
     args = run_args(ap, "study/params.yaml", "bench/start_key.json").parse_args()
+    if args.summary:
+        print("\n".join(summary(io.read_json(args.out), args.pe, Path(args.summary))))
+        return
+    if not args.tag:
+        raise ConfigError("--tag: required to train a run")
     cfg, done = changed(config.load(args.params), args.items)
     if not args.plain:
         synthetic.make_batch = start_keyed_batch  # fixed_batches and train_lm look it up in the module

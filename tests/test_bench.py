@@ -592,3 +592,25 @@ def test_a_start_key_puts_sep_in_front_and_keeps_every_target(monkeypatch, tiny_
         assert s["index_0"] + s["index_1"] + s["index_2plus"] == s["all"] > 0
         assert s["targets"] == int(splits[f"eval_{L}"].lengths.sum())
         assert abs(1 - s["all"] / s["targets"] - r["token_acc"]) < 1e-9
+
+
+def test_the_start_key_summary_sets_its_seeds_against_the_parts_and_leaves_out_plain_runs(tmp_path):
+    import json
+
+    start = _bench_script("start_key")
+    slips = {"index_0": 0, "index_1": 0, "index_2plus": 1, "all": 1, "targets": 10}
+    run = {"pe": "hard_alibi_ngram", "task": "copy", "cpu_model": "a CPU"}
+    def scored(exact):
+        return {"64": {"exact_match": exact, "slips": slips}}
+
+    out = {"runs": {f"s{s}": {**run, "seed": s, "start_token": True, "eval": scored(v)}
+                    for s, v in enumerate((0.9, 1.0, 0.95))}}
+    out["runs"]["plain"] = {**run, "seed": 0, "start_token": False, "eval": scored(0.0)}  # not a seed of the arm
+    (tmp_path / "part/metrics/eval").mkdir(parents=True)
+    for s, v in enumerate((0.5, 0.6, 0.55)):
+        (tmp_path / f"part/metrics/eval/copy_hard_alibi_ngram_s{s}.json").write_text(
+            json.dumps({"lengths": {"64": {"exact_match": v}}}))
+    head, line = start.summary(out, "hard_alibi_ngram", tmp_path / "part")
+    assert "seeds [0, 1, 2] (a CPU)" in head and "(3 seeds, no start token)" in head
+    assert line.startswith("@64: 95.0 [") and "slips at copy index 1 / elsewhere 0 / 3" in line
+    assert "without: 55.0 [" in line and float(line.split("p = ")[1]) < 0.05
