@@ -12,6 +12,7 @@ the pipeline's format, data and results stay as they are.
 
     python bench/start_key.py hard_alibi_ngram --seed 0 --tag start_s0
     python bench/start_key.py hard_alibi_ngram --seed 0 --tag plain_s0 --plain
+    python bench/start_key.py hard_alibi_ngram --seed 0 --tag start_far_s0 --far   # also at 2048 and 4096
     python bench/start_key.py hard_alibi_ngram --summary study/cpu_ngram   # the seeds so far, with intervals
 
 The output (bench/start_key.json) holds each length's token accuracy, exact match and where the slips are
@@ -60,10 +61,10 @@ def slips(right: np.ndarray) -> dict:
             "index_2plus": int(wrong[:, 2:].sum()), "all": int(wrong.sum()), "targets": int(wrong.size)}
 
 
-def score(model, splits, task, cfg, rt) -> dict:
-    """Each evaluation length: token accuracy, exact match and the slips by copy index (every sequence)."""
+def score(model, splits, task, cfg, rt, lengths) -> dict:
+    """Each of `lengths`: token accuracy, exact match and the slips by copy index (every sequence)."""
     out = {}
-    for L in cfg.synthetic.eval_lengths:
+    for L in lengths:
         sources = splits[f"eval_{L}"]
         with recorded_predictions(model) as preds:
             s = summarize(score_sequences(model, sources, task, cfg, rt))
@@ -100,6 +101,7 @@ def main() -> None:
     ap.add_argument("pe")
     ap.add_argument("--tag", help="the run's name in the output file (a rerun replaces it)")
     ap.add_argument("--plain", action="store_true", help="the pipeline's format (no start token): the baseline")
+    ap.add_argument("--far", action="store_true", help="also score at far_lengths (2048, 4096 in the study)")
     ap.add_argument("--summary", metavar="PART", help="train nothing: the seeds so far against a study part's")
     args = run_args(ap, "study/params.yaml", "bench/start_key.json").parse_args()
     if args.summary:
@@ -116,11 +118,18 @@ def main() -> None:
     if not data.exists():
         io.save_npz(data, synthetic.generate(cfg.synthetic, args.task, cfg.seed))
     splits = synthetic.load(data, args.task, cfg.synthetic.vocab_size)
+    lengths = list(cfg.synthetic.eval_lengths)
+    if args.far:  # far_lengths' sets, their own file as in the pipeline
+        far = data.with_name(data.stem + "_far.npz")
+        if not far.exists():
+            io.save_npz(far, synthetic.generate_far(cfg.synthetic, args.task, cfg.seed))
+        splits.update(synthetic.load(far, args.task, cfg.synthetic.vocab_size, train=False))
+        lengths += list(cfg.synthetic.far_lengths)
     rt = resolve(cfg.runtime.dtype)
     start = time.perf_counter()
     out = train_lm(cfg, args.pe, args.task, splits, args.seed, progress=False, rt=rt)
     wall = time.perf_counter() - start
-    evals = score(out["model"], splits, args.task, cfg, rt)
+    evals = score(out["model"], splits, args.task, cfg, rt, lengths)
     result = {"pe": args.pe, "task": args.task, "seed": args.seed, "start_token": not args.plain, "set": done,
               "dtype": rt.dtype, "train_wall_s": round(wall, 1), "cpu_model": cpu_model(), "eval": evals}
     old = io.read_json(args.out) if Path(args.out).exists() else {"runs": {}}

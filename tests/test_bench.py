@@ -587,7 +587,8 @@ def test_a_start_key_puts_sep_in_front_and_keeps_every_target(monkeypatch, tiny_
         assert (lab[:, 0] == synthetic.IGNORE).all() and (lab[:, 1:] == lab0).all()
     model, splits = untrained_copy
     monkeypatch.setattr(synthetic, "make_batch", start.start_keyed_batch)
-    for L, r in start.score(model, splits, "copy", tiny_cfg, resolve("float32")).items():
+    lengths = list(tiny_cfg.synthetic.eval_lengths)
+    for L, r in start.score(model, splits, "copy", tiny_cfg, resolve("float32"), lengths).items():
         s = r["slips"]
         assert s["index_0"] + s["index_1"] + s["index_2plus"] == s["all"] > 0
         assert s["targets"] == int(splits[f"eval_{L}"].lengths.sum())
