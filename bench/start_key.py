@@ -77,15 +77,20 @@ def summary(out: dict, pe: str, part: Path) -> list[str]:
     """One line per length: exact match with the start token over this file's seeds of `pe` against the same
     PE's models in a study part (the pipeline's format), mean [95 % t] over seeds and Welch's p; slips by index."""
     runs = [r for r in out["runs"].values() if r["pe"] == pe and r["task"] == "copy" and r["start_token"]]
+    seeds: dict[int, dict] = {}  # one model per seed: a rerun (--far) adds lengths, it is not another seed
+    for r in runs:
+        seeds[r["seed"]] = {**seeds.get(r["seed"], {}), **r["eval"]}
     plain = [io.read_json(f)["lengths"] for f in sorted((part / "metrics/eval").glob(f"copy_{pe}_s*.json"))]
-    lines = [f"{pe} on copy: start token, seeds {sorted(r['seed'] for r in runs)} ({runs[0]['cpu_model']}), "
+    lines = [f"{pe} on copy: start token, seeds {sorted(seeds)} ({runs[0]['cpu_model']}), "
              f"against {part} ({len(plain)} seeds, no start token)"] if runs else [f"no start-token run of {pe}"]
-    for L in sorted({int(L) for r in runs for L in r["eval"]}):
-        with_key = [r["eval"][str(L)]["exact_match"] for r in runs]
+    for L in sorted({int(L) for e in seeds.values() for L in e}):
+        scored = [e[str(L)] for e in seeds.values() if str(L) in e]
+        with_key = [e["exact_match"] for e in scored]
         without = [p[str(L)]["exact_match"] for p in plain if str(L) in p]
         lo, hi = stats.t_interval(with_key, stats.SHARE)
-        slipped = [r["eval"][str(L)]["slips"] for r in runs]
-        said = (f"@{L}: {100 * np.mean(with_key):.1f} [{100 * lo:.1f}, {100 * hi:.1f}] % exact with it, "
+        slipped = [e["slips"] for e in scored]
+        said = (f"@{L} ({len(scored)} seeds): {100 * np.mean(with_key):.1f} [{100 * lo:.1f}, {100 * hi:.1f}] % "
+                f"exact with it, "
                 f"slips at copy index 1 / elsewhere {sum(x['index_1'] for x in slipped)} / "
                 f"{sum(x['index_0'] + x['index_2plus'] for x in slipped)}")
         if len(without) >= 2:

@@ -607,11 +607,14 @@ def test_the_start_key_summary_sets_its_seeds_against_the_parts_and_leaves_out_p
     out = {"runs": {f"s{s}": {**run, "seed": s, "start_token": True, "eval": scored(v)}
                     for s, v in enumerate((0.9, 1.0, 0.95))}}
     out["runs"]["plain"] = {**run, "seed": 0, "start_token": False, "eval": scored(0.0)}  # not a seed of the arm
+    far = {"128": {"exact_match": 0.5, "slips": slips}}
+    out["runs"]["s0_far"] = {**run, "seed": 0, "start_token": True, "eval": {**scored(0.9), **far}}  # seed 0 again
     (tmp_path / "part/metrics/eval").mkdir(parents=True)
     for s, v in enumerate((0.5, 0.6, 0.55)):
         (tmp_path / f"part/metrics/eval/copy_hard_alibi_ngram_s{s}.json").write_text(
             json.dumps({"lengths": {"64": {"exact_match": v}}}))
-    head, line = start.summary(out, "hard_alibi_ngram", tmp_path / "part")
+    head, line, longer = start.summary(out, "hard_alibi_ngram", tmp_path / "part")
     assert "seeds [0, 1, 2] (a CPU)" in head and "(3 seeds, no start token)" in head
-    assert line.startswith("@64: 95.0 [") and "slips at copy index 1 / elsewhere 0 / 3" in line
+    assert line.startswith("@64 (3 seeds): 95.0 [") and "slips at copy index 1 / elsewhere 0 / 3" in line
+    assert longer.startswith("@128 (1 seeds): 50.0 [nan, nan] %") and "without" not in longer
     assert "without: 55.0 [" in line and float(line.split("p = ")[1]) < 0.05
