@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from pe_sweep import changed, merged, run_args  # noqa: E402
+from pe_sweep import changed, merged, run_args, sweep_splits  # noqa: E402
 from time_to_accuracy import cpu_model  # noqa: E402
 
 from posenc import config, io  # noqa: E402
@@ -120,9 +120,7 @@ def main() -> None:
     tag = hashlib.sha256(json.dumps([config.to_dict(cfg)["synthetic"], cfg.seed]).encode()).hexdigest()[:12]
     data = Path(tempfile.gettempdir()) / "posenc_start_key" / f"{args.task}_{tag}.npz"  # deterministic in params
     data.parent.mkdir(exist_ok=True)
-    if not data.exists():
-        io.save_npz(data, synthetic.generate(cfg.synthetic, args.task, cfg.seed))
-    splits = synthetic.load(data, args.task, cfg.synthetic.vocab_size)
+    splits = sweep_splits(cfg, args.task, data)
     lengths = list(cfg.synthetic.eval_lengths)
     if args.far:  # far_lengths' sets, their own file as in the pipeline
         far = data.with_name(data.stem + "_far.npz")
