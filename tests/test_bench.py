@@ -618,3 +618,29 @@ def test_the_start_key_summary_sets_its_seeds_against_the_parts_and_leaves_out_p
     assert line.startswith("@64 (3 seeds): 95.0 [") and "slips at copy index 1 / elsewhere 0 / 3" in line
     assert longer.startswith("@128 (1 seeds): 50.0 [nan, nan] %") and "without" not in longer
     assert "without: 55.0 [" in line and float(line.split("p = ")[1]) < 0.05
+
+
+@pytest.fixture(scope="module")
+def same():
+    return _bench_script("same_batches")
+
+
+def test_same_batches_passes_the_module_against_itself_and_names_a_changed_batch(same, tiny_cfg):
+    """The relock's evidence: equal modules compare every step and evaluation batch; a module whose batches
+    differ anywhere (here a label moved, the arrays and draws untouched) is an error naming task and step."""
+    import types
+
+    import torch
+
+    from posenc.data import synthetic
+    n = same.same_batches(synthetic, tiny_cfg, "copy", 0, steps=5)
+    assert n > 5  # 5 training steps and every val / evaluation batch
+
+    def moved(sources, task, vocab_size):
+        idx, labels = synthetic.make_batch(sources, task, vocab_size)
+        return idx, torch.roll(labels, 1, dims=1)
+
+    changed = types.SimpleNamespace(**{k: getattr(synthetic, k) for k in dir(synthetic) if not k.startswith("__")})
+    changed.make_batch = moved
+    with pytest.raises(SystemExit, match="copy seed 0 step 0: the batches differ"):
+        same.same_batches(changed, tiny_cfg, "copy", 0, steps=5)

@@ -112,6 +112,10 @@ def test_the_two_formats_of_a_task_are_compared_per_pe_in_the_same_holm_family()
     assert said and set(said) == separated == {("rope", "copy", "copy_blank")}
     assert "for the other 1 PE the formats are within noise" in text
     assert "within noise" in claims.format_sentence(res, comps, "copy", "copy_blank", "acc", 32)
+    res["tasks"]["copy_start"] = res["tasks"]["copy"]  # a start token is another format of copy, too
+    assert claims.format_pairs(res) == [("copy", "copy_blank"), ("copy", "copy_start")]
+    assert claims.plain_task("duplicate_start") == "duplicate" and claims.plain_task("copy") is None
+    del res["tasks"]["copy_start"]
     res["seeds"] = [0]
     one = {"seeds": [0], "tasks": {t: {pe: {"per_seed": {k: v[:1] for k, v in r["per_seed"].items()}}
                                        for pe, r in rows.items()} for t, rows in res["tasks"].items()}}

@@ -86,6 +86,29 @@ def test_the_blank_format_is_set_beside_the_teacher_forced_one(tmp_path):
     assert "0 PE or variant has all 3 seeds, so nothing is compared" in text and "within noise" not in text
 
 
+def test_a_start_token_is_compared_with_its_plain_task_over_seeds_against_its_own_baseline(tmp_path):
+    """copy_start beside copy from the same part, the paired formats test over seeds, and the 3-token rule of a
+    task the default lacks read from the part's own baselines."""
+    params = tiny_params()
+    params.update(seeds=[0, 1, 2], pes=["alibi"])
+    params["synthetic"].update(tasks=["copy", "copy_start"], far_lengths=[64])
+    params["model"]["max_positions"] = 64
+    part = tmp_path / "part"
+    part.mkdir()
+    _write(part, params, {("copy", "alibi", s): 0.5 + 0.01 * s for s in range(3)}
+           | {("copy_start", "alibi", s): 0.97 + 0.01 * s for s in range(3)})
+    T = params["synthetic"]["train_max_len"]
+    (part / "metrics/baselines").mkdir()
+    (part / "metrics/baselines/copy_start.json").write_text(json.dumps(
+        {"rules": {"lookup3": {str(4 * T): {"exact_match": 0.25, "token_acc": 0.9}}}}))
+    text = partial.summary(part, tmp_path / "no-default")
+    assert "## copy and copy_start: the two formats" in text and "| alibi | this part | 51.0 [48.5, 53.5] / 98.0" in text
+    assert f"copy vs copy_start, exact match at {4 * T}: alibi: copy_start > copy (by 47.0 points" in text
+    assert f"copy_start at {4 * T} (4x): alibi reach 95% exact match over 3 seeds" in text
+    assert "against 25.0 % for copying by the last 3 tokens" in text  # the part's own rule, not the default's
+    assert partial.lookup3(tmp_path / "no-default", "copy_start") == {}
+
+
 def test_collect_copies_only_the_models_a_workspace_finished(tmp_path):
     ws, part = tmp_path / "ws", tmp_path / "part"
     with pytest.raises(FileNotFoundError, match="not a study workspace"):
@@ -107,6 +130,13 @@ def test_collect_copies_only_the_models_a_workspace_finished(tmp_path):
     assert (part / "params.yaml").read_text() == "seed: 0\n" and (part / "metrics/runtime.json").exists()
     for sub in ("eval", "train"):
         (ws / "metrics" / sub / "imdb_rope_s0.json").write_text("{}")
+    assert not (part / "metrics/baselines").exists()  # the workspace has no content baselines: none copied
+    (ws / "metrics/baselines").mkdir()
+    for task in ("copy", "duplicate"):
+        (ws / f"metrics/baselines/{task}.json").write_text('{"rules": {}}')
+    (ws / "metrics/eval/copy_rope_s0.json").write_text('{"task": "copy"}')
+    assert partial.collect(ws, part) == 2  # with imdb_rope_s0; and the baselines of its models' tasks, only those
+    assert [p.name for p in (part / "metrics/baselines").iterdir()] == ["copy.json"]
     assert partial.collect(ws, tmp_path / "imdb_part", only="imdb") == 1  # the synthetic model left out
     assert [p.name for p in (tmp_path / "imdb_part/metrics/eval").iterdir()] == ["imdb_rope_s0.json"]
 

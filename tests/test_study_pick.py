@@ -92,6 +92,28 @@ def test_a_pe_with_its_own_curriculum_says_so_and_the_study_profile_prices_it(tm
     assert "cost: hard_alibi_ngram is not in bench/profile.json" in no_study
 
 
+def test_a_start_token_task_is_picked_on_its_own_with_its_parts_content_rule(tmp_path):
+    """copy_start, a task the default lacks: its own line says what the format is, and the 3-token rule comes
+    from the part's baselines (the part's rule, not copy's)."""
+    params = _params(["hard_alibi_ngram"])
+    params["synthetic"]["tasks"] = ["copy", "copy_start"]
+    T = params["synthetic"]["train_max_len"]
+    study = _study(tmp_path, params)
+    _write(study / "cpu", params, {("copy_start", "hard_alibi_ngram", s): 0.97 + 0.01 * s for s in range(3)}
+           | {("copy", "hard_alibi_ngram", s): 0.9 + 0.01 * s for s in range(3)})
+    (study / "cpu/metrics/baselines").mkdir()
+    (study / "cpu/metrics/baselines/copy_start.json").write_text(json.dumps(
+        {"rules": {"lookup3": {str(4 * T): {"exact_match": 0.99}}}}))
+    lines = study_pick.section(study, tmp_path / "metrics", None, None).splitlines()
+    line = next(x for x in lines if x.startswith("- **copy_start**"))
+    assert line.startswith("- **copy_start** (retrieval; a start token in front, so the first source token has a "
+                           f"token before it), exact match at {4 * T} tokens (4x): **hard_alibi_ngram")
+    facts = lines[lines.index(line) + 1]
+    assert "It reaches issue 16's bar" in facts and "rule scores 99.0 %, and it is not above that" in facts
+    copy = next(x for x in lines if x.startswith("- **copy**"))
+    assert "rule scores" not in lines[lines.index(copy) + 1]  # no copy baseline in the default's metrics here
+
+
 def test_no_exact_copy_anywhere_falls_back_to_token_accuracy(tmp_path):
     params = _params(["learned", "alibi"])
     study = _study(tmp_path, params)

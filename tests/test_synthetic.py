@@ -5,6 +5,7 @@ import pytest
 
 from posenc.data import synthetic
 from posenc.data.synthetic import IGNORE, LengthSampler, Sources
+from posenc.config import min_length
 from posenc.errors import ConfigError, DataError
 from posenc import io
 
@@ -45,6 +46,30 @@ def test_blank_format_reads_outputs_at_placeholders_and_shows_no_target():
     assert synthetic.model_vocab(V) == BLANK + 1
 
 
+@pytest.mark.parametrize("fmt", ["copy", "duplicate"])
+def test_a_start_token_puts_sep_in_front_and_keeps_every_target_one_position_later(fmt):
+    """*_start: SEP a1..an SEP <targets>, the plain task's sequence and labels shifted by one, ragged too."""
+    srcs = [np.array([5, 6, 7]), np.array([9])]
+    a, la = synthetic.make_batch(srcs, fmt, V)
+    b, lb = synthetic.make_batch(srcs, f"{fmt}_start", V)
+    assert b.shape == (2, a.shape[1] + 1) and (b[:, 0] == SEP).all() and b[:, 1:].equal(a)
+    assert (lb[:, 0] == IGNORE).all() and lb[:, 1:].equal(la)
+    assert b[0].tolist()[:5] == [SEP, 5, 6, 7, SEP] and lb[0].tolist()[4] == 5  # the middle SEP predicts a1
+
+
+@pytest.mark.parametrize("fmt", ["copy", "duplicate"])
+def test_a_start_task_draws_its_plain_tasks_sources_and_fits_its_lengths(tiny_cfg, fmt):
+    """Paired with the plain task: a split whose n is the same in both formats holds the same sources."""
+    s = tiny_cfg.synthetic
+    plain, start = synthetic.generate(s, fmt, seed=3), synthetic.generate(s, f"{fmt}_start", seed=3)
+    same = [k[: -len("_lengths")] for k in plain if k.endswith("_lengths") and np.array_equal(plain[k], start[k])]
+    assert same and all(np.array_equal(plain[f"{k}_tokens"], start[f"{k}_tokens"]) for k in same)
+    for L in synthetic.eval_lengths(s):
+        n = synthetic.n_for_length(f"{fmt}_start", L)
+        assert synthetic.total_length(f"{fmt}_start", n) <= L < synthetic.total_length(f"{fmt}_start", n + 1)
+    assert min_length(f"{fmt}_start") == min_length(fmt) + 1
+
+
 def test_ragged_batch_is_right_padded_and_pads_are_never_targets():
     idx, labels = synthetic.make_batch([np.array([1]), np.array([1, 2, 3])], "copy", V)
     assert idx.shape == (2, 7)
@@ -53,7 +78,8 @@ def test_ragged_batch_is_right_padded_and_pads_are_never_targets():
 
 
 @pytest.mark.parametrize("task,L,n", [("copy", 256, 127), ("copy", 1024, 511), ("duplicate", 256, 85),
-                                      ("duplicate", 1024, 341), ("copy", 3, 1)])
+                                      ("duplicate", 1024, 341), ("copy", 3, 1), ("copy_start", 256, 127),
+                                      ("copy_start", 4, 1), ("duplicate_start", 1024, 340)])
 def test_n_for_length_fills_the_length(task, L, n):
     assert synthetic.n_for_length(task, L) == n
     assert synthetic.total_length(task, n) <= L < synthetic.total_length(task, n + 1)
@@ -64,7 +90,7 @@ def test_impossible_length_is_an_error():
         synthetic.n_for_length("duplicate", 3)
 
 
-@pytest.mark.parametrize("task", ["copy", "duplicate", "copy_blank", "duplicate_blank"])
+@pytest.mark.parametrize("task", synthetic.REPEATS)
 def test_generate_is_deterministic_and_respects_lengths(tiny_cfg, task):
     s = tiny_cfg.synthetic
     a = synthetic.generate(s, task, seed=3)

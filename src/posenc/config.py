@@ -16,7 +16,8 @@ import yaml
 
 from posenc.errors import ConfigError
 
-TASKS = ("copy", "duplicate", "copy_blank", "duplicate_blank")  # *_blank: the brief's format (data/synthetic.py)
+TASKS = ("copy", "duplicate", "copy_blank", "duplicate_blank",  # *_blank: the brief's format (data/synthetic.py)
+         "copy_start", "duplicate_start")  # *_start: teacher-forced with a start token
 NORMS = ("layernorm", "rmsnorm")
 IMDB_TRUNCATION = ("head", "tail")
 DTYPES = ("auto", "float32", "bfloat16")  # runtime.dtype (resolved in engine/runtime.py)
@@ -216,8 +217,8 @@ def _check(cond: bool, key: str, msg: str) -> None:
 
 
 def min_length(task: str) -> int:
-    """Shortest total length holding one content token: copy 3, duplicate 4 (either format)."""
-    return 3 if task.startswith("copy") else 4
+    """Shortest total length holding one content token: copy 3, duplicate 4 (one more with a start token)."""
+    return (3 if task.startswith("copy") else 4) + task.endswith("_start")
 
 
 def validate(cfg: Config) -> None:

@@ -6,7 +6,8 @@ k-token lookup rule does exactly that, with no model:
 
     at target position t, take the longest suffix x[t-j+1..t] (j = k, k-1, ..., 1) of the
     context that occurs earlier in the sequence; predict the token that followed its
-    earliest occurrence. A context with no earlier match (the SEP) predicts x[0].
+    earliest occurrence. A context with no earlier match (the SEP) predicts x[0]; with a start
+    token (copy_start) the SEP matches it and predicts a1, as the sequence's first position does.
 
 Scored on the same evaluation sets and with the same metrics as the models (token
 accuracy on target positions, exact match per sequence). A model that beats the

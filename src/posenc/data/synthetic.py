@@ -11,6 +11,12 @@ never sees a target token and can find a_k only by position:
     copy_blank:       a1 .. an SEP BLANK x n            -> a1 .. an read at the n BLANK positions
     duplicate_blank:  a1 .. an SEP BLANK x 2n           -> a1 .. an a1 .. an
 (the placeholder has its own id: 0 is a content token here). Same lengths, same metrics.
+With a start token (issue 16: hard_alibi_ngram's slips at copy index 1, README "A start token"):
+    copy_start:       SEP a1 .. an SEP a1 .. an         total length 2n + 2
+    duplicate_start:  SEP a1 .. an SEP a1 .. an a1 .. an
+a teacher-forced task with SEP in front, so that the first source token, like every other, has a token
+before it; same targets, one position later. A *_start task draws the same sources as its plain task
+(one RNG stream), so the two differ in the start token alone and compare pair by pair.
 
 The model reads the whole sequence (so a sequence of L tokens uses positions
 0..L-1); loss and metrics count only target positions.
@@ -32,8 +38,10 @@ from posenc.config import SyntheticConfig, min_length
 from posenc.errors import ConfigError, DataError
 
 IGNORE = -100  # label value that cross_entropy skips
-REPEATS = {"copy": 1, "duplicate": 2, "copy_blank": 1, "duplicate_blank": 2}  # copies of the source after SEP
-TASK_IDS = {"copy": 0, "duplicate": 1, "copy_blank": 2, "duplicate_blank": 3}  # independent RNG streams
+REPEATS = {"copy": 1, "duplicate": 2, "copy_blank": 1, "duplicate_blank": 2,
+           "copy_start": 1, "duplicate_start": 2}  # copies of the source after SEP
+# RNG streams: the two formats of the brief draw their own sources; a start-token task shares its plain task's
+TASK_IDS = {"copy": 0, "duplicate": 1, "copy_blank": 2, "duplicate_blank": 3, "copy_start": 0, "duplicate_start": 1}
 SPLIT_IDS = {"train": 0, "val": 1, "eval": 2}
 
 
@@ -59,15 +67,20 @@ def is_blank(task: str) -> bool:
     return task.endswith("_blank")
 
 
+def has_start(task: str) -> bool:
+    """A start token (SEP) in front of the source."""
+    return task.endswith("_start")
+
+
 def total_length(task: str, n: int) -> int:
-    return n * (1 + REPEATS[task]) + 1
+    return n * (1 + REPEATS[task]) + 1 + has_start(task)
 
 
 def n_for_length(task: str, length: int) -> int:
     """Largest source length n whose sequence fits in `length` tokens."""
     if length < min_length(task):
         raise ConfigError(f"length {length} is impossible for task {task!r}: it needs at least {min_length(task)}")
-    return (length - 1) // (1 + REPEATS[task])
+    return (length - 1 - has_start(task)) // (1 + REPEATS[task])
 
 
 @dataclass(frozen=True)
@@ -192,16 +205,17 @@ def make_batch(sources: list[np.ndarray], task: str, vocab_size: int) -> tuple[t
 
     Returns idx (B, T) and labels (B, T), IGNORE off the targets; T is the longest sequence in
     the batch. Teacher-forced: labels[b, t] is the token at t + 1 when that token comes after
-    SEP. Blank: labels[b, t] is the source token due at BLANK position t.
+    the middle SEP. Blank: labels[b, t] is the source token due at BLANK position t.
     """
     targets = [np.concatenate([s] * REPEATS[task]) for s in sources]  # what follows SEP
     after = [np.full(len(t), blank_id(vocab_size)) if is_blank(task) else t for t in targets]
-    seqs = [np.concatenate([s, [sep_id(vocab_size)], a]) for s, a in zip(sources, after)]
+    start = [sep_id(vocab_size)] * has_start(task)  # [] or [SEP]
+    seqs = [np.concatenate([start, s, [sep_id(vocab_size)], a]) for s, a in zip(sources, after)]
     T = max(len(s) for s in seqs)
     idx = np.full((len(seqs), T), pad_id(vocab_size), dtype=np.int64)
     labels = np.full((len(seqs), T), IGNORE, dtype=np.int64)
     for b, (src, seq, tgt) in enumerate(zip(sources, seqs, targets)):
-        n = len(src)
+        n = len(src) + has_start(task)  # the middle SEP's position
         idx[b, : len(seq)] = seq
         if is_blank(task):
             labels[b, n + 1 : len(seq)] = tgt  # read at the BLANK positions themselves

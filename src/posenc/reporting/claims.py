@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from itertools import combinations
 
-from posenc.data.synthetic import is_blank
 from posenc.reporting import stats
 from posenc.reporting.results import key
 
@@ -32,10 +31,17 @@ def _rows(results: dict, task: str) -> dict:
     return results["imdb"] if task == "imdb" else results["tasks"][task]
 
 
+FORMATS = ("_blank", "_start")  # a task's other formats (data/synthetic.py): the brief's, and with a start token
+
+
+def plain_task(task: str) -> str | None:
+    """The teacher-forced task that `task` is another format of (copy_blank, copy_start -> copy), or None."""
+    return next((task[: -len(f)] for f in FORMATS if task.endswith(f)), None)
+
+
 def format_pairs(results: dict) -> list[tuple[str, str]]:
-    """(teacher-forced task, its blank-format task) for every blank task whose other format is in results."""
-    return [(t[: -len("_blank")], t) for t in results["tasks"]
-            if is_blank(t) and t[: -len("_blank")] in results["tasks"]]
+    """(teacher-forced task, another format of it) for every such format whose plain task is in results."""
+    return [(plain_task(t), t) for t in results["tasks"] if plain_task(t) in results["tasks"]]
 
 
 def _paired(x: str, y: str, vx: list, vy: list) -> dict:

@@ -27,9 +27,8 @@ import numpy as np
 
 from posenc import config, io
 from posenc.artifacts import IMDB, model_name
-from posenc.data.synthetic import is_blank
 from posenc.reporting import stats
-from posenc.reporting.claims import comparisons, sentence
+from posenc.reporting.claims import comparisons, format_sentence, plain_task, sentence
 from posenc.reporting.results import key, parent_pe, rows_of
 from posenc.reporting.slips import slip_lines
 from posenc.reporting.sweep import part_rows, part_section, part_sweep
@@ -102,10 +101,12 @@ def _best(mean: dict[str, float]) -> str:
     return f"best {max(mean, key=mean.get)} at {100 * top:.1f} %" if top > 0 else f"every one of {len(mean)} at 0.0 %"
 
 
-def lookup3(metrics: Path, task: str) -> dict:
-    """The 3-token content rule's scores per length from `metrics`/baselines (the default's), or {}."""
-    f = metrics / "baselines" / f"{task}.json"
-    return io.read_json(f)["rules"]["lookup3"] if f.exists() else {}
+def lookup3(metrics: Path, task: str, part: Path | None = None) -> dict:
+    """The 3-token content rule's scores per length from `metrics`/baselines (the default's), else from the
+    part's own (`part`/metrics/baselines: a task the default does not have), or {}."""
+    found = [f for f in (metrics / "baselines" / f"{task}.json",
+                         *([part / "metrics/baselines" / f"{task}.json"] if part else [])) if f.exists()]
+    return io.read_json(found[0])["rules"]["lookup3"] if found else {}
 
 
 def bars(cfg: config.Config, task: str, rows: dict, baselines: dict) -> list[str]:
@@ -161,7 +162,8 @@ def collect(workspace: Path, folder: Path, only: str = "") -> int:
     """Copy from a study workspace (posenc.study) into `folder` what summary() reads: its params.yaml and
     runtime, and the train and eval metrics of every model that has both (and whose name starts with
     `only`), the metrics re-written as compact JSON (same content; the indented per-sequence lists made a
-    part four times larger). Returns the number of models."""
+    part four times larger), and the content baselines of their tasks (lookup3 reads them for a task the
+    default does not have). Returns the number of models."""
     if not (workspace / "dvc.yaml").is_file() or not (workspace / "metrics/runtime.json").is_file():
         raise FileNotFoundError(f"{workspace}: not a study workspace with a runtime (run `make study` there first)")
     for sub in ("eval", "train"):
@@ -173,6 +175,11 @@ def collect(workspace: Path, folder: Path, only: str = "") -> int:
     for name in done:
         for sub in ("eval", "train"):
             compact(workspace / "metrics" / sub / name, folder / "metrics" / sub / name)
+    tasks = {json.loads((folder / "metrics/eval" / name).read_text()).get("task") for name in done}
+    for base in [workspace / "metrics/baselines" / f"{t}.json" for t in sorted(filter(None, tasks))]:
+        if base.is_file():
+            (folder / "metrics/baselines").mkdir(exist_ok=True)
+            compact(base, folder / "metrics/baselines" / base.name)
     return len(done)
 
 
@@ -182,12 +189,13 @@ def compact(src: Path, dest: Path) -> None:
 
 
 def formats(cfg: config.Config, all_rows: dict, metrics: Path) -> list[str]:
-    """The brief's blank format beside the teacher-forced one, per PE, at the evaluation lengths: the
-    teacher-forced side from this part where it has the PE, else from the default's seed-0 evaluation
-    (`metrics`/eval: the study's seed-0 model when the default ran on the same kind of machine)."""
+    """Each other format of a task (the brief's blank format, the start token) beside the teacher-forced one,
+    per PE, at the evaluation lengths: the teacher-forced side from this part where it has the PE, else from the
+    default's seed-0 evaluation (`metrics`/eval: the study's seed-0 model when the default ran on the same kind
+    of machine); then, for the PEs with every seed in both, the paired, Holm-corrected test of the two formats."""
     out = []
-    for task in [t for t in all_rows if is_blank(t)]:
-        base, rows = task[: -len("_blank")], all_rows[task]
+    for task in [t for t in all_rows if plain_task(t)]:
+        base, rows = plain_task(task), all_rows[task]
         head = " | ".join(f"{m} @{L}: {base} / {task}" for L in cfg.synthetic.eval_lengths
                           for m in ("exact", "token acc"))
         lines = [f"| PE | {base} from | {head} |", "|---|---|" + "---|" * 2 * len(cfg.synthetic.eval_lengths)]
@@ -205,8 +213,23 @@ def formats(cfg: config.Config, all_rows: dict, metrics: Path) -> list[str]:
                     for L in cfg.synthetic.eval_lengths for m in ("exact", "acc")]
             lines.append(f"| {pe} | {where} | " + " | ".join(cols) + " |")
         if len(lines) > 2:
-            out += [f"## {base} and {task}: the two formats (%, mean over this part's seeds)", "", *lines, ""]
+            out += [f"## {base} and {task}: the two formats (%, mean over this part's seeds)", "", *lines, "",
+                    *format_claims(cfg, all_rows, base, task)]
     return out
+
+
+def format_claims(cfg: config.Config, all_rows: dict, base: str, task: str, at: list[int] | None = None) -> list[str]:
+    """claims.format_sentence at every evaluation length (or those of `at`), over the PEs with every seed in both
+    formats; the Holm correction runs over every length and metric."""
+    full = {t: {pe: r for pe, r in all_rows.get(t, {}).items() if r["seeds"] == list(cfg.seeds)} for t in (base, task)}
+    if not set(full[base]) & set(full[task]):
+        return []
+    results = {"seeds": list(cfg.seeds), "tasks": full}
+    lengths = [*cfg.synthetic.eval_lengths, *cfg.synthetic.far_lengths]
+    lengths = [L for L in lengths if all(key("exact", L) in r["per_seed"] for rows in full.values() for r in rows.values())]
+    comps = comparisons(results, [], formats_at=tuple(lengths))
+    return [f"- {format_sentence(results, comps, base, task, m, L)}" for L in lengths if at is None or L in at
+            for m in ("exact", "acc")] + [""]
 
 
 def load_imdb(folder: Path) -> dict:
@@ -282,7 +305,7 @@ def summary(folder: Path, metrics: Path) -> str:
     imdb, sweep = load_imdb(folder), part_sweep(folder)
     lines += [coverage(cfg, trains, imdb, len(sweep)), ""]
     for task, rows in all_rows.items():
-        lines += [f"## {task}", "", *bars(cfg, task, rows, lookup3(metrics, task)), "", *table(cfg, rows, "exact"), "",
+        lines += [f"## {task}", "", *bars(cfg, task, rows, lookup3(metrics, task, folder)), "", *table(cfg, rows, "exact"), "",
                   *table(cfg, rows, "acc"), "", *beside_default(cfg, task, rows, metrics)]
         speed = [f"{pe} " + "/".join(str(trains[(task, pe, s)]["first_step_exact"] or "never")
                                      for s in cfg.seeds if (task, pe, s) in trains)

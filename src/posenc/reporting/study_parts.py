@@ -15,7 +15,7 @@ from pathlib import Path
 from posenc import config
 from posenc.artifacts import IMDB
 from posenc.reporting import partial, slips, stats
-from posenc.reporting.claims import comparisons, sentence
+from posenc.reporting.claims import comparisons, plain_task, sentence
 from posenc.reporting.results import key
 from posenc.reporting.sweep import part_rows, part_sweep, part_verdict
 
@@ -35,8 +35,9 @@ def synthetic_lines(folder: Path, metrics: Path) -> list[str]:
     T, out = cfg.synthetic.train_max_len, []
     lengths = [*cfg.synthetic.eval_lengths, *cfg.synthetic.far_lengths]
     longer = [L for L in lengths if L > T]
-    for task, rows in partial.cells(cfg, evals).items():
-        out += partial.bars(cfg, task, rows, partial.lookup3(metrics, task))
+    all_rows = partial.cells(cfg, evals)
+    for task, rows in all_rows.items():
+        out += partial.bars(cfg, task, rows, partial.lookup3(metrics, task, folder))
         if slipped := slips.slip_rows(evals, task, list(rows), list(cfg.seeds), lengths, 4 * T):
             out.append(slips.verdict(task, slipped, partial.FAR_EXACT, 4 * T))
             best = slips.lowest(slipped, 4 * T)
@@ -49,6 +50,8 @@ def synthetic_lines(folder: Path, metrics: Path) -> list[str]:
         results = {"seeds": list(cfg.seeds), "tasks": {task: full}}
         comps = comparisons(results, longer)  # the family of SUMMARY.md: every length past training
         out += [f"- {sentence(results, comps, task, m, 4 * T)}" for m in ("exact", "acc")]
+    for task in [t for t in all_rows if plain_task(t) in all_rows]:  # a task in two formats: the formats compared
+        out += partial.format_claims(cfg, all_rows, plain_task(task), task, at=[4 * T])[:-1]
     return out
 
 

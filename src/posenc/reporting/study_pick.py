@@ -34,6 +34,7 @@ from posenc.nn.pe import pe_class
 from posenc.nn.pe.base import Dims
 from posenc.reporting import partial, stats
 from posenc.reporting.claims import ALPHA
+from posenc.reporting.formats_text import WHAT
 from posenc.reporting.results import key, parent_pe
 from posenc.reporting.study_parts import drifted, folders
 
@@ -67,7 +68,8 @@ def candidates(root: Path) -> tuple[dict, dict, list[str]]:
             for task, rows in partial.cells(cfg, evals).items():
                 for name, row in rows.items():
                     if len(row["seeds"]) >= stats.MIN_SEEDS:
-                        synth.setdefault(task, {})[f"{name} ({_label(folder)})"] = {**row, "name": name, "cfg": cfg}
+                        synth.setdefault(task, {})[f"{name} ({_label(folder)})"] = {**row, "name": name, "cfg": cfg,
+                                                                                     "folder": folder}
         elif evals:
             left.append(folder.name)
         ievals = partial.load_imdb(folder)
@@ -148,13 +150,14 @@ def task_line(task: str, rows: dict, metrics: Path, profile, where: str) -> list
     lo = stats.t_interval(per, stats.SHARE)[0]
     facts = [f"it {'reaches' if np.mean(per) >= partial.FAR_EXACT else 'does not reach'} issue 16's bar "
              f"({partial.FAR_EXACT:.0%} mean exact match at {L})"]
-    base = partial.lookup3(metrics, task).get(str(L), {}).get("exact_match")
+    base = partial.lookup3(metrics, task, b["folder"]).get(str(L), {}).get("exact_match")
     if base is not None:
         facts.append(f"the 3-token content-matching rule scores {100 * base:.1f} %, and it is "
                      f"{'above' if lo > base else 'not above'} that by its interval")
     facts += [f for f in (curriculum(b["name"], b["cfg"]), cost(b["name"], b["cfg"], profile, where, T)) if f]
     text = "; ".join(facts)
-    return [f"- **{task}** (retrieval), exact match at {L} tokens (4x): {said}.",
+    fmt = next((f"; {what}" for suffix, what in WHAT.items() if task.endswith(suffix)), "")
+    return [f"- **{task}** (retrieval{fmt}), exact match at {L} tokens (4x): {said}.",
             f"  {text[0].upper()}{text[1:]}."]
 
 
