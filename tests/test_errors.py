@@ -20,7 +20,7 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
 
-@pytest.mark.parametrize("task", ["copy", "duplicate", "copy_blank"])
+@pytest.mark.parametrize("task", ["copy", "duplicate", "copy_blank", "copy_start"])
 def test_the_pair_mask_is_where_the_two_token_rule_is_wrong(tiny_cfg, task):
     sources = splits_for(tiny_cfg, task)["eval_32"]
     mask = pair_ambiguous(sources, task, tiny_cfg.synthetic.vocab_size)

@@ -96,6 +96,18 @@ def test_seed_sets_initialisation_and_batch_order(tiny_cfg):
     assert not torch.equal(a["state_dict"]["tok_emb.weight"], b["state_dict"]["tok_emb.weight"])
 
 
+def test_a_start_token_task_trains_and_scores_every_sequence_on_its_n_targets(tiny_cfg):
+    """copy_start end to end: trained, then every evaluation sequence scored on its n targets (not n + 1: the
+    start token is no target), each sequence fitting its evaluation length."""
+    start = splits_for(tiny_cfg, "copy_start")
+    out = evaluate_lm(lm.train_lm(tiny_cfg, "alibi", "copy_start", start, 0, progress=False)["model"], start,
+                      "copy_start", tiny_cfg, [16, 32])
+    for L in (16, 32):
+        n = synthetic.n_for_length("copy_start", L)
+        assert out[str(L)]["targets"] == n and len(out[str(L)]["per_seq"]["right"]) == tiny_cfg.synthetic.eval_size
+        assert out[str(L)]["seq_len"] == synthetic.total_length("copy_start", n) <= L
+
+
 def test_checkpoint_round_trip_and_evaluation(tmp_path, tiny_cfg):
     splits = splits_for(tiny_cfg, "duplicate")
     out = lm.train_lm(tiny_cfg, "alibi", "duplicate", splits, 0, progress=False)
