@@ -13,12 +13,15 @@ separates them (claims.format_sentence). And how the training draws a task's len
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
-from posenc.reporting.claims import format_sentence
+from posenc import config, io
+from posenc.artifacts import model_name
+from posenc.reporting.claims import comparisons, format_sentence, plain_task
+from posenc.reporting.results import key
 
 WHAT = {"_blank": "outputs read at placeholders, so only positions can find them",
         "_start": "a start token in front, so the first source token has a token before it"}
-from posenc.reporting.results import key
 
 
 def format_lines(results: dict, comps: list[dict], base: str, blank: str, lengths: list[int],
@@ -34,6 +37,51 @@ def format_lines(results: dict, comps: list[dict], base: str, blank: str, length
     lines = [f"- **{base} and {blank}, the two formats** ({blank}: {what}), exact match at {T}, "
              f"{base} vs {blank}: {side}."]
     return lines + [f"- {format_sentence(results, comps, base, blank, m, L)}" for L in lengths for m in ("exact", "acc")]
+
+
+def part_formats(cfg: config.Config, all_rows: dict, metrics: Path, cell: Callable[[list], str]) -> list[str]:
+    """Each other format of a task (the brief's blank format, the start token) beside the teacher-forced one,
+    per PE, at the evaluation lengths: the teacher-forced side from this part where it has the PE, else from the
+    default's seed-0 evaluation (`metrics`/eval: the study's seed-0 model when the default ran on the same kind
+    of machine); then, for the PEs with every seed in both, the paired, Holm-corrected test of the two formats.
+    `cell(values)`: a study part's number with its interval (partial.cell)."""
+    out = []
+    for task in [t for t in all_rows if plain_task(t)]:
+        base, rows = plain_task(task), all_rows[task]
+        head = " | ".join(f"{m} @{L}: {base} / {task}" for L in cfg.synthetic.eval_lengths
+                          for m in ("exact", "token acc"))
+        lines = [f"| PE | {base} from | {head} |", "|---|---|" + "---|" * 2 * len(cfg.synthetic.eval_lengths)]
+        for pe in [p for p in cfg.pes if p in rows]:
+            theirs, where = all_rows.get(base, {}).get(pe), "this part"
+            if theirs is None:
+                f = metrics / "eval" / f"{model_name(base, pe, cfg.seeds[0])}.json"
+                if not f.exists():
+                    continue
+                e = io.read_json(f)["lengths"]
+                theirs = {"per_seed": {key(m, L): [e[str(L)][fld]] for L in cfg.synthetic.eval_lengths
+                                       for m, fld in (("exact", "exact_match"), ("acc", "token_acc"))}}
+                where = f"default, seed {cfg.seeds[0]}"
+            cols = [f"{cell(theirs['per_seed'][key(m, L)])} / {cell(rows[pe]['per_seed'][key(m, L)])}"
+                    for L in cfg.synthetic.eval_lengths for m in ("exact", "acc")]
+            lines.append(f"| {pe} | {where} | " + " | ".join(cols) + " |")
+        if len(lines) > 2:
+            out += [f"## {base} and {task}: the two formats (%, mean over this part's seeds)", "", *lines, "",
+                    *format_claims(cfg, all_rows, base, task)]
+    return out
+
+
+def format_claims(cfg: config.Config, all_rows: dict, base: str, task: str, at: list[int] | None = None) -> list[str]:
+    """claims.format_sentence at every evaluation length (or those of `at`), over the PEs with every seed in both
+    formats; the Holm correction runs over every length and metric."""
+    full = {t: {pe: r for pe, r in all_rows.get(t, {}).items() if r["seeds"] == list(cfg.seeds)} for t in (base, task)}
+    if not set(full[base]) & set(full[task]):
+        return []
+    results = {"seeds": list(cfg.seeds), "tasks": full}
+    lengths = [*cfg.synthetic.eval_lengths, *cfg.synthetic.far_lengths]
+    lengths = [L for L in lengths if all(key("exact", L) in r["per_seed"] for rows in full.values() for r in rows.values())]
+    comps = comparisons(results, [], formats_at=tuple(lengths))
+    return [f"- {format_sentence(results, comps, base, task, m, L)}" for L in lengths if at is None or L in at
+            for m in ("exact", "acc")] + [""]
 
 
 def length_draw(long_share: float) -> str:

@@ -16,6 +16,7 @@ from posenc import config
 from posenc.artifacts import IMDB
 from posenc.reporting import partial, slips, stats
 from posenc.reporting.claims import comparisons, plain_task, sentence
+from posenc.reporting.formats_text import format_claims
 from posenc.reporting.results import key
 from posenc.reporting.sweep import part_rows, part_sweep, part_verdict
 
@@ -51,7 +52,7 @@ def synthetic_lines(folder: Path, metrics: Path) -> list[str]:
         comps = comparisons(results, longer)  # the family of SUMMARY.md: every length past training
         out += [f"- {sentence(results, comps, task, m, 4 * T)}" for m in ("exact", "acc")]
     for task in [t for t in all_rows if plain_task(t) in all_rows]:  # a task in two formats: the formats compared
-        out += partial.format_claims(cfg, all_rows, plain_task(task), task, at=[4 * T])[:-1]
+        out += format_claims(cfg, all_rows, plain_task(task), task, at=[4 * T])[:-1]
     return out
 
 
