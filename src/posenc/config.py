@@ -280,7 +280,6 @@ def _validate_pes(cfg: Config) -> None:
         _check(pe in cfg.pe, f"pe.{pe}", "missing section (write `{}` for a PE without parameters)")
 
 
-
 def _validate_synthetic(s: SyntheticConfig, m: ModelConfig) -> None:
     _check(len(s.tasks) > 0, "synthetic.tasks", "must list at least one task")
     for i, task in enumerate(s.tasks):
