@@ -122,3 +122,8 @@ def test_the_two_formats_of_a_task_are_compared_per_pe_in_the_same_holm_family()
     comps = claims.comparisons(one, [32], formats_at=(32,))
     assert "neither format is ranked" in claims.format_sentence(one, comps, "copy", "copy_blank", "exact", 32)
     assert not any(c["separated"] for c in comps)
+
+
+def test_a_difference_under_a_tenth_of_a_point_keeps_two_significant_digits():
+    assert claims.points(0.047) == "4.7" and claims.points(-0.001) == "-0.1"
+    assert claims.points(0.0000512) == "0.0051" and claims.points(0.0) == "0"

@@ -74,6 +74,12 @@ def comparisons(results: dict, lengths: list[int], formats_at: tuple[int, ...] =
     return rows
 
 
+def points(diff: float) -> str:
+    """A difference of two shares in percentage points: one decimal, or two significant digits under 0.1 (a
+    separated difference of 0.005 points must not read "by 0.0 points")."""
+    return f"{100 * diff:.1f}" if abs(100 * diff) >= 0.1 else f"{100 * diff:.2g}"
+
+
 def sentence(results: dict, comps: list[dict], task: str, metric: str, L: int) -> str:
     """The report's one sentence about one family: the separated orderings, or why there are none."""
     fam = [c for c in comps if (c["task"], c["metric"], c["L"]) == (task, metric, L)]
@@ -86,7 +92,7 @@ def sentence(results: dict, comps: list[dict], task: str, metric: str, L: int) -
     if not sep:
         return f"{task}, {what} at {L}: every difference between PEs is within noise (paired t-test over " \
                f"{n_seeds} seeds, Holm-corrected over all {len(comps)} comparisons, alpha {ALPHA})."
-    parts = [f"{c['a']} > {c['b']} (by {100 * c['diff']:.1f} points, Holm p = {c['p_holm']:.3g})" for c in sep]
+    parts = [f"{c['a']} > {c['b']} (by {points(c['diff'])} points, Holm p = {c['p_holm']:.3g})" for c in sep]
     rest = len(fam) - len(sep)
     return (f"{task}, {what} at {L}: " + "; ".join(parts)
             + (f"; the other {rest} pair{'s are' if rest > 1 else ' is'} within noise" if rest else "")
@@ -106,7 +112,7 @@ def format_sentence(results: dict, comps: list[dict], base: str, blank: str, met
     test = f"paired t-test over {n_seeds} seeds, Holm-corrected over all {len(comps)} comparisons"
     if not sep:
         return f"{base} vs {blank}, {what} at {L}: for every PE the two formats are within noise ({test})."
-    parts = [f"{c['pe']}: {c['a']} > {c['b']} (by {100 * c['diff']:.1f} points, Holm p = {c['p_holm']:.3g})"
+    parts = [f"{c['pe']}: {c['a']} > {c['b']} (by {points(c['diff'])} points, Holm p = {c['p_holm']:.3g})"
              for c in sep]
     rest = len(fam) - len(sep)
     return (f"{base} vs {blank}, {what} at {L}: " + "; ".join(parts)
