@@ -24,6 +24,11 @@ WHAT = {"_blank": "outputs read at placeholders, so only positions can find them
         "_start": "a start token in front, so the first source token has a token before it"}
 
 
+def described(task: str) -> str:
+    """What a task's other format (claims.FORMATS) changes, in words; "" for a plain task."""
+    return next((w for suffix, w in WHAT.items() if task.endswith(suffix)), "")
+
+
 def format_lines(results: dict, comps: list[dict], base: str, blank: str, lengths: list[int],
                  cell: Callable[[dict, str], str]) -> list[str]:
     """Markdown lines: each PE's exact match in both formats (`blank`: any other format of `base`) at
@@ -33,8 +38,7 @@ def format_lines(results: dict, comps: list[dict], base: str, blank: str, length
     side = "; ".join(f"{pe} {cell(tasks[base][pe], key('exact', T))} vs "
                      f"{cell(tasks[blank][pe], key('exact', T))}"
                      for pe in tasks[base] if pe in tasks[blank])
-    what = next(w for suffix, w in WHAT.items() if blank.endswith(suffix))
-    lines = [f"- **{base} and {blank}, the two formats** ({blank}: {what}), exact match at {T}, "
+    lines = [f"- **{base} and {blank}, the two formats** ({blank}: {described(blank)}), exact match at {T}, "
              f"{base} vs {blank}: {side}."]
     return lines + [f"- {format_sentence(results, comps, base, blank, m, L)}" for L in lengths for m in ("exact", "acc")]
 

@@ -34,7 +34,7 @@ from posenc.nn.pe import pe_class
 from posenc.nn.pe.base import Dims
 from posenc.reporting import partial, stats
 from posenc.reporting.claims import ALPHA
-from posenc.reporting.formats_text import WHAT
+from posenc.reporting.formats_text import described
 from posenc.reporting.results import key, parent_pe
 from posenc.reporting.study_parts import drifted, folders
 
@@ -156,7 +156,7 @@ def task_line(task: str, rows: dict, metrics: Path, profile, where: str) -> list
                      f"{'above' if lo > base else 'not above'} that by its interval")
     facts += [f for f in (curriculum(b["name"], b["cfg"]), cost(b["name"], b["cfg"], profile, where, T)) if f]
     text = "; ".join(facts)
-    fmt = next((f"; {what}" for suffix, what in WHAT.items() if task.endswith(suffix)), "")
+    fmt = f"; {described(task)}" if described(task) else ""
     return [f"- **{task}** (retrieval{fmt}), exact match at {L} tokens (4x): {said}.",
             f"  {text[0].upper()}{text[1:]}."]
 
