@@ -644,3 +644,24 @@ def test_same_batches_passes_the_module_against_itself_and_names_a_changed_batch
     changed.make_batch = moved
     with pytest.raises(SystemExit, match="copy seed 0 step 0: the batches differ"):
         same.same_batches(changed, tiny_cfg, "copy", 0, steps=5)
+
+
+@pytest.fixture(scope="module")
+def rerun():
+    return _bench_script("rerun_steps")
+
+
+def test_rerun_steps_records_equal_steps_equally_and_names_where_two_records_part(rerun, tiny_cfg, tmp_path):
+    """The cross-process determinism check: one model's first steps, run twice, give the same losses and
+    weight hashes; first_difference names the first step where two records part, None where none does;
+    a DVCLive tsv reads back as {step: value}."""
+    from posenc.data import synthetic
+    arrays = synthetic.generate(tiny_cfg.synthetic, "copy", tiny_cfg.seed)
+    splits = {"train": synthetic.Sources(arrays["train_lengths"].astype("int64"), arrays["train_tokens"])}
+    steps = max(rerun.HASH_EVERY, tiny_cfg.train.log_every)
+    a, b = (rerun.train_steps(tiny_cfg, splits, "copy", "rope", 0, steps) for _ in range(2))
+    assert a == b and len(a["md5"]) == 1 and a["loss"]
+    assert rerun.first_difference(a["loss"], b["loss"]) is None
+    assert rerun.first_difference({0: 1.0, 10: 2.0, 20: 3.0}, {0: 1.0, 10: 2.5, 20: 3.5}) == 10
+    (tmp_path / "loss.tsv").write_text("step\tloss\n0\t4.5\n10\t4.25\n")
+    assert rerun.read_tsv(tmp_path / "loss.tsv") == {0: 4.5, 10: 4.25}
