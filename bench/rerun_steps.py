@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from posenc import config, io
+from posenc.analysis.profiling import _cpu_name as cpu_name  # the name the profile records
 from posenc.data import synthetic
 from posenc.engine import runtime
 from posenc.engine.lm import lm_loss, lm_recipe, lm_spec, token_accuracy, training_pool
@@ -53,11 +54,6 @@ def train_steps(cfg: config.Config, splits: dict, task: str, pe: str, seed: int,
             weights = b"".join(v.detach().cpu().float().numpy().tobytes() for v in model.state_dict().values())
             md5[step + 1] = hashlib.md5(weights).hexdigest()
     return {"loss": dict(zip(engine.history["step"], engine.history["loss"])), "md5": md5}
-
-
-def cpu_name() -> str:
-    lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "cpu")
 
 
 def first_difference(a: dict, b: dict) -> int | None:
