@@ -1,4 +1,5 @@
-"""Is training byte-identical across processes on this machine? The check behind README's seed-0 exception.
+"""Is training byte-identical across processes on this machine? The check behind the seed-0 exception
+(docs/study.md, "Seed 0 was trained twice").
 
 The determinism tests train twice in one process. This script trains the first `--steps` optimisation steps
 of one model (params file, task, PE, seed, the stage's own data file) in `--runs` fresh processes, each

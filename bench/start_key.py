@@ -3,7 +3,7 @@
 hard_alibi_ngram copies by an n-gram lookup: the query's window of recent tokens against each earlier
 position's. At copy index 1 (the second target) the query's window reaches back over SEP, while the right
 key is the sequence's first token, whose window holds that token alone; about two fifths of its slips at 1,024
-are there, and as many at 256 as at 1,024 (README, "Where the slips are"). A start token that equals SEP
+are there, and as many at 256 as at 1,024 (docs/study.md, "Where the slips are"). A start token that equals SEP
 makes the two windows alike: SEP a1 .. an SEP a1 .. an. This script trains one model with that format and
 scores it, every other thing as the pipeline does (bench/pe_sweep.py's recipe: study/params.yaml, the same
 data sources, train.max_steps, engine/lm.train_lm, score_sequences); `--plain` trains the same without the
