@@ -18,7 +18,7 @@ this script stays to reproduce bench/layer0_windows.json and bench/wrong_keys.py
     python bench/layer0_windows.py --first 2 3 4 5 --rest 2 3 4 --tag first2345_rest234
     python bench/layer0_windows.py --first 2 3 4 5 --rest --tag first2345_rest_global   # layer 1: 4 global heads
 
-About 6-17 minutes a run on a 2-core CPU (measured, see README). Output: bench/layer0_windows.json.
+About 6-17 minutes a run on a 2-core CPU (measured, see docs/study.md). Output: bench/layer0_windows.json.
 """
 
 import argparse

@@ -9,7 +9,8 @@ now (source files, directories and params, hashed by DVC itself), every dependen
 output, and every output, as the committed lock has them.
 
 It is a claim, so it needs evidence first, on this machine: models trained and evaluated with the old and the
-new code must give byte-identical numbers (README: the relock of 2026-12-03 names the checks). Never use it for
+new code must give byte-identical numbers (docs/recipe.md, "The lock after a change that moves no number", names
+the checks of 2026-12-03). Never use it for
 a change that moves a number. `git diff dvc.lock` afterwards shows only hashes of code and params. A stage whose
 output the change does move (the report, when its text changed) is then run for real, forced, since the relock
 has just told DVC it is up to date: `dvc repro --force --single-item report`.

@@ -5,11 +5,14 @@ The determinism tests train twice in one process. This script trains the first `
 of one model (params file, task, PE, seed, the stage's own data file) in `--runs` fresh processes, each
 reporting its logged training loss (every train.log_every steps) and an md5 of the weights every 10 steps,
 and compares them: identical, or the first step where they part. `--threads 1` adds runs at other
-intra-op thread counts (POSENC_THREADS), to see whether a thread count explains a difference. `--against`
-takes the DVCLive loss.tsv of a recorded run and says at which logged step that run left the reruns.
+intra-op thread counts (POSENC_THREADS), to see whether a thread count explains a difference; `--isa`
+adds runs with oneDNN capped at an instruction set (ONEDNN_MAX_CPU_ISA, e.g. AVX512_CORE_BF16: no AMX),
+to see whether another kernel choice does. `--against` takes the DVCLive loss.tsv of a recorded run and
+says at which logged step that run left the reruns, and each thread count's and ISA cap's run.
 
     python bench/rerun_steps.py --params study/params.yaml --data ~/.cache/posenc-study/data/synthetic/copy_start.npz \\
-        --task copy_start --pe hard_alibi_ngram --seed 0 --steps 120 --runs 12 --threads 1 \\
+        --task copy_start --pe hard_alibi_ngram --seed 0 --steps 120 --runs 12 --threads 1 3 4 \\
+        --isa AVX512_CORE_AMX AVX512_CORE_FP16 AVX512_CORE_BF16 \\
         --against ~/.cache/posenc-study/metrics/live/copy_start_hard_alibi_ngram_s0/plots/metrics/train/loss.tsv
 
 Writes bench/rerun_steps.json (the CPU named in it). Run it alone: it is a check of bytes, not of time.
@@ -74,8 +77,8 @@ def _child(args) -> None:
     print(json.dumps(train_steps(cfg, splits, args.task, args.pe, args.seed, args.steps)))
 
 
-def _run(args, threads: int | None) -> dict:
-    env = {**os.environ, **({"POSENC_THREADS": str(threads)} if threads else {})}
+def _run(args, extra_env: dict | None = None) -> dict:
+    env = {**os.environ, **(extra_env or {})}
     cmd = [sys.executable, __file__, "--child", *sys.argv[1:]]
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
     record = json.loads(out.strip().splitlines()[-1])
@@ -92,21 +95,26 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=120)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--threads", type=int, nargs="*", default=[], help="other POSENC_THREADS to run once each")
+    ap.add_argument("--isa", nargs="*", default=[], help="ONEDNN_MAX_CPU_ISA caps to run once each")
     ap.add_argument("--against", help="a recorded run's DVCLive train/loss.tsv")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         return _child(args)
-    runs = [_run(args, None) for _ in range(args.runs)]
+    runs = [_run(args) for _ in range(args.runs)]
     ref = runs[0]
     parted = [first_difference(ref["md5"], r["md5"]) for r in runs[1:]]
+    variants = {**{f"threads={n}": _run(args, {"POSENC_THREADS": str(n)}) for n in args.threads},
+                **{f"isa={i}": _run(args, {"ONEDNN_MAX_CPU_ISA": i}) for i in args.isa}}
     result = {"cpu": cpu_name(), "model": f"{args.task}/{args.pe}/s{args.seed}", "steps": args.steps,
               "runs": args.runs, "identical_runs": sum(p is None for p in parted) + 1,
               "first_parting_step": [p for p in parted if p is not None],
-              "threads": {str(n): first_difference(ref["loss"], _run(args, n)["loss"]) for n in args.threads}}
-    if args.against:
+              "variants": {k: first_difference(ref["loss"], r["loss"]) for k, r in variants.items()}}
+    if args.against:  # logged steps: where the recorded run leaves the reruns, and where it leaves each variant
         recorded = read_tsv(Path(args.against).expanduser())
-        result["against"] = {"path": args.against, "first_differing_logged_step": first_difference(ref["loss"], recorded)}
+        result["against"] = {"path": args.against,
+                             "first_differing_logged_step": first_difference(ref["loss"], recorded),
+                             "variants": {k: first_difference(r["loss"], recorded) for k, r in variants.items()}}
     io.write_json(OUT, result)
     print(json.dumps(result, indent=1))
 

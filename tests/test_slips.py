@@ -100,5 +100,9 @@ def test_key_verdict_tells_a_constant_rate_per_key_from_a_rising_one():
     assert f"under {1e6 * slips.needed_rate(0.95, 511) / 768:.2f}e-6" in line
     rising = {("copy", "m", s): keyed(2e-6, 256) | keyed(2e-6 * g, 1024) for s, g in enumerate([3.0, 3.3, 2.8])}
     assert "rising" in slips.key_verdict(rising, "copy", "m", [0, 1, 2], 256, 0.95, 1024)
+    # seeds at x0.2, x1 and x9: the interval holds x1 but also a halving and a doubling, so it says nothing
+    scattered = {("copy", "m", s): keyed(2e-6, 256) | keyed(2e-6 * g, 1024) for s, g in enumerate([0.2, 1.0, 9.0])}
+    line = slips.key_verdict(scattered, "copy", "m", [0, 1, 2], 256, 0.95, 1024)
+    assert "too wide to tell" in line and "consistent with" not in line and "[0.00," in line
     bare = {k: {L: {**e, "per_seq": {"right": e["per_seq"]["right"]}} for L, e in v.items()} for k, v in flat.items()}
     assert slips.key_verdict(bare, "copy", "m", [0, 1, 2], 256, 0.95, 1024) == ""  # no pair records

@@ -11,7 +11,7 @@ never sees a target token and can find a_k only by position:
     copy_blank:       a1 .. an SEP BLANK x n            -> a1 .. an read at the n BLANK positions
     duplicate_blank:  a1 .. an SEP BLANK x 2n           -> a1 .. an a1 .. an
 (the placeholder has its own id: 0 is a content token here). Same lengths, same metrics.
-With a start token (issue 16: hard_alibi_ngram's slips at copy index 1, README "A start token"):
+With a start token (issue 16: hard_alibi_ngram's slips at copy index 1, docs/study.md "A start token closes the gap"):
     copy_start:       SEP a1 .. an SEP a1 .. an         total length 2n + 2
     duplicate_start:  SEP a1 .. an SEP a1 .. an a1 .. an
 a teacher-forced task with SEP in front, so that the first source token, like every other, has a token

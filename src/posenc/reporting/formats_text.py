@@ -4,7 +4,7 @@ or beside itself with a start token (`copy_start`).
 In the brief's format the outputs are read at placeholder positions, so a model never sees the
 previous target token and can find a_k only by its position; teacher-forced, it can also copy by
 matching content (an induction head). With a start token (SEP in front) the first source token has a
-token before it, like every other, which a content lookup needs (README, "A start token closes the gap").
+token before it, like every other, which a content lookup needs (docs/study.md, "A start token closes the gap").
 Where the study trains both, the report sets each PE's two exact matches side by side with their 95 %
 intervals, and ranks the formats per PE only where the paired, Holm-corrected comparison of claims.py
 separates them (claims.format_sentence). And how the training draws a task's lengths (length_draw).
@@ -93,4 +93,4 @@ def length_draw(long_share: float) -> str:
     if not long_share:
         return "n uniform"
     return (f"{long_share:.0%} of the steps at the longest length and the rest n uniform (the uniform draw alone "
-            "starves an absolute PE's last positions: README, 'Is it the length distribution?')")
+            "starves an absolute PE's last positions: docs/recipe.md, 'Is it the length distribution?')")

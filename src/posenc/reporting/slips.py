@@ -142,7 +142,11 @@ def key_verdict(evals: dict, task: str, name: str, seeds: list[int], base_length
         return ""
     ratios = [f["per_key"] / b["per_key"] for b, f in zip(base, far)]
     lo, hi = t_interval(ratios)
-    shape = ("consistent with a constant rate per key: each key a query sees adding the same small chance of "
+    lo = max(lo, 0.0)  # a ratio of rates is never negative
+    wide = lo <= 0.5 or hi >= 2  # the interval holds a halving or a doubling as well as x1: it tells nothing
+    shape = ("too wide to tell: the seeds do not separate a constant rate per key from one that halves or "
+             "doubles" if lo <= 1 <= hi and wide else
+             "consistent with a constant rate per key: each key a query sees adding the same small chance of "
              "a wrong match" if lo <= 1 <= hi else
              "rising: the errors grow faster than the number of keys, so something besides the number of keys "
              "breaks with the length" if lo > 1 else

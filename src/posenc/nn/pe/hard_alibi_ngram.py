@@ -21,7 +21,7 @@ class HardAlibiNgram(HardAlibi):
     """Layer 0 has windows `first_windows`, every later layer `windows`; trained on the synthetic tasks
     with `distractor_share` of the sequences re-spelt over a `distractor_alphabets`-token alphabet.
 
-    Why both (measured in bench/wrong_keys.py and bench/layer0_windows.py, README "Why the study's windows
+    Why both (measured in bench/wrong_keys.py and bench/layer0_windows.py, docs/study.md "Why the study's windows
     stop at three tokens"): in two layers the copy is layer 1's global head finding where the last few tokens
     occurred before, and a window of w tokens hands that lookup a key of w - 1 tokens of context. hard_alibi's
     [2, 3, 4] therefore matches at most three tokens, and over 100 symbols a three-token key meets a wrong
