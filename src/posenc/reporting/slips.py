@@ -129,6 +129,19 @@ def per_key(rates: list[dict]) -> str:
     return f"{1e6 * np.mean([r['per_key'] for r in rates]):.2f}e-6"
 
 
+def ratio_shape(lo: float, hi: float) -> str:
+    """What a 95 % interval [lo, hi] of the error rate per key (bar length over base length) says."""
+    if lo > 1:
+        return ("rising: the errors grow faster than the number of keys, so something besides the number of "
+                "keys breaks with the length")
+    if hi < 1:
+        return "falling: the errors grow with the length, but more slowly than the number of keys"
+    if lo <= 0.5 or hi >= 2:  # x1 is inside, but so is a halving or a doubling: the interval tells nothing
+        return "too wide to tell: the seeds do not separate a constant rate per key from one that halves or doubles"
+    return ("consistent with a constant rate per key: each key a query sees adding the same small chance of a "
+            "wrong match")
+
+
 def key_verdict(evals: dict, task: str, name: str, seeds: list[int], base_length: int, bar: float,
                 bar_length: int) -> str:
     """One line: `name`'s error per target per key at base_length and bar_length (mean over seeds), the
@@ -143,14 +156,7 @@ def key_verdict(evals: dict, task: str, name: str, seeds: list[int], base_length
     ratios = [f["per_key"] / b["per_key"] for b, f in zip(base, far)]
     lo, hi = t_interval(ratios)
     lo = max(lo, 0.0)  # a ratio of rates is never negative
-    wide = lo <= 0.5 or hi >= 2  # the interval holds a halving or a doubling as well as x1: it tells nothing
-    shape = ("too wide to tell: the seeds do not separate a constant rate per key from one that halves or "
-             "doubles" if lo <= 1 <= hi and wide else
-             "consistent with a constant rate per key: each key a query sees adding the same small chance of "
-             "a wrong match" if lo <= 1 <= hi else
-             "rising: the errors grow faster than the number of keys, so something besides the number of keys "
-             "breaks with the length" if lo > 1 else
-             "falling: the errors grow with the length, but more slowly than the number of keys")
+    shape = ratio_shape(lo, hi)
     evs = [ls[str(bar_length)] for ls in per_seed]
     predicted = np.mean([predicted_exact(b, f, ev) for b, f, ev in zip(base, far, evs)])
     exact = np.mean([ev["exact_match"] for ev in evs])
