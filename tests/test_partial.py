@@ -273,3 +273,17 @@ def test_a_part_made_with_other_params_than_the_study_now_says_which_keys_and_on
     line = recipe_drift(part, study, ("model", "train"))
     assert f"train.long_share {part.train.long_share} (study/params.yaml now: {study.train.long_share})" in line
     assert recipe_drift(part, study, ("model", "imdb")) == ""  # the classifiers never used train.*
+
+
+def test_the_cost_section_names_each_run_its_workers_mps_and_wall_time():
+    from posenc.reporting.partial import throughput
+    job = {"train_s": 50.0, "eval_s": 10.0}
+    runs = {"runs": [{"workers": 2, "wall_s": 130.0, "jobs": [job, job, job, job]},
+                     {"workers": 3, "mps": True, "wall_s": 61.0, "jobs": [job, job, job]},
+                     {"workers": 1, "jobs": [{**job, "alone": True}]}]}
+    lines = throughput(runs)
+    assert lines[0] == "## Cost on this device"
+    assert "- 2 workers: 4 jobs, median 60 s per job (train 50 s), 2.0 jobs per minute; the run: 4 jobs in 130 s." in lines
+    assert "- 3 workers under MPS: 3 jobs, median 60 s per job (train 50 s), 3.0 jobs per minute; the run: 3 jobs in 61 s." in lines
+    assert "- alone: 1 jobs, median 60 s per job (train 50 s), 1.0 jobs per minute." in lines
+    assert throughput({}) == []

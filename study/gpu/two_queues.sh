@@ -10,17 +10,20 @@ set -u
 total=$1 q1=$2 k1=$3 q2=$4 k2=$5 params=${6:-study/params.yaml}
 real_out=$OUT
 t0=$(date +%s)
-mkdir -p /tmp/o1 /tmp/o2
+rm -rf /tmp/o1 /tmp/o2 && mkdir -p /tmp/o1 /tmp/o2  # a warm machine keeps /tmp between calls
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; nproc; python3 -c "import torch; print(torch.__version__)"; } \
     >/tmp/o1/machine.txt 2>&1
-join() { python3 -c 'import json, sys; print(json.dumps([j for f in sys.argv[1].split("+") for j in json.load(open(f))]))' "$1"; }
-OUT=/tmp/o1 WS=/tmp/ws1 EST=1 QUEUE=$(join "$q1") timeout $((total - 25)) \
+join() {  # the jobs of "a.json+b.json" as one file (drive.py reads a file; a long JSON string is no path)
+    python3 -c 'import json, sys; json.dump([j for f in sys.argv[1].split("+") for j in json.load(open(f))], open(sys.argv[2], "w"))' "$1" "$2"
+    echo "$2"
+}
+OUT=/tmp/o1 WS=/tmp/ws1 EST=1 QUEUE=$(join "$q1" /tmp/q1.json) timeout $((total - 25)) \
     python3 study/gpu/drive.py $((total - 25)) "$k1" "$params" >/tmp/o1/drive.log 2>&1
 t1=$(($(date +%s) - t0))
 left=$((total - 25 - t1))
 echo "queue 1 ($q1): ${t1} s; ${left} s left for queue 2" | tee /tmp/o2/why.txt
 if [ "$left" -gt 60 ]; then
-    OUT=/tmp/o2 WS=/tmp/ws2 EST=$t1 QUEUE=$(join "$q2") timeout "$left" \
+    OUT=/tmp/o2 WS=/tmp/ws2 EST=$t1 QUEUE=$(join "$q2" /tmp/q2.json) timeout "$left" \
         python3 study/gpu/drive.py "$left" "$k2" "$params" >/tmp/o2/drive.log 2>&1
 fi
 echo "total ${SECONDS} s" >>/tmp/o2/why.txt

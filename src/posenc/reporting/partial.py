@@ -327,19 +327,21 @@ def coverage(cfg: config.Config, trains: dict, imdb: dict, n_sweep: int = 0) -> 
 
 
 def throughput(runs: dict) -> list[str]:
-    """Per run: workers sharing the device, median job time (train + evaluate), jobs per minute; a job
-    marked `alone` ran with nothing beside it (the uncontended time)."""
+    """Per run: workers sharing the device (under NVIDIA's MPS where the run says so), median job time (train +
+    evaluate), jobs per minute, and the run's wall time; a job marked `alone` ran with nothing beside it."""
     if not runs:
         return []
     out = ["## Cost on this device", ""]
     for r in runs["runs"]:
         jobs = [j for j in r["jobs"] if not j.get("alone")]
         solo = [j for j in r["jobs"] if j.get("alone")]
-        for label, js, n in (("alone", solo, 1), (f"{r['workers']} workers", jobs, r["workers"])):
+        mps = " under MPS" if r.get("mps") else ""
+        for label, js, n in (("alone", solo, 1), (f"{r['workers']} workers{mps}", jobs, r["workers"])):
             if js:
                 t = float(np.median([j["train_s"] + j["eval_s"] for j in js]))
+                wall = f"; the run: {len(r['jobs'])} jobs in {r['wall_s']:.0f} s" if "wall_s" in r and not solo else ""
                 out.append(f"- {label}: {len(js)} jobs, median {t:.0f} s per job (train "
-                           f"{np.median([j['train_s'] for j in js]):.0f} s), {60 * n / t:.1f} jobs per minute.")
+                           f"{np.median([j['train_s'] for j in js]):.0f} s), {60 * n / t:.1f} jobs per minute{wall}.")
     det = runs.get("determinism", {})
     if det:
         same = det["alone_md5"] == det["under_contention_md5"]
