@@ -287,3 +287,25 @@ def test_the_cost_section_names_each_run_its_workers_mps_and_wall_time():
     assert "- 3 workers under MPS: 3 jobs, median 60 s per job (train 50 s), 3.0 jobs per minute; the run: 3 jobs in 61 s." in lines
     assert "- alone: 1 jobs, median 60 s per job (train 50 s), 1.0 jobs per minute." in lines
     assert throughput({}) == []
+
+
+def test_a_pe_solved_only_at_the_training_length_is_named_with_its_shorter_length(tiny_params_dict):
+    from posenc import config
+    from posenc.reporting.partial import only_at_the_longest
+    tiny_params_dict["synthetic"]["curve_lengths"] = [8, 12, 24]  # 24: past the training length, never checked
+    cfg = config.from_dict(tiny_params_dict)
+    T = cfg.synthetic.train_max_len
+
+    def row(at_T, shorter):
+        return {"seeds": [0, 1, 2], "per_seed": {f"exact_{T}": at_T}, "shorter": shorter}
+    rows = {"learned": row([0.96, 0.99, 0.99], {8: [0.0, 0.0, 0.0], 12: [0.3, 0.2, 0.1]}),
+            "rope": row([0.91, 0.90, 0.92], {8: [0.95, 0.96, 0.97], 12: [0.88, 0.92, 0.87]}),  # within noise
+            "alibi": row([0.95, 0.96, 0.97], {8: [0.99, 0.98, 0.97], 12: [0.93, 0.94, 0.95]})}  # fine everywhere
+    lines = only_at_the_longest(cfg, "copy_blank", rows)
+    assert len(lines) == 1 and "learned 0.0 % at 8" in lines[0] and "rope" not in lines[0] and "alibi" not in lines[0]
+    assert "train.long_share: 0.5" in lines[0]
+    assert only_at_the_longest(cfg, "copy", {"alibi": rows["alibi"]}) == []
+    one = {"learned": {"seeds": [0], "per_seed": {f"exact_{T}": [0.96]}, "shorter": {8: [0.0]}}}
+    assert "learned 0.0 % at 8" in only_at_the_longest(cfg, "copy", one)[0]  # one seed: the sample's noise
+    close = {"learned": {"seeds": [0], "per_seed": {f"exact_{T}": [0.91]}, "shorter": {8: [0.89]}}}
+    assert only_at_the_longest(cfg, "copy", close) == []

@@ -32,7 +32,7 @@ from posenc.reporting.claims import comparisons, sentence
 from posenc.reporting.formats_text import part_formats
 from posenc.reporting.results import key, parent_pe, rows_of
 from posenc.reporting.slips import slip_lines
-from posenc.reporting.sweep import part_rows, part_section, part_sweep
+from posenc.reporting.sweep import beyond_sample_noise, part_rows, part_section, part_sweep
 
 SOLVED_EXACT = 0.9  # issue 15's bar: exact match at the training length, mean over seeds
 FAR_EXACT = 0.95  # issue 16's bar: copy exact match at 4x the training length
@@ -61,6 +61,7 @@ def cells(cfg: config.Config, evals: dict) -> dict:
     """{task: {name: {"seeds": [...], "per_seed": {acc_L/exact_L: [...]}}}} for every name with >= 1 seed,
     at the run's evaluation and far lengths."""
     lengths = [*cfg.synthetic.eval_lengths, *cfg.synthetic.far_lengths]
+    shorter = sorted(L for L in cfg.synthetic.curve_lengths if L < cfg.synthetic.train_max_len)
     out: dict = defaultdict(dict)
     for task in cfg.synthetic.tasks:
         names = sorted({n for (t, n, _) in evals if t == task}, key=lambda n: (_order(cfg, n), n))
@@ -68,7 +69,9 @@ def cells(cfg: config.Config, evals: dict) -> dict:
             seeds = [s for s in cfg.seeds if (task, name, s) in evals]
             per = {key(m, L): [evals[(task, name, s)][str(L)][f] for s in seeds]
                    for L in lengths for m, f in (("acc", "token_acc"), ("exact", "exact_match"))}
-            out[task][name] = {"seeds": seeds, "per_seed": per}
+            short = {L: [evals[(task, name, s)][str(L)]["exact_match"] for s in seeds] for L in shorter
+                     if all(str(L) in evals[(task, name, s)] for s in seeds)}  # lengths it trained on too
+            out[task][name] = {"seeds": seeds, "per_seed": per, "shorter": short}
     return dict(out)
 
 
@@ -117,6 +120,7 @@ def bars(cfg: config.Config, task: str, rows: dict, baselines: dict) -> list[str
     solved = [n for n, m in mean.items() if m >= SOLVED_EXACT]
     out.append(f"- {task}, solved at {T} (mean exact match >= {SOLVED_EXACT:.0%}): "
                + (", ".join(solved) if solved else "no PE") + "; " + _best(mean) + ".")
+    out += only_at_the_longest(cfg, task, {n: rows[n] for n in solved})
     far = 4 * T
     if key("exact", far) in next(iter(rows.values()))["per_seed"]:
         m4 = {n: float(np.mean(r["per_seed"][key("exact", far)])) for n, r in rows.items()}
@@ -127,6 +131,32 @@ def bars(cfg: config.Config, task: str, rows: dict, baselines: dict) -> list[str
                    + (f", against {100 * base:.1f} % for copying by the last 3 tokens without positions."
                       if base is not None else "."))
     return out
+
+
+def only_at_the_longest(cfg: config.Config, task: str, solved: dict) -> list[str]:
+    """The PEs solved at the training length whose mean exact match is under the bar at a shorter length that
+    training also drew (synthetic.curve_lengths below it), and lower there than at the training length beyond
+    noise (the 95 % t interval of the paired difference over seeds excludes 0; with one seed, the two rates differ
+    beyond the evaluation sample's noise): they learned that length, not the task."""
+    T, low = cfg.synthetic.train_max_len, {}
+    for n, r in solved.items():
+        at_T = np.asarray(r["per_seed"][key("exact", T)])
+        for L, v in sorted(r.get("shorter", {}).items(), key=lambda kv: np.mean(kv[1])):
+            gap = at_T - np.asarray(v)
+            real = (stats.t_interval(gap)[0] > 0 if len(gap) >= 2
+                    else beyond_sample_noise(float(at_T[0]), float(v[0]), cfg.synthetic.eval_size))
+            if np.mean(v) < SOLVED_EXACT and real:
+                low[n] = (L, float(np.mean(v)))
+                break
+    if not low:
+        return []
+    share = cfg.train.long_share
+    return [f"- {task}, solved at {T} but not at a shorter length it trained on (mean exact match under "
+            f"{SOLVED_EXACT:.0%} there and lower than at {T} beyond noise; the lowest such): "
+            + ", ".join(f"{n} {100 * m:.1f} % at {L}" for n, (L, m) in low.items())
+            + ". Such a model learned the length, not the task" + (
+                f" (train.long_share: {share:g} of the steps after the curriculum are at the longest length)"
+                if share > 0 else "") + "."]
 
 
 def beside_default(cfg: config.Config, task: str, rows: dict, metrics: Path) -> list[str]:
