@@ -5,7 +5,8 @@
 # signals its whole process group), so whatever finished is packed into ONE file, $OUT/runs.tar.gz: the
 # device returns at most 8 files, and drive.py copies every finished model's metrics as it goes.
 # usage: OUT=... [MPS=1] bash study/gpu/two_queues.sh TOTAL_S QUEUE1 K1 QUEUE2 K2 [PARAMS]
-#   QUEUE1, QUEUE2: JSON files of jobs, as drive.py takes them; "a.json+b.json" runs both lists as one queue
+#   QUEUE1, QUEUE2: JSON files of jobs, as drive.py takes them; "a.json+b.json" runs both lists as one queue;
+#   QUEUE2 "-": none
 set -u
 total=$1 q1=$2 k1=$3 q2=$4 k2=$5 params=${6:-study/params.yaml}
 real_out=$OUT
@@ -22,7 +23,7 @@ OUT=/tmp/o1 WS=/tmp/ws1 EST=1 QUEUE=$(join "$q1" /tmp/q1.json) timeout $((total 
 t1=$(($(date +%s) - t0))
 left=$((total - 25 - t1))
 echo "queue 1 ($q1): ${t1} s; ${left} s left for queue 2" | tee /tmp/o2/why.txt
-if [ "$left" -gt 60 ]; then
+if [ "$left" -gt 60 ] && [ "$q2" != "-" ]; then
     OUT=/tmp/o2 WS=/tmp/ws2 EST=$t1 QUEUE=$(join "$q2" /tmp/q2.json) timeout "$left" \
         python3 study/gpu/drive.py "$left" "$k2" "$params" >/tmp/o2/drive.log 2>&1
 fi
