@@ -3,7 +3,9 @@
 Issue 16 asks for each remedy's params to be chosen from measurements (and the recipe to stay the
 same for every PE). This trains one PE on one task exactly as the pipeline does (engine/lm.train_lm,
 study/params.yaml: same model, recipe, steps and data), with keys changed (`--set`), then evaluates it
-at the evaluation lengths (analysis/evaluate.evaluate_lm, every sequence). Each run is added to the
+at the evaluation lengths (analysis/evaluate.evaluate_lm, every sequence), and at the shorter lengths it also
+trained on (synthetic.curve_lengths below the training length: "shorter"; a model can be solved at the
+training length alone, docs/study.md "Runs 3-5"). Each run is added to the
 output JSON under its tag, with the CPU named, its extrapolation along training (train.track_every)
 and its wall time (measured on whatever else runs on the machine: say so when you quote it).
 
@@ -74,11 +76,14 @@ def run(cfg: config.Config, pe: str, task: str, seed: int, data: Path, errors: b
     scores = evaluate_lm(out["model"], splits, task, cfg, lengths, rt=rt, pairs=pairs)
     keep = ("token_acc", "exact_match") + (ERROR_KEYS if errors else ())
     evals = {L: {k: s[k] for k in keep} for L, s in scores.items()}
+    shorter = [L for L in cfg.synthetic.curve_lengths if L < cfg.synthetic.train_max_len]  # trained on too
+    inside = evaluate_lm(out["model"], splits, task, cfg, shorter, rt=rt) if shorter else {}
     if errors:
         for L, s in scores.items():
             evals[L]["per_seq"] = {k: s["per_seq"][k] for k in ("right", "wrong_at_pairs", "pairs")}
     return {"pe": pe, "task": task, "seed": seed, "dtype": rt.dtype, "train_wall_s": round(trained, 1),
-            "checks": out["checks"], "tracking": out["tracking"], "eval": evals}
+            "checks": out["checks"], "tracking": out["tracking"], "eval": evals,
+            "shorter": {L: {k: s[k] for k in ("token_acc", "exact_match")} for L, s in inside.items()}}
 
 
 def merged(old: dict, tag: str, result: dict, params: str) -> dict:
@@ -118,7 +123,8 @@ def record(args: argparse.Namespace, cfg: config.Config, done: dict, pe: str, **
     result = {**run(cfg, pe, args.task, args.seed, data, args.errors), "set": done, "cpu_model": cpu_model(), **extra}
     old = io.read_json(args.out) if Path(args.out).exists() else {"runs": {}}
     io.write_json(args.out, merged(old, args.tag, result, args.params))
-    said = ", ".join(f"@{L} {v['token_acc']:.4f} / {v['exact_match']:.3f}" for L, v in result["eval"].items())
+    said = ", ".join(f"@{L} {v['token_acc']:.4f} / {v['exact_match']:.3f}"
+                     for L, v in sorted({**result["shorter"], **result["eval"]}.items()))
     return (f"{args.tag}: {pe} on {args.task}, seed {args.seed}: token acc / exact {said}; "
             f"trained in {result['train_wall_s']:.0f} s")
 

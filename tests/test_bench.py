@@ -110,9 +110,12 @@ def test_a_sweep_run_from_another_cpu_never_relabels_the_earlier_runs(sweep):
 
 
 def test_a_sweep_run_scores_every_evaluation_length(sweep, tiny_cfg, tmp_path):
-    cfg, _ = sweep.changed(tiny_cfg, ["pe.hard_alibi.windows=[2, 3]", "runtime.dtype=float32"])
+    cfg, _ = sweep.changed(tiny_cfg, ["pe.hard_alibi.windows=[2, 3]", "runtime.dtype=float32",
+                                      "synthetic.curve_lengths=[8, 24]"])
     out = sweep.run(cfg, "hard_alibi", "copy", 0, tmp_path / "copy.npz")
     assert list(out["eval"]) == [str(L) for L in cfg.synthetic.eval_lengths]
+    assert list(out["shorter"]) == ["8"]  # the curve lengths below the training length, not 24
+    assert 0 <= out["shorter"]["8"]["exact_match"] <= 1
     assert all(0 <= v["token_acc"] <= 1 and 0 <= v["exact_match"] <= 1 for v in out["eval"].values())
     assert out["checks"]["step"][-1] == cfg.train.max_steps and out["dtype"] == "float32"
     assert "per_seq" not in out["eval"][str(cfg.synthetic.eval_lengths[0])]
