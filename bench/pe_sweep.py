@@ -124,7 +124,7 @@ def record(args: argparse.Namespace, cfg: config.Config, done: dict, pe: str, **
     old = io.read_json(args.out) if Path(args.out).exists() else {"runs": {}}
     io.write_json(args.out, merged(old, args.tag, result, args.params))
     said = ", ".join(f"@{L} {v['token_acc']:.4f} / {v['exact_match']:.3f}"
-                     for L, v in sorted({**result["shorter"], **result["eval"]}.items()))
+                     for L, v in sorted({**result["shorter"], **result["eval"]}.items(), key=lambda kv: int(kv[0])))
     return (f"{args.tag}: {pe} on {args.task}, seed {args.seed}: token acc / exact {said}; "
             f"trained in {result['train_wall_s']:.0f} s")
 
