@@ -58,8 +58,9 @@ def load(folder: Path) -> tuple[config.Config, dict, dict]:
 
 
 def cells(cfg: config.Config, evals: dict) -> dict:
-    """{task: {name: {"seeds": [...], "per_seed": {acc_L/exact_L: [...]}}}} for every name with >= 1 seed,
-    at the run's evaluation and far lengths."""
+    """{task: {name: {"seeds": [...], "per_seed": {acc_L/exact_L: [...]}, "shorter": {L: [exact, ...]}}}} for
+    every name with >= 1 seed, at the run's evaluation and far lengths ("shorter": the curve lengths below the
+    training length, exact match per seed, for only_at_the_longest)."""
     lengths = [*cfg.synthetic.eval_lengths, *cfg.synthetic.far_lengths]
     shorter = sorted(L for L in cfg.synthetic.curve_lengths if L < cfg.synthetic.train_max_len)
     out: dict = defaultdict(dict)
