@@ -1,7 +1,8 @@
 """Device run of the study's synthetic part: K workers share one GPU, each job = stages/train.py then
 stages/evaluate.py of one (task, pe, seed), in one workspace with study/params.yaml. Everything lands in
 $OUT/study_gpu.tar.gz (metrics, timings, logs, jobs.json); each finished model's metrics are also copied
-to $OUT/metrics/ at once, so a run cut by the device's time limit still brings back what it finished.
+to $OUT/metrics/ at once, so a run cut by the device's time limit still brings back what it finished (where
+the device returns only a few files, run it through study/gpu/two_queues.sh, which packs $OUT into one).
 QUEUE='[[task, pe, seed], ...]' (or a file holding that list) runs those jobs in that order instead of
 every (task, seed, pe) not in DONE; an item [task, pe, seed, lr] is a model of the learning-rate sweep
 (stages/train_lr.py then stages/evaluate_lr.py: the headline task, the first seed, lr from lr_sweep).
