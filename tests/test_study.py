@@ -110,3 +110,12 @@ def test_committed_device_queues_name_only_models_of_the_study():
             assert task in params["synthetic"]["tasks"] and pe in params["pes"] and seed in params["seeds"], (q, task, pe)
             if lr:
                 assert task == params["synthetic"]["headline_task"] and lr[0] in params["lr_sweep"], (q, lr)
+
+
+def test_the_longer_budget_part_is_the_study_with_only_its_steps_changed():
+    """study/gpu_12k/params.yaml (issue 15's budget question, run on a lent GPU) is study/params.yaml with
+    train.max_steps alone changed, and longer: so its models differ from the study's in the budget only."""
+    study = yaml.safe_load((ROOT / "study/params.yaml").read_text())
+    longer = yaml.safe_load((ROOT / "study/gpu_12k/params.yaml").read_text())
+    assert longer["train"].pop("max_steps") > study["train"].pop("max_steps")
+    assert longer == study
