@@ -668,3 +668,41 @@ def test_rerun_steps_records_equal_steps_equally_and_names_where_two_records_par
     assert rerun.first_difference({0: 1.0, 10: 2.0, 20: 3.0}, {0: 1.0, 10: 2.5, 20: 3.5}) == 10
     (tmp_path / "loss.tsv").write_text("step\tloss\n0\t4.5\n10\t4.25\n")
     assert rerun.read_tsv(tmp_path / "loss.tsv") == {0: 4.5, 10: 4.25}
+
+
+@pytest.fixture(scope="module")
+def budget():
+    return _bench_script("budget_table")
+
+
+def test_the_budget_table_reads_the_parts_seeds_and_only_the_12000_step_runs(budget, tmp_path, monkeypatch):
+    """A study cell is the mean and t interval over the part's seed files at 256; a bench cell is seed 0's
+    run at 12,000 steps (the one with shorter lengths when a tag was rerun with them), the lowest exact
+    match at those lengths, and the mean over seeds where several ran; a run at other steps, or a
+    rescoring kept with --errors, is not a 12,000-step model of its own."""
+    import json
+    from posenc.reporting.stats import t_interval
+    evals = tmp_path / "study" / "p" / "metrics" / "eval"
+    evals.mkdir(parents=True)
+    for seed, exact in enumerate([0.80, 0.90, 0.97]):
+        (evals / f"copy_rope_s{seed}.json").write_text(json.dumps({"lengths": {"256": {"exact_match": exact}}}))
+    lo, hi = t_interval([80.0, 90.0, 97.0], bounds=(0.0, 100.0))
+    assert budget.study_cell(tmp_path / "study" / "p", "copy", "rope") == f"89.0 [{lo:.1f}, {hi:.1f}]"
+    assert budget.study_cell(tmp_path / "study" / "p", "duplicate", "rope") == "not run"
+
+    def run(seed, exact, steps=12000, shorter=None):
+        r = {"pe": "rope", "task": "copy", "seed": seed, "set": {"train.max_steps": steps} if steps else {},
+             "eval": {"256": {"exact_match": exact}}}
+        return {**r, "shorter": shorter} if shorter else r
+    runs = {"a": run(0, 0.95), "a_inside": run(0, 0.95, shorter={"64": {"exact_match": 0.91},
+                                                                   "128": {"exact_match": 0.99}}),
+            "a_seed1": run(1, 0.85), "a_seed1_errors": run(1, 0.10), "b": run(0, 0.20, steps=None)}
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "x.json").write_text(json.dumps({"runs": runs}))
+    monkeypatch.setattr(budget, "ROOT", tmp_path)
+    monkeypatch.setattr(budget, "BENCH", ["bench/x.json"])
+    found = budget.bench_runs()
+    assert len(found[("rope", "copy")]) == 3 and found[("rope", "copy")][0]["shorter"]
+    lo, hi = t_interval([95.0, 85.0], bounds=(0.0, 100.0))
+    assert budget.bench_cell(found[("rope", "copy")]) == f"95.0 (91.0); 2 seeds 90.0 [{lo:.1f}, {hi:.1f}]"
+    assert budget.bench_cell([]) == "not measured"

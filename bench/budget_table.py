@@ -1,0 +1,93 @@
+"""Issue 15's bar, PE by PE: the study's three seeds at the recipe's steps beside the 12,000-step bench runs.
+
+Reads what is committed, trains nothing: each PE's exact match at 256 on copy and duplicate as the mean
+[95 % t interval over seeds] of a study part (`study/gpu_long/` by default; `hard_alibi_ngram` from
+`study/cpu_ngram/`, where it was trained), and the seed-0 runs of `bench/pe_sweep.py` with
+`train.max_steps=12000` (tags `<pe>_<task>_steps12000[_inside]`, `nope_steps12000`,
+`hard_alibi_steps12000[_seed1|_seed2]`) with the lowest exact match at the shorter lengths the run also
+scored. Prints the markdown table of docs/study.md, "Issue 15's bar, PE by PE".
+
+    python bench/budget_table.py
+"""
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+from posenc.reporting.stats import t_interval
+
+ROOT = Path(__file__).resolve().parent.parent
+PES = ["sinusoidal", "learned", "rope", "alibi", "nope", "t5", "hard_alibi", "fire", "rope_rand",
+       "sinusoidal_rand", "hard_alibi_ngram"]
+PARTS = {"hard_alibi_ngram": "study/cpu_ngram"}
+BENCH = ["bench/budget_absolute.json", "bench/budget_rand.json", "bench/nope_budget.json",
+         "bench/slip_budget.json"]
+
+
+def study_cell(part: Path, task: str, pe: str) -> str:
+    """Mean [95 % t interval] of exact match at 256 over the part's seeds, in %; '' without files."""
+    files = sorted((part / "metrics" / "eval").glob(f"{task}_{pe}_s[0-9]*.json"))
+    values = [100 * json.loads(f.read_text())["lengths"]["256"]["exact_match"] for f in files]
+    if not values:
+        return "not run"
+    if len(values) < 2:
+        return f"{values[0]:.1f} (1 seed)"
+    lo, hi = t_interval(values, bounds=(0.0, 100.0))
+    return f"{sum(values) / len(values):.1f} [{lo:.1f}, {hi:.1f}]"
+
+
+def bench_runs() -> dict:
+    """{(pe, task): [run, ...]} of every 12,000-step run in the bench files, seed 0 first."""
+    found: dict = {}
+    for name in BENCH:
+        runs = json.loads((ROOT / name).read_text())["runs"]
+        for tag, run in runs.items():
+            if run.get("set", {}).get("train.max_steps") != 12000 or tag.endswith("_errors"):
+                continue
+            found.setdefault((run["pe"], run["task"]), []).append(run)
+    for runs in found.values():
+        runs.sort(key=lambda r: (r["seed"], "shorter" not in r))
+    return found
+
+
+def bench_cell(runs: list) -> str:
+    """Seed 0's exact match at 256 (with the lowest at the shorter lengths it scored), and the mean of
+    the other seeds where there are several; 'not measured' without a run."""
+    if not runs:
+        return "not measured"
+    seed0 = [r for r in runs if r["seed"] == 0][0]
+    cell = f"{100 * seed0['eval']['256']['exact_match']:.1f}"
+    shorter = seed0.get("shorter")
+    cell += f" ({min(100 * v['exact_match'] for v in shorter.values()):.1f})" if shorter else " (n/m)"
+    seeds = {r["seed"]: r for r in runs}
+    if len(seeds) > 1:
+        values = [100 * r["eval"]["256"]["exact_match"] for r in seeds.values()]
+        lo, hi = t_interval(values, bounds=(0.0, 100.0))
+        cell += f"; {len(values)} seeds {sum(values) / len(values):.1f} [{lo:.1f}, {hi:.1f}]"
+    return cell
+
+
+def table(part: str) -> str:
+    runs = bench_runs()
+    lines = ["| PE | copy, 4,000 steps | copy, 12,000 (lowest @64-192) | duplicate, 4,000 steps "
+             "| duplicate, 12,000 (lowest @64-192) |", "|---|---|---|---|---|"]
+    for pe in PES:
+        where = ROOT / PARTS.get(pe, part)
+        cells = [study_cell(where, "copy", pe), bench_cell(runs.get((pe, "copy"), [])),
+                 study_cell(where, "duplicate", pe), bench_cell(runs.get((pe, "duplicate"), []))]
+        lines.append(f"| {pe} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--part", default="study/gpu_long", help="the study part for the recipe's columns")
+    args = ap.parse_args()
+    if not re.fullmatch(r"study/[a-z0-9_]+", args.part) or not (ROOT / args.part).is_dir():
+        ap.error(f"--part: no study part folder {args.part}")
+    print(table(args.part))
+
+
+if __name__ == "__main__":
+    main()
