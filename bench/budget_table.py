@@ -15,7 +15,7 @@ import json
 import re
 from pathlib import Path
 
-from posenc.reporting.stats import t_interval
+from posenc.reporting.partial import cell
 
 ROOT = Path(__file__).resolve().parent.parent
 PES = ["sinusoidal", "learned", "rope", "alibi", "nope", "t5", "hard_alibi", "fire", "rope_rand",
@@ -26,15 +26,11 @@ BENCH = ["bench/budget_absolute.json", "bench/budget_rand.json", "bench/nope_bud
 
 
 def study_cell(part: Path, task: str, pe: str) -> str:
-    """Mean [95 % t interval] of exact match at 256 over the part's seeds, in %; '' without files."""
+    """Mean [95 % t interval] of exact match at 256 over the part's seeds, in % (partial.cell, as the parts'
+    summaries give it); 'not run' without files."""
     files = sorted((part / "metrics" / "eval").glob(f"{task}_{pe}_s[0-9]*.json"))
-    values = [100 * json.loads(f.read_text())["lengths"]["256"]["exact_match"] for f in files]
-    if not values:
-        return "not run"
-    if len(values) < 2:
-        return f"{values[0]:.1f} (1 seed)"
-    lo, hi = t_interval(values, bounds=(0.0, 100.0))
-    return f"{sum(values) / len(values):.1f} [{lo:.1f}, {hi:.1f}]"
+    values = [json.loads(f.read_text())["lengths"]["256"]["exact_match"] for f in files]
+    return cell(values) if values else "not run"
 
 
 def bench_runs() -> dict:
@@ -57,15 +53,13 @@ def bench_cell(runs: list) -> str:
     if not runs:
         return "not measured"
     seed0 = [r for r in runs if r["seed"] == 0][0]
-    cell = f"{100 * seed0['eval']['256']['exact_match']:.1f}"
+    text = f"{100 * seed0['eval']['256']['exact_match']:.1f}"
     shorter = seed0.get("shorter")
-    cell += f" ({min(100 * v['exact_match'] for v in shorter.values()):.1f})" if shorter else " (n/m)"
+    text += f" ({min(100 * v['exact_match'] for v in shorter.values()):.1f})" if shorter else " (n/m)"
     seeds = {r["seed"]: r for r in runs}
     if len(seeds) > 1:
-        values = [100 * r["eval"]["256"]["exact_match"] for r in seeds.values()]
-        lo, hi = t_interval(values, bounds=(0.0, 100.0))
-        cell += f"; {len(values)} seeds {sum(values) / len(values):.1f} [{lo:.1f}, {hi:.1f}]"
-    return cell
+        text += f"; {len(seeds)} seeds " + cell([r["eval"]["256"]["exact_match"] for r in seeds.values()])
+    return text
 
 
 def table(part: str) -> str:
