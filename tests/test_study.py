@@ -1,6 +1,8 @@
 """The study configuration (study/params.yaml, make study): a strict superset of the CPU default,
 run in its own workspace whose results are copied to study/."""
 
+import shutil
+
 import yaml
 
 from conftest import ROOT
@@ -59,6 +61,28 @@ def test_bad_study_params_is_one_line_and_does_nothing(tmp_path, monkeypatch, ca
     assert study.main([]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and not (tmp_path / "ws").exists()
+
+
+def test_study_params_names_another_part_whose_results_land_beside_it(tmp_path, monkeypatch, capsys):
+    """STUDY_PARAMS runs another part's configuration (study/gpu_12k/params.yaml) with the same stages; a
+    missing file is one line naming it, and a finished run's results go to that file's folder, not study/."""
+    (tmp_path / "study/gpu_12k").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STUDY_DIR", str(tmp_path / "ws"))
+    monkeypatch.setenv("STUDY_PARAMS", "study/gpu_12k/missing.yaml")
+    assert study.main([]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "study/gpu_12k/missing.yaml" in err and not (tmp_path / "ws").exists()
+
+    shutil.copy(ROOT / "study/gpu_12k/params.yaml", tmp_path / "study/gpu_12k/params.yaml")
+    monkeypatch.setenv("STUDY_PARAMS", "study/gpu_12k/params.yaml")
+    seen = {}
+    monkeypatch.setattr(workspace, "prepare",
+                        lambda root, dest, params, fresh: seen.update(steps=params["train"]["max_steps"]))
+    monkeypatch.setattr(workspace, "repro", lambda dest, *targets: 0)
+    monkeypatch.setattr(workspace, "collect", lambda dest, out: seen.update(out=out) or ["dvc.lock"])
+    assert study.main([]) == 0
+    assert seen == {"steps": 12000, "out": tmp_path / "study/gpu_12k"}
 
 
 def test_gpu_driver_runs_its_queue_in_order_and_returns_each_model(tmp_path):

@@ -19,6 +19,8 @@ committed there beside the default's. One `dvc repro` per machine writes one loc
 one after another (see the README for running parts on several machines).
 
     python -m posenc.study [stage ...]        # what `make study` runs
+    STUDY_PARAMS=study/gpu_12k/params.yaml STUDY_DIR=~/.cache/posenc-study-12k python -m posenc.study ...
+                                              # another part's configuration (results beside its params)
 """
 
 from __future__ import annotations
@@ -60,14 +62,15 @@ def record(root: Path, what: str) -> None:
 
 def main(argv: list[str]) -> int:
     root = Path.cwd()
+    params_file = root / (os.environ.get("STUDY_PARAMS") or STUDY_PARAMS)  # e.g. study/gpu_12k/params.yaml
     try:
-        config.load(root / STUDY_PARAMS)  # a bad study/params.yaml fails here, before any work
+        config.load(params_file)  # a bad study/params.yaml fails here, before any work
     except PosencError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     dest = Path(os.environ.get("STUDY_DIR") or Path.home() / ".cache/posenc-study").resolve()
     print(f"study workspace: {dest} (kept: a rerun resumes)", flush=True)
-    params = yaml.safe_load((root / STUDY_PARAMS).read_text())
+    params = yaml.safe_load(params_file.read_text())
     archive_env(root, params)
     workspace.prepare(root, dest, params, fresh=False)
     record(root, "this checkout (the default)")
@@ -81,8 +84,8 @@ def main(argv: list[str]) -> int:
     if argv:
         print(f"stages done in {took:.0f} s (results are copied to study/ after a full run)")
         return 0
-    copied = workspace.collect(dest, root / "study")
-    print(f"study done in {took:.0f} s; copied {', '.join(copied)} to study/")
+    copied = workspace.collect(dest, params_file.parent)  # study/, or study/gpu_12k/ beside its params
+    print(f"study done in {took:.0f} s; copied {', '.join(copied)} to {params_file.parent.relative_to(root)}/")
     return 0
 
 
