@@ -5,7 +5,9 @@ Reads what is committed, trains nothing: each PE's exact match at 256 on copy an
 `study/cpu_ngram/`, where it was trained), and the seed-0 runs of `bench/pe_sweep.py` with
 `train.max_steps=12000` (tags `<pe>_<task>_steps12000[_inside]`, `nope_steps12000`,
 `hard_alibi_steps12000[_seed1|_seed2]`) with the lowest exact match at the shorter lengths the run also
-scored. Prints the markdown table of docs/study.md, "Issue 15's bar, PE by PE".
+scored, followed by the seeds of the 12,000-step part trained by the study's own stages (`study/cpu_12k/`,
+`STUDY_PARAMS=study/gpu_12k/params.yaml`) where it holds the model. Prints the markdown table of
+docs/study.md, "Issue 15's bar, PE by PE".
 
     python bench/budget_table.py
 """
@@ -21,16 +23,31 @@ ROOT = Path(__file__).resolve().parent.parent
 PES = ["sinusoidal", "learned", "rope", "alibi", "nope", "t5", "hard_alibi", "fire", "rope_rand",
        "sinusoidal_rand", "hard_alibi_ngram"]
 PARTS = {"hard_alibi_ngram": "study/cpu_ngram"}
+LONG_PART = "study/cpu_12k"  # the study's stages with study/gpu_12k/params.yaml, run on a CPU
 BENCH = ["bench/budget_absolute.json", "bench/budget_rand.json", "bench/nope_budget.json",
          "bench/slip_budget.json"]
+
+
+def study_values(part: Path, task: str, pe: str) -> list[float]:
+    """Exact match at 256 of each of the part's seeds (none without files)."""
+    files = sorted((part / "metrics" / "eval").glob(f"{task}_{pe}_s[0-9]*.json"))
+    return [json.loads(f.read_text())["lengths"]["256"]["exact_match"] for f in files]
 
 
 def study_cell(part: Path, task: str, pe: str) -> str:
     """Mean [95 % t interval] of exact match at 256 over the part's seeds, in % (partial.cell, as the parts'
     summaries give it); 'not run' without files."""
-    files = sorted((part / "metrics" / "eval").glob(f"{task}_{pe}_s[0-9]*.json"))
-    values = [json.loads(f.read_text())["lengths"]["256"]["exact_match"] for f in files]
+    values = study_values(part, task, pe)
     return cell(values) if values else "not run"
+
+
+def long_cell(runs: list, part: Path, task: str, pe: str) -> str:
+    """The bench's 12,000-step runs, then the 12,000-step study part's seeds where it holds the model."""
+    text, values = bench_cell(runs), study_values(part, task, pe)
+    if not values:
+        return text
+    study = f"study, {len(values)} seed{'s' * (len(values) > 1)} {cell(values)}"
+    return study if text == "not measured" else f"{text}; {study}"
 
 
 def bench_runs() -> dict:
@@ -68,8 +85,9 @@ def table(part: str) -> str:
              "| duplicate, 12,000 (lowest @64-192) |", "|---|---|---|---|---|"]
     for pe in PES:
         where = ROOT / PARTS.get(pe, part)
-        cells = [study_cell(where, "copy", pe), bench_cell(runs.get((pe, "copy"), [])),
-                 study_cell(where, "duplicate", pe), bench_cell(runs.get((pe, "duplicate"), []))]
+        cells = []
+        for task in ("copy", "duplicate"):
+            cells += [study_cell(where, task, pe), long_cell(runs.get((pe, task), []), ROOT / LONG_PART, task, pe)]
         lines.append(f"| {pe} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -706,3 +706,8 @@ def test_the_budget_table_reads_the_parts_seeds_and_only_the_12000_step_runs(bud
     lo, hi = t_interval([95.0, 85.0], bounds=(0.0, 100.0))
     assert budget.bench_cell(found[("rope", "copy")]) == f"95.0 (91.0); 2 seeds 90.0 [{lo:.1f}, {hi:.1f}]"
     assert budget.bench_cell([]) == "not measured"
+    assert budget.long_cell([], tmp_path / "study" / "p", "duplicate", "rope") == "not measured"
+    lo, hi = t_interval([80.0, 90.0, 97.0], bounds=(0.0, 100.0))
+    assert budget.long_cell([], tmp_path / "study" / "p", "copy", "rope") == f"study, 3 seeds 89.0 [{lo:.1f}, {hi:.1f}]"
+    assert budget.long_cell(found[("rope", "copy")][:1], tmp_path / "study" / "p", "copy", "rope").startswith(
+        "95.0 (91.0); study, 3 seeds 89.0")
