@@ -45,7 +45,7 @@ def test_the_summary_reports_the_files_and_names_what_is_missing(tmp_path):
     assert f"Trained and evaluated: {len(values)} of 18" in text
     assert "Claims among the 3 PEs and variants with all 3 seeds" in text  # alibi (2 seeds) is not compared
     T = params["synthetic"]["train_max_len"]
-    assert f"copy at {4 * T} (4x): rope_yarn reach 95% exact match over 3 seeds" in text  # only it has >= 0.95
+    assert f"copy at {4 * T} (4x): rope_yarn reaches 95% exact match over 3 seeds" in text  # only it has >= 0.95
     assert f"copy, solved at {T} (mean exact match >= 90%): no PE" in text
 
 
@@ -104,7 +104,7 @@ def test_a_start_token_is_compared_with_its_plain_task_over_seeds_against_its_ow
     text = partial.summary(part, tmp_path / "no-default")
     assert "## copy and copy_start: the two formats" in text and "| alibi | this part | 51.0 [48.5, 53.5] / 98.0" in text
     assert f"copy vs copy_start, exact match at {4 * T}: alibi: copy_start > copy (by 47.0 points" in text
-    assert f"copy_start at {4 * T} (4x): alibi reach 95% exact match over 3 seeds" in text
+    assert f"copy_start at {4 * T} (4x): alibi reaches 95% exact match over 3 seeds" in text
     assert "against 25.0 % for copying by the last 3 tokens" in text  # the part's own rule, not the default's
     assert partial.lookup3(tmp_path / "no-default", "copy_start") == {}
 

@@ -127,10 +127,10 @@ def bars(cfg: config.Config, task: str, rows: dict, baselines: dict) -> list[str
         m4 = {n: float(np.mean(r["per_seed"][key("exact", far)])) for n, r in rows.items()}
         reach = [n for n, m in m4.items() if m >= FAR_EXACT and len(rows[n]["seeds"]) >= stats.MIN_SEEDS]
         base = baselines.get(str(far), {}).get("exact_match")
-        out.append(f"- {task} at {far} (4x): " + (f"{', '.join(reach)} reach" if reach else "no PE or variant reaches")
-                   + f" {FAR_EXACT:.0%} exact match over {stats.MIN_SEEDS} seeds; " + _best(m4)
-                   + (f", against {100 * base:.1f} % for copying by the last 3 tokens without positions."
-                      if base is not None else "."))
+        who = f"{', '.join(reach)} reach{'es' * (len(reach) == 1)}" if reach else "no PE or variant reaches"
+        out.append(f"- {task} at {far} (4x): {who} {FAR_EXACT:.0%} exact match over {stats.MIN_SEEDS} seeds; "
+                   + _best(m4) + (f", against {100 * base:.1f} % for copying by the last 3 tokens without positions."
+                                  if base is not None else "."))
     return out
 
 
