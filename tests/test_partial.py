@@ -273,6 +273,11 @@ def test_a_part_made_with_other_params_than_the_study_now_says_which_keys_and_on
     line = recipe_drift(part, study, ("model", "train"))
     assert f"train.long_share {part.train.long_share} (study/params.yaml now: {study.train.long_share})" in line
     assert recipe_drift(part, study, ("model", "imdb")) == ""  # the classifiers never used train.*
+    assert "rerun the part" in line
+    assert recipe_drift(part, study, ("model", "train"), {"study/x/params.yaml": study}) == line  # not that regime
+    named = recipe_drift(part, study, ("model", "train"), {"study/x/params.yaml": part})  # a regime committed as such
+    assert named.startswith("**Made with study/x/params.yaml's recipe, a regime of its own**: train.long_share")
+    assert "rerun" not in named
 
 
 def test_the_cost_section_names_each_run_its_workers_mps_and_wall_time():

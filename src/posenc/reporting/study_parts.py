@@ -82,12 +82,26 @@ def drifted(cfg: config.Config, study: config.Config, sections: tuple[str, ...])
             for k, v in now[sec].items() if then[sec].get(k) != v and k not in ("resume_every", "log_every")]
 
 
-def recipe_drift(cfg: config.Config, study: config.Config, sections: tuple[str, ...]) -> str:
+def recipe_drift(cfg: config.Config, study: config.Config, sections: tuple[str, ...],
+                 configs: dict[str, config.Config] | None = None) -> str:
     """A line naming every key in which the part's recipe differs from study/params.yaml's now (drifted);
-    empty when none differ."""
+    empty when none differ. A part made with one of `configs` (the committed configurations of other regimes,
+    e.g. study/gpu_12k/params.yaml: {path: config}) is named as that regime, not as a stale part."""
     diff = drifted(cfg, study, sections)
+    if not diff:
+        return ""
+    same = [name for name, other in (configs or {}).items() if not drifted(cfg, other, sections)]
+    if same:
+        return (f"**Made with {same[0]}'s recipe, a regime of its own**: " + "; ".join(diff)
+                + ". Its verdicts are of that recipe, not of the study's.")
     return ("**Made with other params than study/params.yaml's now**: " + "; ".join(diff)
-            + ". Its verdicts are of that recipe; rerun the part to refresh them.") if diff else ""
+            + ". Its verdicts are of that recipe; rerun the part to refresh them.")
+
+
+def regimes(root: Path, parts: list[Path]) -> dict[str, config.Config]:
+    """The committed configurations under `root` that are not parts (study/<name>/params.yaml without models)."""
+    return {f"{root.name}/{p.name}/params.yaml": config.load(p / "params.yaml") for p in sorted(root.iterdir())
+            if (p / "params.yaml").is_file() and p not in parts}
 
 
 def section(root: Path, metrics: Path) -> str:
@@ -102,12 +116,13 @@ def section(root: Path, metrics: Path) -> str:
              "Its verdicts, computed from the parts' per-model metrics (mean over seeds, 95 % t intervals, "
              "paired t-tests over seeds with Holm's correction):", ""]
     study = config.load(root / "params.yaml") if (root / "params.yaml").is_file() else None
+    others = regimes(root, parts)
     for folder in parts:
         cfg, _, trains = partial.load(folder)
         sweep = part_sweep(folder)
         imdb = partial.load_imdb(folder)
         used = ("model",) + (("train",) if trains or sweep else ()) + (("imdb",) if imdb else ())
-        drift = recipe_drift(cfg, study, used) if study else ""
+        drift = recipe_drift(cfg, study, used, others) if study else ""
         rows, where = part_rows(cfg, sweep, partial.sources(folder, metrics))
         lines += [f"### {root.name}/{folder.name} ({partial.device(folder)})", "",
                   partial.coverage(cfg, trains, imdb, len(sweep)), "",
