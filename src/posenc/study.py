@@ -82,10 +82,10 @@ def main(argv: list[str]) -> int:
         print(f"study stopped after {took:.0f} s (exit {rc}); rerun to resume: {dest}", file=sys.stderr)
         return rc
     if argv:
-        print(f"stages done in {took:.0f} s (results are copied to study/ after a full run)")
+        print(f"stages done in {took:.0f} s (results are copied to {params_file.parent} after a full run)")
         return 0
     copied = workspace.collect(dest, params_file.parent)  # study/, or study/gpu_12k/ beside its params
-    print(f"study done in {took:.0f} s; copied {', '.join(copied)} to {params_file.parent.relative_to(root)}/")
+    print(f"study done in {took:.0f} s; copied {', '.join(copied)} to {params_file.parent}")
     return 0
 
 
