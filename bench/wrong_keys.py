@@ -185,7 +185,7 @@ def sharpened_scores(model, splits, task: str, cfg: config.Config, specs: list[s
     return out
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("pe")
     ap.add_argument("--tag", required=True)
@@ -205,17 +205,11 @@ def main() -> None:
                          "const:<c> / logn:<p>, float32, no retraining)")
     ap.add_argument("--checkpoint", default="", help="keep the trained model here (pickled; reused if present)")
     ap.add_argument("--out", default="bench/wrong_keys.json")
-    args = ap.parse_args()
-    cfg, done = changed(config.load(args.params), args.items)
-    rt = resolve(cfg.runtime.dtype)
-    synth = hashlib.sha256(json.dumps([config.to_dict(cfg)["synthetic"], cfg.seed]).encode()).hexdigest()[:12]
-    splits = sweep_splits(cfg, args.task, Path(tempfile.gettempdir()) / "posenc_wrong_keys" / f"{args.task}_{synth}.npz")
-    if args.narrow:
-        if len(args.narrow) < 2:
-            raise ConfigError("--narrow needs SHARE and at least one alphabet size K")
-        share, ks = args.narrow[0], [int(k) for k in args.narrow[1:]]
-        splits = {**splits, "train": narrowed(splits["train"], share, ks if len(ks) > 1 else ks[0],
-                                              cfg.synthetic.vocab_size, cfg.seed)}
+    return ap.parse_args()
+
+
+def trained(args: argparse.Namespace, cfg, splits, rt):
+    """The model to probe: trained with args' options, or loaded from --checkpoint when it exists."""
     if args.log_scale:
         if args.pe != "hard_alibi":
             raise ConfigError(f"--log-scale: only for hard_alibi, got {args.pe!r}")
@@ -229,7 +223,22 @@ def main() -> None:
         model = train_lm(cfg, args.pe, args.task, splits, args.seed, progress=True, rt=rt)["model"]
         if ckpt:
             torch.save(model, ckpt)
-    model.eval()
+    return model.eval()
+
+
+def main() -> None:
+    args = parse_args()
+    cfg, done = changed(config.load(args.params), args.items)
+    rt = resolve(cfg.runtime.dtype)
+    synth = hashlib.sha256(json.dumps([config.to_dict(cfg)["synthetic"], cfg.seed]).encode()).hexdigest()[:12]
+    splits = sweep_splits(cfg, args.task, Path(tempfile.gettempdir()) / "posenc_wrong_keys" / f"{args.task}_{synth}.npz")
+    if args.narrow:
+        if len(args.narrow) < 2:
+            raise ConfigError("--narrow needs SHARE and at least one alphabet size K")
+        share, ks = args.narrow[0], [int(k) for k in args.narrow[1:]]
+        splits = {**splits, "train": narrowed(splits["train"], share, ks if len(ks) > 1 else ks[0],
+                                              cfg.synthetic.vocab_size, cfg.seed)}
+    model = trained(args, cfg, splits, rt)
     lengths = {}
     for L in cfg.synthetic.eval_lengths:
         sources = splits[f"eval_{L}"]
