@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, default_sections, tiny_spec
+from conftest import ROOT, default_sections, tiny_params, tiny_spec
 from posenc.errors import ConfigError
 
 
@@ -711,3 +711,43 @@ def test_the_budget_table_reads_the_parts_seeds_and_only_the_12000_step_runs(bud
     assert budget.long_cell([], tmp_path / "study" / "p", "copy", "rope") == f"study, 3 seeds 89.0 [{lo:.1f}, {hi:.1f}]"
     assert budget.long_cell(found[("rope", "copy")][:1], tmp_path / "study" / "p", "copy", "rope").startswith(
         "95.0 (91.0); study, 3 seeds 89.0")
+
+
+@pytest.fixture(scope="module")
+def subset():
+    return _bench_script("imdb_subset")
+
+
+def test_the_imdb_subset_is_the_evaluations_own_and_rescores_only_its_reviews(subset, tmp_path):
+    """The rescored subset is exactly the reviews data/imdb.test_subset keeps (same size, same data seed), and
+    a model right on those reviews only scores 100 % on the subset and n/N on all of them."""
+    import json
+
+    import numpy as np
+    import yaml
+
+    from posenc.data.imdb import Encoded, test_subset
+    from posenc.reporting import partial
+    rng = np.random.default_rng(3)
+    N, n = 400, 60
+    labels = rng.integers(0, 2, N)
+    lengths = rng.integers(1, 5, N)
+    test = Encoded(lengths, np.arange(int(lengths.sum())), labels)
+    picked = test_subset(test, n, 7)
+    idx = subset.subset_index(labels, n, 7)
+    assert len(idx) == n and np.array_equal(labels[idx], picked.labels)
+    assert np.array_equal(lengths[idx], picked.lengths)  # the same reviews, not just the same labels
+    params = tiny_params()
+    params.update(seeds=[0, 1, 2], pes=["rope"], seed=7)
+    (tmp_path / "metrics/eval").mkdir(parents=True)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    pred = 1 - labels
+    pred[idx] = labels[idx]
+    digits = "".join(map(str, pred.tolist())), "".join(map(str, labels.tolist()))
+    scored = {"acc": n / N, "n": N, "per_review": {"pred": digits[0], "label": digits[1]}}
+    for s in range(3):
+        (tmp_path / f"metrics/eval/imdb_rope_s{s}.json").write_text(json.dumps(
+            {"pe": "rope", "seed": s, "lengths": {str(L): scored for L in params["imdb"]["eval_lengths"]}}))
+    evals = partial.load_imdb(tmp_path)
+    sub = subset.rescored(evals, subset.subset_index(labels, n, partial.load(tmp_path)[0].seed))
+    assert all(v["acc"] == 1.0 and v["n"] == n for lengths in sub.values() for v in lengths.values())
