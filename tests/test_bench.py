@@ -751,3 +751,13 @@ def test_the_imdb_subset_is_the_evaluations_own_and_rescores_only_its_reviews(su
     evals = partial.load_imdb(tmp_path)
     sub = subset.rescored(evals, subset.subset_index(labels, n, partial.load(tmp_path)[0].seed))
     assert all(v["acc"] == 1.0 and v["n"] == n for lengths in sub.values() for v in lengths.values())
+    other = {k: {L: {"acc": 1.0, "n": n, "per_review": {"pred": "".join(v["per_review"]["pred"][i] for i in idx),
+                                                        "label": "".join(v["per_review"]["label"][i] for i in idx)}}
+                 for L, v in lengths.items()} for k, lengths in evals.items()}
+    side = subset.against(evals, idx, other)
+    assert set(side) == {"rope/0", "rope/1", "rope/2"}
+    assert all(v == {"this": 1.0, "other": 1.0, "agree": 1.0} for m in side.values() for v in m.values())
+    flipped = {k: {L: {**v, "per_review": {**v["per_review"], "label": v["per_review"]["label"][::-1]}}
+                   for L, v in lengths.items()} for k, lengths in other.items()}
+    with pytest.raises(SystemExit, match="other reviews than the subset"):
+        subset.against(evals, idx, flipped)
