@@ -40,19 +40,20 @@ def subset_index(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     return test_subset(ids, n, seed).tokens
 
 
+def digits(scores: dict, which: str = "pred") -> np.ndarray:
+    """One evaluation's per-review predictions (or labels) as an array of digit characters."""
+    return np.frombuffer(scores["per_review"][which].encode(), np.uint8)
+
+
 def rescored(evals: dict, idx: np.ndarray) -> dict:
     """The part's evaluations ({(pe, seed): {L: scores}}) with accuracy on the reviews `idx` only."""
     out = {}
     for name, lengths in evals.items():
         out[name] = {}
         for L, s in lengths.items():
-            pred, label = (np.frombuffer(s["per_review"][k].encode(), np.uint8)[idx] for k in ("pred", "label"))
+            pred, label = (digits(s, k)[idx] for k in ("pred", "label"))
             out[name][L] = {"acc": float((pred == label).mean()), "n": len(idx)}
     return out
-
-
-def digits(scores: dict) -> np.ndarray:
-    return np.frombuffer(scores["per_review"]["pred"].encode(), np.uint8)
 
 
 def against(evals: dict, idx: np.ndarray, other: dict) -> dict:
@@ -69,9 +70,8 @@ def against(evals: dict, idx: np.ndarray, other: dict) -> dict:
             if o["per_review"]["label"] != "".join(s["per_review"]["label"][i] for i in idx):
                 raise SystemExit(f"error: {pe}/s{seed} at {L}: the other part scored other reviews than the subset")
             mine = digits(s)[idx]
-            out[f"{pe}/{seed}"][L] = {"this": float((mine == np.frombuffer(s["per_review"]["label"].encode(),
-                                                                             np.uint8)[idx]).mean()),
-                                      "other": o["acc"], "agree": float((mine == digits(o)).mean())}
+            out[f"{pe}/{seed}"][L] = {"this": float((mine == digits(s, "label")[idx]).mean()), "other": o["acc"],
+                                      "agree": float((mine == digits(o)).mean())}
     return out
 
 
@@ -118,7 +118,7 @@ def main() -> None:
     first = next(iter(next(iter(evals.values())).values()))
     if first["n"] <= args.reviews:
         raise SystemExit(f"error: {args.part} scored {first['n']} reviews, not more than --reviews {args.reviews}")
-    labels = np.frombuffer(first["per_review"]["label"].encode(), np.uint8) - ord("0")
+    labels = digits(first, "label") - ord("0")
     idx = subset_index(labels, args.reviews, cfg.seed)
     sub = rescored(evals, idx)
     lengths, far = [str(L) for L in cfg.imdb.eval_lengths], max(cfg.imdb.eval_lengths)
