@@ -21,7 +21,6 @@ compared with the rescored ones: what batching the subset apart changes (bf16 ro
 """
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np

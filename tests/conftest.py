@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,3 +51,28 @@ def tiny_cfg() -> config.Config:
 @pytest.fixture
 def tiny_params_dict() -> dict:
     return tiny_params()
+
+
+def bench_script(name: str):
+    """Import bench/<name>.py (a script, not a package module)."""
+    sys.path.insert(0, str(ROOT / "stages"))
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def untrained_copy(tiny_cfg, tmp_path):
+    """An untrained tiny hard_alibi copy model (it slips often) and the tiny copy sets."""
+    import torch
+
+    from posenc import io
+    from posenc.data import synthetic
+    from posenc.engine.lm import lm_spec
+    from posenc.nn.backbone import build_model
+
+    torch.manual_seed(0)
+    model = build_model(lm_spec(tiny_cfg, "hard_alibi")).eval()
+    io.save_npz(tmp_path / "copy.npz", synthetic.generate(tiny_cfg.synthetic, "copy", 0))
+    return model, synthetic.load(tmp_path / "copy.npz", "copy", tiny_cfg.synthetic.vocab_size)

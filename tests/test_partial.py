@@ -161,7 +161,7 @@ def _write_imdb(folder, params, acc):
 def test_imdb_seeds_give_intervals_the_change_with_length_and_tested_claims(tmp_path):
     params = tiny_params()
     params.update(seeds=[0, 1, 2], pes=["learned", "rope", "alibi"])
-    T, far = params["imdb"]["train_max_len"], max(params["imdb"]["eval_lengths"])
+    far = max(params["imdb"]["eval_lengths"])
     acc = {("rope", s): (0.80 + 0.001 * s, 0.80 + 0.001 * s) for s in range(3)}  # no change with length
     acc |= {("learned", s): (0.81 + 0.002 * s, 0.70 + 0.003 * s) for s in range(3)}  # drops by 11 points
     acc |= {("alibi", 0): (0.9, 0.9)}  # one seed: in the table, in no claim

@@ -26,6 +26,7 @@ from posenc.io import _umask
 # second runs the same code with another generator (tests/test_synthetic.py), and `make quick` runs both.
 PES = ["learned", "rope", "alibi"]
 TASKS = ["copy"]
+VARIANTS = {"rope_pi", "rope_ntk", "rope_yarn"}  # evaluation-only variants of the rope models
 FIGURES = sorted(f"{name}.png" for name in (  # the plot stage's figures (reporting/plots.py all_figures)
     "accuracy_vs_length", "attention_entropy", "attention_entropy_imdb", "attention_maps", "errors_along_span",
     "extrapolation_vs_step", "grad_norms", "grad_norms_imdb", "imdb_vs_length", "training_loss"))
@@ -38,14 +39,11 @@ def repo(tmp_path_factory):
     return make_repo(tmp_path_factory.mktemp("repo"), tmp_path_factory.mktemp("imdb"), params)
 
 
-def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
-    dvc(repo, "repro")
-    results = json.loads((repo / "metrics/results.json").read_text())
-    params = repo_params(PES, TASKS)
+def _check_synthetic_schema(results: dict, params: dict) -> None:
+    """Every length, task and PE (and RoPE's evaluation variants) with the seed schema's keys."""
     assert set(results["synthetic"]) == {str(L) for L in params["synthetic"]["eval_lengths"]}
-    variants = {"rope_pi", "rope_ntk", "rope_yarn"}  # evaluation-only variants of the rope models
     for L, per_pe in results["synthetic"].items():
-        assert set(per_pe) == set(PES) | variants
+        assert set(per_pe) == set(PES) | VARIANTS
         assert all(0.0 <= acc <= 1.0 for acc in per_pe.values())
     for task in params["synthetic"]["tasks"]:
         for pe in PES:
@@ -61,9 +59,13 @@ def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
         assert {f"exact_{L}" for L in params["synthetic"]["far_lengths"]} <= set(results["tasks"][task][PES[0]])
         assert set(results["baselines"][task]) == {"lookup2", "lookup3"}
         assert set(results["errors"][task][PES[0]]) == {str(L) for L in params["synthetic"]["eval_lengths"]}
-        assert set(results["tasks"][task]) == set(PES) | variants
+        assert set(results["tasks"][task]) == set(PES) | VARIANTS
         assert results["tasks"][task]["rope_pi"]["acc_16"] == results["tasks"][task]["rope"]["acc_16"]  # scale 1
-    assert set(results["imdb"]) == set(PES) | variants  # RoPE's evaluation variants on IMDb too
+
+
+def _check_imdb_schema(results: dict) -> None:
+    """Every IMDb classifier (and RoPE's variants, the same weights) with accuracy, F1, loss and buckets."""
+    assert set(results["imdb"]) == set(PES) | VARIANTS  # RoPE's evaluation variants on IMDb too
     assert results["imdb"]["rope_yarn"]["acc_16"] == results["imdb"]["rope"]["acc_16"]  # scale 1 at the training length
     assert results["imdb"]["rope_ntk"]["best_epoch"] == results["imdb"]["rope"]["best_epoch"]  # the same weights
     for pe, row in results["imdb"].items():
@@ -71,6 +73,10 @@ def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
         assert all(0.0 <= row[f"acc_{L}"] <= 1.0 for L in (16, 32))
         assert set(results["imdb_buckets"][pe]["32"]) <= {"<=16", "17-32", ">32"}
     assert results["imdb_data"]["test_reviews"] > 0
+
+
+def _check_logs_probes_and_figures(repo, results: dict, params: dict) -> None:
+    """DVCLive logs, probes, figures (the review figure kept out of git) and `dvc plots show`."""
     # DVCLive logs per model, and dvc.yaml left as it was (dvcyaml=None)
     names = [f"{task}_{pe}_s0" for task in params["synthetic"]["tasks"] for pe in PES] + [f"imdb_{pe}_s0" for pe in PES]
     for name in names:
@@ -98,6 +104,15 @@ def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
     assert "warning" not in shown.stderr.lower() and "error" not in shown.stderr.lower()
     table = (repo / "figures/data/lengths.tsv").read_text().splitlines()
     assert table[0] == "task\tpe\tlength\tacc\texact" and {line.split("\t")[1] for line in table[1:]} >= set(PES)
+
+
+def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
+    dvc(repo, "repro")
+    results = json.loads((repo / "metrics/results.json").read_text())
+    params = repo_params(PES, TASKS)
+    _check_synthetic_schema(results, params)
+    _check_imdb_schema(results)
+    _check_logs_probes_and_figures(repo, results, params)
     first = (repo / "metrics/results.json").read_bytes()
 
     second = dvc(repo, "repro")  # only the runtime stage runs (always), and it resolves the same precision

@@ -83,7 +83,7 @@ def test_a_pe_with_its_own_curriculum_says_so_and_the_study_profile_prices_it(tm
     share = params["pe"]["hard_alibi_ngram"]["distractor_share"]
     assert "**hard_alibi_ngram (study/cpu, device not recorded)**, 98.0 [" in text
     assert "separated from every other candidate (Welch's t-test across seeds, Holm over its 1 comparison)" in text
-    assert f"It reaches issue 16's bar (95% mean exact match at 64)" in text
+    assert "It reaches issue 16's bar (95% mean exact match at 64)" in text
     assert f"it trains on a curriculum of its own ({share:.0%} of its training sequences re-spelt" in text
     assert "cost (study/profile.json, a test CPU)" in text
     text = study_pick.section(study, tmp_path / "metrics", _profile(["hard_alibi_ngram"]), None)  # no default's

@@ -92,7 +92,7 @@ def cell(values: list[float], bounds: tuple[float, float] | None = stats.SHARE) 
 def table(cfg: config.Config, rows: dict, metric: str) -> list[str]:
     lengths = [*cfg.synthetic.eval_lengths, *cfg.synthetic.far_lengths]
     what = {"exact": "exact match", "acc": "token accuracy"}[metric]
-    out = [f"| PE | seeds | " + " | ".join(f"{what} @{L} (%)" for L in lengths) + " |",
+    out = ["| PE | seeds | " + " | ".join(f"{what} @{L} (%)" for L in lengths) + " |",
            "|---|---|" + "---|" * len(lengths)]
     for name, row in rows.items():
         out.append(f"| {name} | {len(row['seeds'])} | "

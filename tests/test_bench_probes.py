@@ -1,0 +1,354 @@
+"""The probing benches: bench/sharpen.py, clamp, head roles, layered windows, key collisions and wrong keys
+(what each probe changes in a model, and that it undoes it)."""
+
+import pytest
+
+from conftest import bench_script, default_sections, tiny_spec
+from posenc.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def sharpen():
+    return bench_script("sharpen")
+
+
+def _hard_alibi():
+    import torch
+
+    from conftest import tiny_spec
+    from posenc.nn.backbone import build_model
+    torch.manual_seed(0)
+    model = build_model(tiny_spec("hard_alibi")).eval()
+    return model, torch.randint(0, 10, (2, 24))
+
+
+def test_sharpening_by_one_changes_nothing_and_the_model_is_restored_after(sharpen):
+    import torch
+    model, idx = _hard_alibi()
+    with torch.no_grad():
+        plain = model(idx)
+        with sharpen.sharpened(model, [3], sharpen.factor_of("const:1", 16)):
+            same = model(idx)
+        with pytest.raises(RuntimeError), sharpen.sharpened(model, [3], sharpen.factor_of("const:4", 16)):
+            raise RuntimeError
+        after = model(idx)
+    assert torch.equal(plain, same) and torch.equal(plain, after) and "rotate" not in vars(model.pe)
+
+
+def test_sharpening_a_head_makes_only_that_head_colder(sharpen):
+    import torch
+    model, idx = _hard_alibi()
+    with torch.no_grad():
+        _, plain = model(idx, need_weights=True)
+        with sharpen.sharpened(model, [3], sharpen.factor_of("const:4", 16)):
+            _, cold = model(idx, need_weights=True)
+    first = (plain[0], cold[0])  # layer 0: its inputs are the same either way; (B, H, T, T)
+    assert torch.equal(first[0][:, :3], first[1][:, :3]) and not torch.allclose(first[0][:, 3], first[1][:, 3])
+    entropy = lambda w: -(w.clamp(min=1e-12).log() * w).sum(-1).mean()  # noqa: E731
+    assert entropy(first[1][:, 3]) < entropy(first[0][:, 3])
+
+
+def test_log_length_factors_are_one_inside_the_training_length_and_grow_as_log_beyond(sharpen):
+    import math
+
+    import torch
+    f = sharpen.factor_of("logn:2", 16)(torch.arange(64))
+    assert torch.equal(f[:16], torch.ones(16))
+    assert f[63].item() == pytest.approx((math.log(64) / math.log(16)) ** 2) and bool((f[16:].diff() > 0).all())
+
+
+@pytest.mark.parametrize("spec", ["const", "const:0", "logn:x", "temp:2"])
+def test_a_wrong_factor_is_a_one_line_error(sharpen, spec):
+    with pytest.raises(ConfigError, match="--factors"):
+        sharpen.factor_of(spec, 16)
+
+
+def test_heads_out_of_range_are_a_one_line_error(sharpen):
+    model, _ = _hard_alibi()
+    with pytest.raises(ConfigError, match="--heads"), sharpen.sharpened(model, [4], sharpen.factor_of("const:2", 16)):
+        pass
+
+
+@pytest.fixture(scope="module")
+def clamp():
+    return bench_script("learned_clamp")
+
+
+def test_the_late_vector_replaces_only_positions_past_the_table_and_is_undone(clamp):
+    import torch
+
+    from conftest import tiny_spec
+    from posenc.nn.backbone import build_model
+    torch.manual_seed(0)
+    model = build_model(tiny_spec("learned")).eval()
+    pe, rows = model.pe, model.pe.table.num_embeddings
+    x, positions = torch.randn(1, 3 * rows, 32), torch.arange(3 * rows)
+    before = pe.embed(x, positions)
+    with clamp.late_vector(model, clamp.replacement(pe, "zero")):
+        zeroed = pe.embed(x, positions)
+    with clamp.late_vector(model, clamp.replacement(pe, "row:3")):
+        row3 = pe.embed(x, positions)
+    with clamp.late_vector(model, clamp.replacement(pe, "trained")):
+        same = pe.embed(x, positions)
+    assert torch.equal(zeroed[:, :rows], before[:, :rows]) and torch.equal(zeroed[:, rows:], x[:, rows:])
+    assert torch.allclose(row3[:, rows:], x[:, rows:] + pe.table.weight[3])
+    assert torch.equal(same, before) and torch.equal(pe.embed(x, positions), before)  # undone
+    assert pe.table.num_embeddings == rows and "clamp_row" not in vars(pe)
+
+
+@pytest.mark.parametrize("how", ["row:99", "row:x", "mean"])
+def test_a_wrong_late_vector_is_a_one_line_error(clamp, how):
+    from conftest import tiny_spec
+    from posenc.nn.backbone import build_model
+    with pytest.raises(ConfigError, match="--vectors"):
+        clamp.replacement(build_model(tiny_spec("learned")).pe, how)
+
+
+@pytest.fixture(scope="module")
+def roles():
+    return bench_script("head_roles")
+
+
+def test_a_previous_token_head_scores_one_and_an_even_spread_scores_the_reference(roles):
+    import torch
+    T = 12
+    prev = torch.zeros(1, 1, T, T)
+    prev[0, 0, 0, 0] = 1.0
+    prev[0, 0, torch.arange(1, T), torch.arange(T - 1)] = 1.0  # query t -> key t - 1
+    even = torch.tril(torch.ones(T, T)) / torch.arange(1, T + 1)[:, None]  # query t -> keys 0..t evenly
+    out = roles.head_roles([torch.cat([prev, even[None, None]], 1)], n=None)  # one layer, two heads
+    assert out["prev"] == [[1.0, out["uniform"]]] and out["source"] is None
+    assert out["first"][0][0] == round(1 / (T - 1), 4)  # only query 1's predecessor is key 0
+    assert 0 < out["uniform"] < 0.5
+
+
+def test_a_copy_head_is_found_at_the_source_key(roles):
+    import torch
+    n, T = 5, 11  # source a1..a5, SEP, then the copy: target query t reads key t - n
+    w = torch.zeros(1, 1, T, T)
+    w[0, 0, torch.arange(T), torch.arange(T)] = 1.0
+    w[0, 0, torch.arange(n, 2 * n), torch.arange(0, n)] = 1.0
+    w[0, 0, torch.arange(n, 2 * n), torch.arange(n, 2 * n)] = 0.0
+    out = roles.head_roles([w], n=n)
+    assert out["source"] == [[1.0]] and out["prev"] == [[0.0]]
+
+
+def test_head_roles_of_a_trained_model_have_one_number_per_layer_and_head(roles, tiny_cfg, tmp_path):
+    from posenc import io
+    from posenc.data import synthetic
+    from posenc.engine.lm import train_lm
+    from posenc.engine.runtime import resolve
+
+    io.save_npz(tmp_path / "copy.npz", synthetic.generate(tiny_cfg.synthetic, "copy", tiny_cfg.seed))
+    splits = synthetic.load(tmp_path / "copy.npz", "copy", tiny_cfg.synthetic.vocab_size)
+    model = train_lm(tiny_cfg, "nope", "copy", splits, 0, progress=False, rt=resolve("float32"))["model"]
+    out = roles.probe(model, splits, "copy", tiny_cfg, size=4)
+    shape = [tiny_cfg.model.n_heads] * tiny_cfg.model.n_layers
+    for key in ("prev", "first", "source"):
+        assert [len(layer) for layer in out[key]] == shape
+        assert all(0 <= x <= 1 for layer in out[key] for x in layer)
+
+
+@pytest.fixture(scope="module")
+def layered():
+    return bench_script("layer0_windows")
+
+
+def _layered_model(layered, first, rest):
+    import torch
+
+    from conftest import tiny_spec
+
+    layered.FirstLayerWindowed.FIRST, layered.FirstLayerWindowed.REST = tuple(first), tuple(rest)
+    torch.manual_seed(0)
+    return layered.FirstLayerWindowed(tiny_spec("hard_alibi", pe_params={"windows": [2, 3, 4]})).eval()
+
+
+def test_the_same_windows_in_every_layer_is_the_pipelines_hard_alibi(layered):
+    import torch
+
+    from conftest import tiny_spec
+    from posenc.nn.backbone import build_model
+
+    torch.manual_seed(0)
+    plain = build_model(tiny_spec("hard_alibi", pe_params={"windows": [2, 3, 4]})).eval()
+    idx = torch.randint(0, 12, (2, 20))
+    assert torch.equal(_layered_model(layered, [2, 3, 4], [2, 3, 4])(idx), plain(idx))
+    assert not torch.equal(_layered_model(layered, [2, 3, 4, 5], [2, 3, 4])(idx), plain(idx))
+
+
+def test_layer_0_keeps_every_head_in_its_window_and_layer_1_follows_rest(layered):
+    import torch
+
+    _, (w0, w1) = _layered_model(layered, [2, 3, 4, 5], [3])(torch.randint(0, 12, (2, 16)), need_weights=True)
+    i, j = torch.meshgrid(torch.arange(16), torch.arange(16), indexing="ij")  # w: (B, H, T, T)
+    for h, w in enumerate((2, 3, 4, 5)):
+        assert (w0[:, h][:, i - j >= w] == 0).all() and (w0[:, h][:, (i - j >= 0) & (i - j < w)] > 0).all()
+    assert (w1[:, 0][:, i - j >= 3] == 0).all() and (w1[:, 1:][:, :, i - j >= 5] > 0).all()
+
+
+@pytest.fixture(scope="module")
+def collisions():
+    return bench_script("key_collisions")
+
+
+def test_per_key_rates_split_the_repeated_pairs_from_the_other_errors(collisions, tmp_path):
+    import json
+    import math
+
+    per_seq = {"right": [4, 3, 2, 4], "wrong_at_pairs": [0, 1, 0, 0], "pairs": [1, 2, 0, 0]}
+    at_9 = {"n_seqs": 4, "targets": 4, "seq_len": 9, "exact_match": 0.5, "per_seq": per_seq}
+    no_pairs = {"n_seqs": 4, "targets": 8, "seq_len": 17, "exact_match": 1.0, "per_seq": {"right": [8] * 4}}
+    path = tmp_path / "copy_x_s0.json"
+    path.write_text(json.dumps({"task": "copy", "pe": "x", "seed": 0, "lengths": {"9": at_9, "17": no_pairs}}))
+    m = collisions.model_rates(path)
+    assert list(m["lengths"]) == ["9"]  # a length without error records is left out
+    r = m["lengths"]["9"]
+    assert r["pair_error"] == pytest.approx(1 / 3) and r["other_error"] == pytest.approx(2 / 13)
+    assert r["per_key"] == pytest.approx(2 / 13 / 6.5) and r["keys"] == 6.5
+    assert math.exp(-r["per_key_for_95_exact"] * 6.5 * 4) == pytest.approx(0.95)
+    assert r["predicted_exact"] == pytest.approx(math.exp(-(2 / 13 * 4 + 1 / 3 * 3 / 4)))  # at its own length
+    path.write_text(json.dumps({"lengths": {}}))
+    with pytest.raises(Exception, match="copy_x_s0.json: not an evaluation with error records"):
+        collisions.model_rates(path)
+
+
+@pytest.fixture(scope="module")
+def wrong_keys():
+    return bench_script("wrong_keys")
+
+
+def test_a_key_matches_as_many_tokens_as_end_there_and_at_the_query(wrong_keys):
+    import numpy as np
+
+    seq = np.array([5, 6, 7, 1, 6, 7])  # the query at t = 5 ends in (6, 7); so does position 2
+    assert wrong_keys.matches(seq, 5).tolist() == [0, 0, 2, 0, 0]
+    m = wrong_keys.matches(seq, 5)
+    assert wrong_keys.best_key(seq, 5, m, 1) == (2, 2)  # token 1 follows position 2, a 2-token match
+    assert wrong_keys.best_key(seq, 5, m, 7) == (0, 1)  # 7 follows positions 1 and 4 (no match): the earliest
+    assert wrong_keys.best_key(seq, 5, m, 9) == (-1, -1)  # 9 follows nothing: no key could supply it
+    not_1 = np.ones(10, dtype=bool)
+    not_1[1] = False  # the closest key followed by anything but the target 1: no 2-token match is left
+    assert wrong_keys.best_key(seq, 5, m, not_1) == (0, 0)
+    assert wrong_keys.matches(np.array([3, 3, 3, 3, 3, 3]), 5).tolist() == [1, 2, 3, 4, 4]  # capped at CAP
+
+
+def test_a_slip_is_binned_by_its_best_key_beside_a_null_over_the_other_tokens(wrong_keys):
+    import numpy as np
+
+    seq = np.array([5, 6, 7, 1, 2, 9, 6, 7])  # query at t = 7; target 1 (after the matching key 2)
+    s = wrong_keys.slip_keys(seq, 7, 9, 1, np.arange(10))  # said 9, which follows position 4 (token 2)
+    assert s["bin"] == "0" and s["where"] == 4
+    assert s["null"].sum() == pytest.approx(1.0)
+    # the other 8 tokens: 2, 6 and 7 follow keys that match nothing (positions 3; 0 and 5; 1 and 6);
+    # 0, 3, 4, 5 and 8 follow no position at all
+    assert dict(zip(wrong_keys.BINS, s["null"].tolist())) == pytest.approx(
+        {"none": 5 / 8, "0": 3 / 8, "1": 0.0, "2": 0.0, "3+": 0.0})
+
+
+def test_narrowing_respells_a_share_of_the_sequences_over_small_alphabets_and_keeps_the_rest(wrong_keys):
+    import numpy as np
+
+    from posenc.data.synthetic import Sources
+
+    rng = np.random.default_rng(0)
+    src = Sources(lengths=np.full(400, 60), tokens=rng.integers(0, 100, 400 * 60).astype(np.uint8))
+    out = wrong_keys.narrowed(src, 0.5, 20, 100, seed=0)
+    assert out.tokens.dtype == src.tokens.dtype and (out.lengths == src.lengths).all()
+    changed = [i for i in range(400) if not np.array_equal(out.get(i), src.get(i))]
+    assert 150 < len(changed) < 250  # about half
+    assert all(len(set(out.get(i).tolist())) <= 20 for i in changed)
+    # within a sequence, the tokens of one residue class mod 20 all become one token of its alphabet
+    i = changed[0]
+    assert all(len({b for a2, b in zip(src.get(i), out.get(i)) if a2 % 20 == a}) <= 1 for a in range(20))
+    assert np.array_equal(wrong_keys.narrowed(src, 0.5, 20, 100, seed=0).tokens, out.tokens)  # deterministic
+
+
+def test_narrowing_over_several_alphabet_sizes_draws_one_per_sequence(wrong_keys):
+    import numpy as np
+
+    from posenc.data.synthetic import Sources
+
+    rng = np.random.default_rng(1)
+    src = Sources(lengths=np.full(300, 80), tokens=rng.integers(0, 100, 300 * 80).astype(np.uint8))
+    out = wrong_keys.narrowed(src, 1.0, [5, 20], 100, seed=0)
+    sizes = [len(set(out.get(i).tolist())) for i in range(300)]
+    assert all(s <= 20 for s in sizes)
+    small = sum(s <= 5 for s in sizes)
+    assert 100 < small < 200  # about half drew the 5-token alphabet
+    assert np.array_equal(wrong_keys.narrowed(src, 1.0, [5, 20], 100, seed=0).tokens, out.tokens)
+    # a one-element list is the single size, draw for draw
+    assert np.array_equal(wrong_keys.narrowed(src, 0.5, [20], 100, seed=0).tokens,
+                          wrong_keys.narrowed(src, 0.5, 20, 100, seed=0).tokens)
+
+
+def test_probe_length_accounts_for_every_slip_once_by_key_and_by_copy_index(wrong_keys, tiny_cfg, untrained_copy):
+    from posenc.analysis.errors import pair_ambiguous
+    from posenc.engine.runtime import resolve
+
+    model, splits = untrained_copy
+    V, L = tiny_cfg.synthetic.vocab_size, tiny_cfg.synthetic.eval_lengths[0]
+    sources = splits[f"eval_{L}"]
+    pairs = pair_ambiguous(sources, "copy", V)
+    r = wrong_keys.probe_length(model, sources, "copy", tiny_cfg, resolve("float32"), pairs)
+    assert r["slips"] > 0
+    assert sum(r["slips_by_copy_index"]) == r["slips"] == sum(r["slips_by_distractor"].values())
+    assert sum(sum(c.values()) for c in r["counts"].values()) == r["slips"]
+    targets = sum(r["targets_by_distractor"].values())
+    assert targets == int(sources.lengths.sum())  # copy: one target per source token
+    assert abs(1 - r["slips"] / targets - r["token_acc"]) < 1e-9
+
+
+def test_log_scaling_multiplies_only_the_unwindowed_heads_queries_by_log_keys(wrong_keys, monkeypatch):
+    import math
+
+    import torch
+
+    from posenc.nn.backbone import build_model
+    from posenc.nn.pe.hard_alibi import HardAlibi
+
+    monkeypatch.setattr(HardAlibi, "rotate", HardAlibi.rotate)  # restored after the test
+    pe = build_model(tiny_spec("hard_alibi")).pe
+    q, k = torch.randn(2, 4, 9, 8), torch.randn(2, 4, 9, 8)
+    wrong_keys.log_scaled(17)
+    q2, k2 = pe.rotate(q, k, torch.arange(9))
+    assert torch.equal(k2, k)
+    windowed = len(default_sections()["hard_alibi"]["windows"])
+    assert torch.equal(q2[:, :windowed], q[:, :windowed])
+    f = torch.log(torch.arange(9).float() + 1) / math.log(17)
+    assert torch.allclose(q2[:, windowed:], q[:, windowed:] * f[None, None, :, None])
+    assert (q2[:, windowed:, 0] == 0).all()  # one key: nothing to choose between
+
+
+def test_first_layer_windows_build_hard_alibi_with_its_own_layer0_and_reject_other_pes(wrong_keys, tiny_cfg,
+                                                                                      monkeypatch):
+    import dataclasses
+
+    import posenc.engine.lm as lm
+
+    monkeypatch.setattr(lm, "build_model", lm.build_model)  # restored after the test
+    with pytest.raises(ConfigError, match="--first"):
+        wrong_keys.first_layer("rope", [2, 3], tiny_cfg)
+    with pytest.raises(ConfigError, match="--first"):
+        wrong_keys.first_layer("hard_alibi", [2] * (tiny_cfg.model.n_heads + 1), tiny_cfg)
+    wrong_keys.first_layer("hard_alibi", [2, 3], tiny_cfg)
+    model = lm.build_model(dataclasses.replace(lm.lm_spec(tiny_cfg, "hard_alibi"), n_layers=2))
+    assert model.layer_windows[0][:2].tolist() == [2.0, 3.0]
+    assert model.layer_windows[1][: len(tiny_cfg.pe["hard_alibi"]["windows"])].tolist() == \
+        [float(w) for w in tiny_cfg.pe["hard_alibi"]["windows"]]
+
+
+def test_sharpened_scores_at_factor_one_are_the_plain_scores(wrong_keys, tiny_cfg, untrained_copy):
+    from posenc.engine.lm import score_sequences
+    from posenc.engine.runtime import resolve
+
+    model, splits = untrained_copy
+    out = wrong_keys.sharpened_scores(model, splits, "copy", tiny_cfg, ["const:1", "logn:4"])
+    assert set(out) == {"const:1", "logn:4"}
+    assert sorted(map(int, out["const:1"])) == sorted(tiny_cfg.synthetic.eval_lengths)
+    for key in out["const:1"]:
+        L = int(key)
+        plain = score_sequences(model, splits[f"eval_{L}"], "copy", tiny_cfg, resolve("float32"))
+        assert out["const:1"][key]["exact_match"] == plain["exact"].mean()
+        assert out["const:1"][key]["token_acc"] == plain["right"].sum() / plain["targets"].sum()
+    assert "rotate" not in vars(model.pe)  # restored
