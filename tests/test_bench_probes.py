@@ -352,3 +352,52 @@ def test_sharpened_scores_at_factor_one_are_the_plain_scores(wrong_keys, tiny_cf
         assert out["const:1"][key]["exact_match"] == plain["exact"].mean()
         assert out["const:1"][key]["token_acc"] == plain["right"].sum() / plain["targets"].sum()
     assert "rotate" not in vars(model.pe)  # restored
+
+
+@pytest.fixture(scope="module")
+def t5_buckets():
+    return bench_script("t5_buckets")
+
+
+@pytest.mark.parametrize("task", ["copy", "duplicate", "copy_start"])
+def test_every_target_is_n_positions_back_from_the_position_that_predicts_it(t5_buckets, task):
+    import numpy as np
+
+    from posenc.data import synthetic
+
+    rng = np.random.default_rng(0)
+    for length in (16, 40, 64):
+        distances = t5_buckets.copy_distances(task, length)
+        n = max(distances)
+        idx, labels = synthetic.make_batch([rng.integers(0, 10, n) for _ in range(4)], task, 12)
+        b, p = np.nonzero(labels.numpy() != synthetic.IGNORE)  # row-major: each sequence's targets in order
+        target = np.tile(np.arange(n * synthetic.REPEATS[task]), 4)  # which target of its sequence
+        d = np.where(target < n, n, min(distances))  # the first copy reads the source, a later one the copy before
+        assert len(p) == len(target) and (p - d >= 0).all()
+        assert (labels.numpy()[b, p] == idx.numpy()[b, p - d]).all()
+        assert not (labels.numpy()[b, p] == idx.numpy()[b, p - d + 1]).all()  # one off is not the copy
+
+
+def test_remapping_one_distance_changes_only_that_distance_and_is_undone(t5_buckets):
+    import torch
+
+    from posenc.nn.backbone import build_model
+
+    model = build_model(tiny_spec("t5", max_positions=64)).eval()
+    torch.nn.init.normal_(model.pe.bias.weight)  # T5 starts at zero: give every bucket its own scalars
+    pos = torch.arange(40)
+    plain = model.pe.score_bias(pos, pos)  # (H, T, T)
+    with t5_buckets.remapped(model, [29, 30], 2):
+        moved = model.pe.score_bias(pos, pos)
+    at = ((pos[:, None] - pos[None, :]) == 30) | ((pos[:, None] - pos[None, :]) == 29)
+    assert torch.equal(moved[:, at], model.pe.bias.weight[2][:, None].expand(-1, int(at.sum())))
+    assert torch.equal(moved[:, ~at], plain[:, ~at]) and not torch.equal(moved, plain)
+    assert "score_bias" not in vars(model.pe) and torch.equal(model.pe.score_bias(pos, pos), plain)
+    assert t5_buckets.bucket_of(model, 30) != 2
+
+
+def test_the_bucket_probe_refuses_a_pe_without_t5_buckets_before_scoring(t5_buckets, tiny_cfg):
+    from posenc.nn.backbone import build_model
+
+    with pytest.raises(ConfigError, match="T5"):
+        t5_buckets.probe(build_model(tiny_spec("alibi")), {}, "copy", tiny_cfg, None, [32])
