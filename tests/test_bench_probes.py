@@ -378,7 +378,7 @@ def test_every_target_is_n_positions_back_from_the_position_that_predicts_it(t5_
         assert not (labels.numpy()[b, p] == idx.numpy()[b, p - d + 1]).all()  # one off is not the copy
 
 
-def test_remapping_one_distance_changes_only_that_distance_and_is_undone(t5_buckets):
+def test_remapping_the_copy_distances_changes_only_those_distances_and_is_undone(t5_buckets):
     import torch
 
     from posenc.nn.backbone import build_model
