@@ -5,9 +5,9 @@ Reads what is committed, trains nothing: each PE's exact match at 256 on copy an
 `study/cpu_ngram/`, where it was trained), and the seed-0 runs of `bench/pe_sweep.py` with
 `train.max_steps=12000` (tags `<pe>_<task>_steps12000[_inside]`, `nope_steps12000`,
 `hard_alibi_steps12000[_seed1|_seed2]`) with the lowest exact match at the shorter lengths the run also
-scored, followed by the seeds of the 12,000-step part trained by the study's own stages (`study/cpu_12k/`,
-`STUDY_PARAMS=study/gpu_12k/params.yaml`) where it holds the model. Prints the markdown table of
-docs/study.md, "Issue 15's bar, PE by PE".
+scored, followed by the seeds of the 12,000-step parts trained by the study's own stages
+(`STUDY_PARAMS=study/gpu_12k/params.yaml`: `study/cpu_12k/` on EPYCs, `study/cpu_12k_xeon/` on an Intel
+Xeon) where they hold the model. Prints the markdown table of docs/study.md, "Issue 15's bar, PE by PE".
 
     python bench/budget_table.py
 """
@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PES = ["sinusoidal", "learned", "rope", "alibi", "nope", "t5", "hard_alibi", "fire", "rope_rand",
        "sinusoidal_rand", "hard_alibi_ngram"]
 PARTS = {"hard_alibi_ngram": "study/cpu_ngram"}
-LONG_PART = "study/cpu_12k"  # the study's stages with study/gpu_12k/params.yaml, run on a CPU
+# the study's stages with study/gpu_12k/params.yaml, run on CPUs: one part per CPU kind, with its cells' label
+LONG_PARTS = {"study/cpu_12k": "study", "study/cpu_12k_xeon": "study Xeon"}
 BENCH = ["bench/budget_absolute.json", "bench/budget_rand.json", "bench/nope_budget.json",
          "bench/slip_budget.json"]
 
@@ -41,13 +42,15 @@ def study_cell(part: Path, task: str, pe: str) -> str:
     return cell(values) if values else "not run"
 
 
-def long_cell(runs: list, part: Path, task: str, pe: str) -> str:
-    """The bench's 12,000-step runs, then the 12,000-step study part's seeds where it holds the model."""
-    text, values = bench_cell(runs), study_values(part, task, pe)
-    if not values:
-        return text
-    study = f"study, {len(values)} seed{'s' * (len(values) > 1)} {cell(values)}"
-    return study if text == "not measured" else f"{text}; {study}"
+def long_cell(runs: list, parts: dict, task: str, pe: str) -> str:
+    """The bench's 12,000-step runs, then the seeds of each 12,000-step study part ({folder: label}) that
+    holds the model."""
+    texts = [] if not runs else [bench_cell(runs)]
+    for part, label in parts.items():
+        values = study_values(part, task, pe)
+        if values:
+            texts.append(f"{label}, {len(values)} seed{'s' * (len(values) > 1)} {cell(values)}")
+    return "; ".join(texts) or bench_cell(runs)
 
 
 def bench_runs() -> dict:
@@ -87,7 +90,8 @@ def table(part: str) -> str:
         where = ROOT / PARTS.get(pe, part)
         cells = []
         for task in ("copy", "duplicate"):
-            cells += [study_cell(where, task, pe), long_cell(runs.get((pe, task), []), ROOT / LONG_PART, task, pe)]
+            long_parts = {ROOT / part: label for part, label in LONG_PARTS.items()}
+            cells += [study_cell(where, task, pe), long_cell(runs.get((pe, task), []), long_parts, task, pe)]
         lines.append(f"| {pe} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

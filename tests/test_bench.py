@@ -336,11 +336,18 @@ def test_the_budget_table_reads_the_parts_seeds_and_only_the_12000_step_runs(bud
     lo, hi = t_interval([95.0, 85.0], bounds=(0.0, 100.0))
     assert budget.bench_cell(found[("rope", "copy")]) == f"95.0 (91.0); 2 seeds 90.0 [{lo:.1f}, {hi:.1f}]"
     assert budget.bench_cell([]) == "not measured"
-    assert budget.long_cell([], tmp_path / "study" / "p", "duplicate", "rope") == "not measured"
+    parts = {tmp_path / "study" / "p": "study", tmp_path / "study" / "q": "study Q"}
+    assert budget.long_cell([], parts, "duplicate", "rope") == "not measured"
     lo, hi = t_interval([80.0, 90.0, 97.0], bounds=(0.0, 100.0))
-    assert budget.long_cell([], tmp_path / "study" / "p", "copy", "rope") == f"study, 3 seeds 89.0 [{lo:.1f}, {hi:.1f}]"
-    assert budget.long_cell(found[("rope", "copy")][:1], tmp_path / "study" / "p", "copy", "rope").startswith(
+    assert budget.long_cell([], parts, "copy", "rope") == f"study, 3 seeds 89.0 [{lo:.1f}, {hi:.1f}]"
+    assert budget.long_cell(found[("rope", "copy")][:1], parts, "copy", "rope").startswith(
         "95.0 (91.0); study, 3 seeds 89.0")
+    (tmp_path / "study" / "q" / "metrics" / "eval").mkdir(parents=True)
+    (tmp_path / "study" / "q" / "metrics" / "eval" / "duplicate_rope_s0.json").write_text(
+        json.dumps({"lengths": {"256": {"exact_match": 0.5}}}))
+    one = budget.long_cell(found[("rope", "copy")][:1], parts, "duplicate", "rope")
+    assert one == "95.0 (91.0); study Q, 1 seed 50.0"
+    assert budget.long_cell([], parts, "duplicate", "rope") == "study Q, 1 seed 50.0"
 
 
 @pytest.fixture(scope="module")
