@@ -14,12 +14,14 @@ For each trained T5 model of a study workspace and each evaluation length past t
 this prints and keeps: n, bucket(n), each head's scalar there, the evaluation's token accuracy and exact
 match, and the same with one intervention: the keys at the copy distances of length L (n_L, and n_L - 1
 in duplicate) given the scalars of bucket(n_train), the bucket of the training copy distance, in every
-head, every other
-distance left as trained, the model restored after. Across the lengths it
-gives Spearman's rank correlation between the largest scalar over heads at bucket(n_L) and the error
-per target. Evaluates in the workspace's precision, so the plain scores repeat its metrics/eval.
+head, every other distance left as trained, the model restored after. Across the lengths it gives
+Spearman's rank correlation between the largest scalar over heads at bucket(n_L) and the error per
+target, telling only where the lengths' buckets differ (on copy, with the study's params, most
+evaluation lengths put n in the last bucket: one scalar, ties). Evaluates in the workspace's precision,
+so the plain scores repeat its metrics/eval.
 
     python bench/t5_buckets.py --root ~/.cache/posenc-study-12k-xeon --task duplicate --seeds 0 1 2
+    python bench/t5_buckets.py --root ~/.cache/posenc-study-12k-xeon --task copy --seeds 0 1 2
 
 Writes bench/t5_buckets.json (runs keyed by task and seed).
 """
