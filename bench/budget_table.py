@@ -45,12 +45,12 @@ def study_cell(part: Path, task: str, pe: str) -> str:
 def long_cell(runs: list, parts: dict, task: str, pe: str) -> str:
     """The bench's 12,000-step runs, then the seeds of each 12,000-step study part ({folder: label}) that
     holds the model."""
-    texts = [] if not runs else [bench_cell(runs)]
+    texts = [bench_cell(runs)] if runs else []
     for part, label in parts.items():
         values = study_values(part, task, pe)
         if values:
             texts.append(f"{label}, {len(values)} seed{'s' * (len(values) > 1)} {cell(values)}")
-    return "; ".join(texts) or bench_cell(runs)
+    return "; ".join(texts) or bench_cell(runs)  # neither: "not measured"
 
 
 def bench_runs() -> dict:
@@ -86,11 +86,11 @@ def table(part: str) -> str:
     runs = bench_runs()
     lines = ["| PE | copy, 4,000 steps | copy, 12,000 (lowest @64-192) | duplicate, 4,000 steps "
              "| duplicate, 12,000 (lowest @64-192) |", "|---|---|---|---|---|"]
+    long_parts = {ROOT / name: label for name, label in LONG_PARTS.items()}
     for pe in PES:
         where = ROOT / PARTS.get(pe, part)
         cells = []
         for task in ("copy", "duplicate"):
-            long_parts = {ROOT / part: label for part, label in LONG_PARTS.items()}
             cells += [study_cell(where, task, pe), long_cell(runs.get((pe, task), []), long_parts, task, pe)]
         lines.append(f"| {pe} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
