@@ -22,6 +22,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--out", default=str(Layout().profile), help="where to write the profile (.json)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="measure every PE and length this many times, interleaved; the profile keeps medians "
+                         "and the overhead's range (one round is quicker and noisier)")
     args = ap.parse_args()
     cfg = config.load(args.params)
 
@@ -29,10 +32,12 @@ def main() -> None:
         print(f"{pe:>10} @ {L:>5} {dtype:>8}: forward {r['forward_tokens_per_s']:9.0f} tok/s, "
               f"train {r['train_tokens_per_s']:8.0f} tok/s, peak {r['peak_mem_mib']:7.0f} MiB", flush=True)
 
-    out = profile(cfg, progress)
+    if args.rounds < 1:
+        ap.error(f"--rounds must be >= 1, got {args.rounds}")
+    out = profile(cfg, progress, rounds=args.rounds)
     io.write_json(args.out, out)
     print(f"wrote {args.out} ({out['device_name']}, native bf16: {', '.join(out['native_bf16']) or 'no'}, "
-          f"dense matmul {out['matmul']['flops_per_s'] / 1e9:.0f} GFLOP/s)")
+          f"dense matmul {out['matmul']['flops_per_s'] / 1e9:.0f} GFLOP/s, {args.rounds} rounds)")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ def measured():
     data["pes"] = ["learned", "alibi"]
     data["profile"].update(lengths=[48])  # > model.max_positions (32): tables grow for the profile
     cfg = config.from_dict(data)
-    return cfg, profile(cfg)
+    return cfg, profile(cfg, rounds=2)
 
 
 def test_every_pe_and_the_baseline_at_every_length(measured):
@@ -33,7 +33,14 @@ def test_every_pe_and_the_baseline_at_every_length(measured):
                 assert r["forward_overhead"] == 1.0 and r["train_overhead"] == 1.0
             # both precisions in the same run, and their ratio
             assert r["bf16_train_tokens_per_s"] > 0 and math.isfinite(r["bf16_forward_tokens_per_s"])
-            assert r["bf16_speedup"] == pytest.approx(r["bf16_train_tokens_per_s"] / r["train_tokens_per_s"])
+            ratios = [b / f for b, f in zip(r["bf16_train_tokens_per_s_rounds"], r["train_tokens_per_s_rounds"])]
+            assert r["bf16_speedup"] == pytest.approx(sum(ratios) / 2)  # the median of the rounds' own ratios
+            # two interleaved rounds: each kept, the overhead the median of the rounds' ratios within their range
+            assert len(r["train_tokens_per_s_rounds"]) == len(r["bf16_train_tokens_per_s_rounds"]) == 2
+            assert r["train_tokens_per_s"] == pytest.approx(sum(r["train_tokens_per_s_rounds"]) / 2)
+            lo, hi = r["train_overhead_range"]
+            assert lo <= r["train_overhead"] <= hi and (pe != BASELINE or lo == hi == 1.0)
+    assert out["rounds"] == 2
     assert out["matmul"]["flops_per_s"] > 0 and out["device"] in ("cpu", "cuda")
     assert out["auto_dtype"] in ("float32", "bfloat16") and isinstance(out["native_bf16"], list)
 
@@ -52,3 +59,8 @@ def test_flops_per_token_follow_the_formula(tiny_cfg):
     f = flops_per_token(model, 20)
     assert f["forward"] == 2 * matmul_params(model) + 4 * m.n_layers * 20 * m.d_model
     assert f["train"] == 3 * f["forward"]
+
+
+def test_rounds_must_be_positive(tiny_cfg):
+    with pytest.raises(ValueError, match="rounds"):
+        profile(tiny_cfg, rounds=0)

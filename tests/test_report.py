@@ -145,6 +145,33 @@ def test_cost_comes_from_the_benchmark_file_and_says_so_when_there_is_none(input
     assert "trained in float32" in bare and "min of wall time" not in bare
 
 
+def test_cost_over_rounds_gives_each_overhead_its_range_and_names_those_within_noise(inputs):
+    assert "One round: each overhead is a single measurement" in report.build_report(inputs)
+    prof = copy.deepcopy(inputs.profile)
+    prof["rounds"] = 3
+    for pe, m in prof["models"].items():
+        for r in m["lengths"].values():
+            r["train_overhead_range"] = [1.0, 1.0] if pe == "nope" else [0.9, 1.3]
+    prof["models"]["rope"]["lengths"]["32"]["train_overhead_range"] = [1.5, 1.9]
+    text = report.build_report(report.Inputs(**{**inputs.__dict__, "profile": prof}))
+    cost = text[text.index("## Cost\n"):text.index("## Pros and cons")]
+    assert "each the median of 3 interleaved rounds" in cost and "| x1.70 (1.50-1.90) |" in cost
+    assert "largest training overhead is rope's: x1.70 (1.50-1.90 over 3 rounds)" in cost
+    tied = next(line for line in cost.splitlines() if line.startswith("- Not told apart"))
+    assert "at 16, sinusoidal, learned, rope, alibi" in tied and "at 32, sinusoidal, learned, alibi." in tied
+    assert "One round" not in cost
+
+
+def test_setup_says_how_many_test_reviews_were_scored(inputs):
+    setup = report.build_report(inputs).split("## Synthetic tasks")[0]
+    assert "12 test reviews, of which a stratified 9 are scored (`imdb.test_reviews`)" in setup  # 3 buckets x 3
+    results = copy.deepcopy(inputs.results)
+    results["imdb_data"]["test_reviews"] = 9
+    every = report.build_report(report.Inputs(**{**inputs.__dict__, "results": results})).split("## Synthetic")[0]
+    assert "9 test reviews, BPE" in every and "stratified" not in every
+    assert f"{inputs.cfg.imdb.epochs} epoch{'s' if inputs.cfg.imdb.epochs != 1 else ''}, AdamW" in setup
+
+
 def test_verdict_rules():
     assert report.verdict(1.0, 0.95)[0] == "keeps its accuracy"
     assert report.verdict(1.0, 0.6)[0] == "degrades"

@@ -11,7 +11,11 @@ untrained causal LM of the `model` shape, at each profile length L:
   after `warmup` untimed ones;
 * peak memory: CUDA's peak allocation on a GPU; on the CPU the process's peak
   resident set (ru_maxrss), which is why every (PE, L) runs in a fresh process;
-* the overhead of the PE: its time per token divided by the baseline's;
+* the overhead of the PE: its time per token divided by the baseline's, in `rounds`
+  interleaved rounds (every PE and length once per round), so that a slow spell of the machine
+  hits one round of a few cells, not one PE: each field is the median over the rounds and the
+  overhead also keeps its range (`train_overhead_range`). One round of 5 steps moved a PE's
+  tokens/s by up to 30 % between rounds on a 2-core CPU (docs/recipe.md);
 * achieved FLOP/s of the training step, as a fraction of the dense fp32
   matmul throughput measured in the same run;
 * the same throughputs in bf16 autocast, and their ratio to float32 (bf16_speedup): whether bf16
@@ -140,49 +144,75 @@ def measure_one(cfg_dict: dict, pe: str, L: int, dtype: str = "float32") -> dict
             "n_params": sum(q.numel() for q in model.parameters())}
 
 
-def profile(cfg: Config, progress=None) -> dict:
+def _measure(cfg_dict: dict, pe: str, L: int, dtype: str) -> dict:
+    # A fresh process per measurement: ru_maxrss is a process-lifetime peak.
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(measure_one, cfg_dict, pe, L, dtype).result()
+
+
+def _median_run(rounds: list[dict]) -> dict:
+    """One (PE, L, dtype) over its rounds: every measured float the median, the rest (counts, FLOPs per
+    token, kinds: the same in every round) as in round 0."""
+    return {k: statistics.median(r[k] for r in rounds) if isinstance(v, float) else v for k, v in rounds[0].items()}
+
+
+def _combine(pe_rounds: list[dict], base_rounds: list[dict]) -> dict:
+    """A PE at one length from its rounds and the baseline's: medians, bf16 fields, overheads per round."""
+    f32, bf16 = _median_run([r["float32"] for r in pe_rounds]), _median_run([r["bfloat16"] for r in pe_rounds])
+    per_round = {
+        "train_overhead": [b["float32"]["train_tokens_per_s"] / r["float32"]["train_tokens_per_s"]
+                           for r, b in zip(pe_rounds, base_rounds)],
+        "forward_overhead": [b["float32"]["forward_tokens_per_s"] / r["float32"]["forward_tokens_per_s"]
+                             for r, b in zip(pe_rounds, base_rounds)],
+        "bf16_speedup": [r["bfloat16"]["train_tokens_per_s"] / r["float32"]["train_tokens_per_s"] for r in pe_rounds]}
+    return {**f32, "bf16_forward_tokens_per_s": bf16["forward_tokens_per_s"],
+            "bf16_train_tokens_per_s": bf16["train_tokens_per_s"],
+            **{k: statistics.median(v) for k, v in per_round.items()},
+            "train_overhead_range": [min(per_round["train_overhead"]), max(per_round["train_overhead"])],
+            "train_tokens_per_s_rounds": [r["float32"]["train_tokens_per_s"] for r in pe_rounds],
+            "bf16_train_tokens_per_s_rounds": [r["bfloat16"]["train_tokens_per_s"] for r in pe_rounds]}
+
+
+def profile(cfg: Config, progress=None, rounds: int = 1) -> dict:
     """Every PE of cfg.pes plus the baseline at every profile length, in float32 and in bf16 autocast
-    (each in its own process, one after the other) -> the bench/profile.json dict. The float32 numbers
-    fill the main fields; bf16_* fields and bf16_speedup (bf16 over float32 training tokens/s,
-    measured in the same run) sit beside them."""
+    (each in its own process, one after the other), `rounds` times over -> the bench/profile.json dict.
+    The float32 numbers fill the main fields (medians over the rounds); bf16_* fields and bf16_speedup
+    (bf16 over float32 training tokens/s, measured in the same round) sit beside them; train_overhead
+    is the median of the rounds' ratios to the baseline of the same round, train_overhead_range their
+    extremes."""
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
     p = cfg.profile
     pes = [BASELINE] + [pe for pe in cfg.pes if pe != BASELINE]
     cfg_dict = config_mod.to_dict(cfg)
     seed_everything(cfg.seed)
     device = pick_device()
     matmul = matmul_flops(p.matmul_size, p.warmup, p.repeats)
-    runs = {pe: {} for pe in pes}
-    # A fresh process per measurement: ru_maxrss is a process-lifetime peak.
-    ctx = multiprocessing.get_context("spawn")
-    for L in p.lengths:
-        for pe in pes:
-            r = {}
-            for dtype in ("float32", "bfloat16"):
-                with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-                    r[dtype] = pool.submit(measure_one, cfg_dict, pe, L, dtype).result()
-                if progress:
-                    progress(pe, L, dtype, r[dtype])
-            bf16 = r["bfloat16"]
-            runs[pe][str(L)] = {**r["float32"], "bf16_forward_tokens_per_s": bf16["forward_tokens_per_s"],
-                                "bf16_train_tokens_per_s": bf16["train_tokens_per_s"],
-                                "bf16_speedup": bf16["train_tokens_per_s"] / r["float32"]["train_tokens_per_s"]}
+    runs = {pe: {str(L): [] for L in p.lengths} for pe in pes}  # pe -> L -> one {dtype: result} per round
+    for _ in range(rounds):
+        for L in p.lengths:
+            for pe in pes:
+                r = {}
+                for dtype in ("float32", "bfloat16"):
+                    r[dtype] = _measure(cfg_dict, pe, L, dtype)
+                    if progress:
+                        progress(pe, L, dtype, r[dtype])
+                runs[pe][str(L)].append(r)
     base = runs[BASELINE]
     models = {}
     for pe in pes:
-        lengths = {}
-        for L, r in runs[pe].items():
-            lengths[L] = {**r, "forward_overhead": base[L]["forward_tokens_per_s"] / r["forward_tokens_per_s"],
-                          "train_overhead": base[L]["train_tokens_per_s"] / r["train_tokens_per_s"],
-                          "mfu": r["train_flops_per_s"] / matmul["flops_per_s"]}
-        n_params = next(iter(runs[pe].values()))["n_params"]
-        models[pe] = {"n_params": n_params, "extra_params": n_params - next(iter(base.values()))["n_params"],
+        lengths = {L: _combine(rs, base[L]) for L, rs in runs[pe].items()}
+        for r in lengths.values():
+            r["mfu"] = r["train_flops_per_s"] / matmul["flops_per_s"]
+        n_params = next(iter(lengths.values()))["n_params"]
+        models[pe] = {"n_params": n_params, "extra_params": n_params - next(iter(base.values()))[0]["float32"]["n_params"],
                       "lengths": lengths}
     auto = resolve("auto")
     return {"device": device.type, "device_name": torch.cuda.get_device_name() if device.type == "cuda" else
             _cpu_name(), "native_bf16": list(auto.native_bf16), "auto_dtype": auto.dtype,
             "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
-            "batch_size": p.batch_size, "repeats": p.repeats, "warmup": p.warmup, "baseline": BASELINE,
-            "matmul": matmul, "models": models}
+            "batch_size": p.batch_size, "repeats": p.repeats, "warmup": p.warmup, "rounds": rounds,
+            "baseline": BASELINE, "matmul": matmul, "models": models}
 
 
 def _cpu_name() -> str:

@@ -15,7 +15,7 @@ import math
 
 from posenc.reporting import stats
 from posenc.reporting.results import key, parent_pe
-from posenc.reporting.tables import _pct
+from posenc.reporting.tables import _pct, overhead
 
 
 def _ci(row: dict, k: str) -> str:
@@ -31,7 +31,7 @@ def cost(name: str, pes: list[str], profile: dict | None, T: int) -> str:
     if not row:
         return f"cost: not in bench/profile.json (`make bench` measures it){extra}"
     at = row["lengths"].get(str(T)) or next(iter(row["lengths"].values()))
-    return (f"cost: x{at['train_overhead']:.2f} the no-PE baseline's training time per token at {T}, "
+    return (f"cost: {overhead(at, profile.get('rounds'))} the no-PE baseline's training time per token at {T}, "
             f"{row['extra_params']:,} extra parameters{extra}")
 
 

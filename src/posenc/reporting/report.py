@@ -117,9 +117,11 @@ def setup(inp: Inputs) -> str:
         f"set is scored: the first step with token accuracy >= {t.solved_acc} and with exact match >= "
         f"{t.solved_exact} measure learning speed, and nothing stops.",
         f"- **IMDb**: {d.get('train_reviews', '?')} train / {d.get('val_reviews', '?')} validation / "
-        f"{d.get('test_reviews', '?')} test reviews, BPE vocabulary {d.get('vocab_size', i.tokenizer_vocab)}; "
+        f"{d.get('test_reviews', '?')} test reviews{scored_share(inp)}, BPE vocabulary "
+        f"{d.get('vocab_size', i.tokenizer_vocab)}; "
         f"training inputs keep the {'last' if i.truncation == 'tail' else 'first'} {i.train_max_len} tokens "
-        f"of a review ({i.truncation} truncation, also used at test time); {i.epochs} epochs, AdamW lr {i.lr}, "
+        f"of a review ({i.truncation} truncation, also used at test time); {i.epochs} "
+        f"epoch{'s' if i.epochs != 1 else ''}, AdamW lr {i.lr}, "
         f"batch {i.batch_size}; the weights with the best validation loss are kept.",
         f"- **Seeds** {', '.join(map(str, cfg.seeds))} (one model per PE and seed; data seed {cfg.seed}); "
         f"trained in {', '.join(dtypes)}. Intervals: {inp.results.get('interval', 'none')}"
@@ -127,6 +129,15 @@ def setup(inp: Inputs) -> str:
            f"{prof.get('threads', '?')} threads)." if prof else "; no cost benchmark yet (`make bench`)."),
         "- **Reproduce**: `IMDB_ARCHIVE=/path/to/aclImdb_v1.tar.gz make repro` (or `dvc repro`); every number "
         "below is rebuilt from `params.yaml`, and this file by the `report` stage.", ""])
+
+
+def scored_share(inp: Inputs) -> str:
+    """', of which a stratified N are scored' when the evaluation scored a subset of the test split
+    (imdb.test_reviews), counted from the length buckets the evaluation wrote; '' when it scored all."""
+    total = inp.results.get("imdb_data", {}).get("test_reviews")
+    buckets = next(iter(next(iter(inp.results.get("imdb_buckets", {}).values()), {}).values()), {})
+    scored = sum(b["n"] for b in buckets.values())
+    return f", of which a stratified {scored:,} are scored (`imdb.test_reviews`)" if total and 0 < scored < total else ""
 
 
 def interval(row: dict, k: str) -> str:

@@ -37,6 +37,7 @@ from posenc.reporting.claims import ALPHA
 from posenc.reporting.formats_text import described
 from posenc.reporting.results import key, parent_pe
 from posenc.reporting.study_parts import drifted, folders
+from posenc.reporting.tables import overhead
 
 EVAL_ONLY = ("imdb.test_reviews",)  # keys that change what is scored, not what is trained: pooled across
 
@@ -131,7 +132,7 @@ def cost(name: str, cfg: config.Config, profile: dict | None, where: str, T: int
     at, far = lengths.get(str(T)) or next(iter(lengths.values())), max(lengths, key=int)
     extra = "" if pe == name else f"; an evaluation-time rescaling of {pe}'s models"
     return (f"cost ({where}, {profile['device_name']}): {at['train_tokens_per_s']:,.0f} training tokens/s at {T}, "
-            f"x{at['train_overhead']:.2f} the no-PE baseline's time per token, peak memory "
+            f"{overhead(at, profile.get('rounds'))} the no-PE baseline's time per token, peak memory "
             f"{lengths[far]['peak_mem_mib']:,.0f} MiB at {far}, {row['extra_params']:,} extra parameters{extra}")
 
 

@@ -117,6 +117,26 @@ def sync_readme(readme: str, results: dict) -> str:
     return f"{before}{START}\n{results_markdown(results)}{END}{after}"
 
 
+def overhead(r: dict, rounds: int | None = None) -> str:
+    """A PE's training time per token against the baseline at one length: 'x1.05', and with the benchmark's
+    rounds the range over them, 'x1.05 (0.98-1.12)' ('... over 3 rounds' when `rounds` is given)."""
+    lo, hi = r.get("train_overhead_range") or (None, None)
+    if lo is None or lo == hi:
+        return f"x{r['train_overhead']:.2f}"
+    return f"x{r['train_overhead']:.2f} ({lo:.2f}-{hi:.2f}{f' over {rounds} rounds' if rounds else ''})"
+
+
+def within_noise(models: dict, baseline: str) -> dict[str, list[str]]:
+    """{length: PEs whose overhead range over the rounds includes x1.00}: not told apart from the baseline."""
+    out: dict[str, list[str]] = {}
+    for pe, mp in models.items():
+        for L, r in mp["lengths"].items():
+            lo, hi = r.get("train_overhead_range") or (None, None)
+            if pe != baseline and lo is not None and lo <= 1.0 <= hi:
+                out.setdefault(L, []).append(pe)
+    return out
+
+
 def cost_table(prof: dict, T: int, made_by: str) -> list[str]:
     """The cost benchmark's table (bench/cost.py's profile: every PE it measured against the no-PE baseline)
     with its one-paragraph legend and the largest overhead at the longest length."""
@@ -126,9 +146,13 @@ def cost_table(prof: dict, T: int, made_by: str) -> list[str]:
     head = (["PE", "kind", "extra params", "extra work per attention call", "other extra work"]
             + [f"train time x @{L}" for L in lengths] + [f"peak mem @{lengths[-1]} (MiB)", f"train tokens/s @{t}",
                                                         f"of matmul peak @{t}", f"bf16 / float32 tokens/s @{t}"])
+    rounds = prof.get("rounds", 1)
+    rounds_note = f", each the median of {rounds} interleaved rounds" if rounds > 1 else ", one round"
+    range_note = "; in brackets its range over the rounds" if rounds > 1 else ""
     lines = [f"Measured by {made_by} ({prof['device']}, {prof.get('device_name', '')}, batch "
-             f"{prof['batch_size']}, median of {prof['repeats']} repetitions): time per training token relative to "
-             f"the no-PE baseline `{prof['baseline']}` measured in the same run (x1.00 = no overhead), peak memory "
+             f"{prof['batch_size']}, median of {prof['repeats']} repetitions{rounds_note}): time per training token "
+             f"relative to the no-PE baseline `{prof['baseline']}` measured in the same run (x1.00 = no overhead"
+             f"{range_note}), peak memory "
              f"({next(iter(models.values()))['lengths'][lengths[-1]]['peak_mem_kind'].replace('_', ' ')}), and "
              f"achieved FLOP/s of a training step as a share of a dense "
              f"{prof['matmul']['n']}x{prof['matmul']['n']} matmul ({prof['matmul']['flops_per_s'] / 1e9:.0f} "
@@ -137,7 +161,7 @@ def cost_table(prof: dict, T: int, made_by: str) -> list[str]:
     for pe, mp in models.items():
         th, r = pe_class(pe).theory, mp["lengths"]
         lines.append("| " + " | ".join([pe, th.kind, f"{mp['extra_params']:,}", th.attention_cost, th.other_cost]
-                                       + [f"x{r[L]['train_overhead']:.2f}" for L in lengths]
+                                       + [overhead(r[L]) for L in lengths]
                                        + [f"{r[lengths[-1]]['peak_mem_mib']:.0f}",
                                           f"{r[t]['train_tokens_per_s']:,.0f}", f"{r[t]['mfu']:.0%}",
                                           f"x{r[t]['bf16_speedup']:.2f}" if "bf16_speedup" in r[t] else "-"]) + " |")
@@ -145,7 +169,15 @@ def cost_table(prof: dict, T: int, made_by: str) -> list[str]:
                   key=lambda pe: models[pe]["lengths"][lengths[-1]]["train_overhead"], default=None)
     if slowest:
         lines += ["", f"- At {lengths[-1]} tokens the largest training overhead is {slowest}'s: "
-                      f"x{models[slowest]['lengths'][lengths[-1]]['train_overhead']:.2f} the baseline's time per token."]
+                      f"{overhead(models[slowest]['lengths'][lengths[-1]], rounds)} the baseline's time per token."]
+    if rounds > 1:
+        tied = within_noise(models, prof["baseline"])
+        lines += [f"- Not told apart from the baseline (the range over the rounds includes x1.00): "
+                  + "; ".join(f"at {L}, {', '.join(tied[L])}" for L in lengths if L in tied) + "."
+                  if tied else "- Every overhead's range over the rounds excludes x1.00."]
+    else:
+        lines += ["- One round: each overhead is a single measurement, with no run-to-run spread to judge it by "
+                  "(`bench/cost.py --rounds 3`)."]
     if "native_bf16" in prof:
         flags = ", ".join(prof["native_bf16"]) or "none"
         lines += [f"- Native bf16 CPU flags: {flags}; `runtime.dtype: auto` trains in {prof['auto_dtype']} here."]
