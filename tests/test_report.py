@@ -140,6 +140,11 @@ def test_cost_comes_from_the_benchmark_file_and_says_so_when_there_is_none(input
     cost = text[text.index("## Cost\n"):text.index("## Pros and cons")]
     assert "Measured by `make bench` (cpu, test cpu" in cost and "| x0.25 |" in cost
     assert "Native bf16 CPU flags: none; `runtime.dtype: auto` trains in float32 here." in cost
+    assert "not those of the machine that trained them" not in cost  # trained in float32, as auto would here
+    bf16 = {k: {"summary": {**v["summary"], "dtype": "bfloat16"}} for k, v in inputs.trains.items()}
+    other = report.build_report(report.Inputs(**{**inputs.__dict__, "trains": bf16}))
+    assert "were trained in bfloat16; `runtime.dtype: auto` would train them in float32 on this benchmark's " \
+           "CPU" in other
     bare = report.build_report(report.Inputs(**{**inputs.__dict__, "profile": None}))
     assert "No cost benchmark in this checkout" in bare and "no cost benchmark yet" in bare
     assert "trained in float32" in bare and "min of wall time" not in bare
@@ -155,10 +160,13 @@ def test_cost_over_rounds_gives_each_overhead_its_range_and_names_those_within_n
     prof["models"]["rope"]["lengths"]["32"]["train_overhead_range"] = [1.5, 1.9]
     text = report.build_report(report.Inputs(**{**inputs.__dict__, "profile": prof}))
     cost = text[text.index("## Cost\n"):text.index("## Pros and cons")]
-    assert "each the median of 3 interleaved rounds" in cost and "| x1.70 (1.50-1.90) |" in cost
+    assert "median of 2 repetitions in each of 3 interleaved rounds, then the median over the rounds" in cost and "| x1.70 (1.50-1.90) |" in cost
     assert "largest training overhead is rope's: x1.70 (1.50-1.90 over 3 rounds)" in cost
-    tied = next(line for line in cost.splitlines() if line.startswith("- Not told apart"))
-    assert "at 16, sinusoidal, learned, rope, alibi" in tied and "at 32, sinusoidal, learned, alibi." in tied
+    prof["models"]["alibi"]["lengths"]["16"]["train_overhead_range"] = [0.8, 0.9]
+    text = report.build_report(report.Inputs(**{**inputs.__dict__, "profile": prof}))
+    sides = next(line for line in text.splitlines() if line.startswith("- Slower than the baseline"))
+    assert "in all 3 rounds: at 32, rope. Faster in all 3: at 16, alibi. Every other" in sides
+    assert "one time in 4" in sides
     assert "One round" not in cost
 
 

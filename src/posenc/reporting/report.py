@@ -125,7 +125,8 @@ def setup(inp: Inputs) -> str:
         f"batch {i.batch_size}; the weights with the best validation loss are kept.",
         f"- **Seeds** {', '.join(map(str, cfg.seeds))} (one model per PE and seed; data seed {cfg.seed}); "
         f"trained in {', '.join(dtypes)}. Intervals: {inp.results.get('interval', 'none')}"
-        + (f"; cost measured by `make bench` on {prof.get('device_name', '?')} (torch {prof.get('torch', '?')}, "
+        + (f"; cost measured by `make bench` on {prof.get('device_name', '?')} (native bf16: "
+           f"{', '.join(prof.get('native_bf16', [])) or 'none'}; torch {prof.get('torch', '?')}, "
            f"{prof.get('threads', '?')} threads)." if prof else "; no cost benchmark yet (`make bench`)."),
         "- **Reproduce**: `IMDB_ARCHIVE=/path/to/aclImdb_v1.tar.gz make repro` (or `dvc repro`); every number "
         "below is rebuilt from `params.yaml`, and this file by the `report` stage.", ""])
@@ -268,6 +269,11 @@ def cost_section(inp: Inputs) -> str:
                 "memory (float32 and bf16) and writes bench/profile.json, which this section then reports.\n")
     T = inp.cfg.synthetic.train_max_len
     lines = ["## Cost", "", *cost_table(prof, T, "`make bench`")]
+    trained = sorted({tr["summary"].get("dtype", "float32") for tr in inp.trains.values()})
+    if prof.get("auto_dtype") and trained != [prof["auto_dtype"]]:
+        lines += [f"- The models of this report were trained in {', '.join(trained)}; `runtime.dtype: auto` would "
+                  f"train them in {prof['auto_dtype']} on this benchmark's CPU, so these costs are that CPU's, not "
+                  "those of the machine that trained them."]
     if inp.study_profile:
         lines += ["", "### Every PE of the study", "",
                   *cost_table(inp.study_profile, T, "`python bench/cost.py --params study/params.yaml --out "

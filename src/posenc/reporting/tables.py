@@ -126,15 +126,35 @@ def overhead(r: dict, rounds: int | None = None) -> str:
     return f"x{r['train_overhead']:.2f} ({lo:.2f}-{hi:.2f}{f' over {rounds} rounds' if rounds else ''})"
 
 
-def within_noise(models: dict, baseline: str) -> dict[str, list[str]]:
-    """{length: PEs whose overhead range over the rounds includes x1.00}: not told apart from the baseline."""
-    out: dict[str, list[str]] = {}
+def sides(models: dict, baseline: str) -> dict[str, dict[str, list[str]]]:
+    """{"slower" | "faster" | "within": {length: PEs}}: slower (faster) than the baseline in every round of the
+    benchmark, or with a range over the rounds that includes x1.00."""
+    out: dict[str, dict[str, list[str]]] = {"slower": {}, "faster": {}, "within": {}}
     for pe, mp in models.items():
         for L, r in mp["lengths"].items():
             lo, hi = r.get("train_overhead_range") or (None, None)
-            if pe != baseline and lo is not None and lo <= 1.0 <= hi:
-                out.setdefault(L, []).append(pe)
+            if pe != baseline and lo is not None:
+                out["slower" if lo > 1.0 else "faster" if hi < 1.0 else "within"].setdefault(L, []).append(pe)
     return out
+
+
+def rounds_lines(prof: dict, lengths: list[str]) -> list[str]:
+    """What the rounds let the cost table say: which PEs were on one side of the baseline in every round, and
+    how often a PE that costs what the baseline costs would be (two sides, each with chance 1/2 a round)."""
+    rounds = prof.get("rounds", 1)
+    if rounds < 2:
+        return ["- One round: each overhead is a single measurement, with no run-to-run spread to judge it by "
+                "(`bench/cost.py --rounds 3`)."]
+    by = sides(prof["models"], prof["baseline"])
+
+    def listed(group: dict[str, list[str]]) -> str:
+        return "; ".join(f"at {L}, {', '.join(group[L])}" for L in lengths if L in group) or "none"
+
+    return [f"- Slower than the baseline in all {rounds} rounds: {listed(by['slower'])}. Faster in all {rounds}: "
+            f"{listed(by['faster'])}. Every other overhead's range includes x1.00. A PE that costs exactly what "
+            f"the baseline costs lands on one side of it in all {rounds} rounds one time in "
+            f"{round(1 / (2 * 0.5**rounds))}, so a side is an indication, not a finding, unless the range is far "
+            "from x1.00."]
 
 
 def cost_table(prof: dict, T: int, made_by: str) -> list[str]:
@@ -147,7 +167,8 @@ def cost_table(prof: dict, T: int, made_by: str) -> list[str]:
             + [f"train time x @{L}" for L in lengths] + [f"peak mem @{lengths[-1]} (MiB)", f"train tokens/s @{t}",
                                                         f"of matmul peak @{t}", f"bf16 / float32 tokens/s @{t}"])
     rounds = prof.get("rounds", 1)
-    rounds_note = f", each the median of {rounds} interleaved rounds" if rounds > 1 else ", one round"
+    rounds_note = f" in each of {rounds} interleaved rounds, then the median over the rounds" if rounds > 1 else \
+        ", one round"
     range_note = "; in brackets its range over the rounds" if rounds > 1 else ""
     lines = [f"Measured by {made_by} ({prof['device']}, {prof.get('device_name', '')}, batch "
              f"{prof['batch_size']}, median of {prof['repeats']} repetitions{rounds_note}): time per training token "
@@ -170,14 +191,7 @@ def cost_table(prof: dict, T: int, made_by: str) -> list[str]:
     if slowest:
         lines += ["", f"- At {lengths[-1]} tokens the largest training overhead is {slowest}'s: "
                       f"{overhead(models[slowest]['lengths'][lengths[-1]], rounds)} the baseline's time per token."]
-    if rounds > 1:
-        tied = within_noise(models, prof["baseline"])
-        lines += [f"- Not told apart from the baseline (the range over the rounds includes x1.00): "
-                  + "; ".join(f"at {L}, {', '.join(tied[L])}" for L in lengths if L in tied) + "."
-                  if tied else "- Every overhead's range over the rounds excludes x1.00."]
-    else:
-        lines += ["- One round: each overhead is a single measurement, with no run-to-run spread to judge it by "
-                  "(`bench/cost.py --rounds 3`)."]
+    lines += rounds_lines(prof, lengths)
     if "native_bf16" in prof:
         flags = ", ".join(prof["native_bf16"]) or "none"
         lines += [f"- Native bf16 CPU flags: {flags}; `runtime.dtype: auto` trains in {prof['auto_dtype']} here."]
