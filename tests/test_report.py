@@ -180,6 +180,15 @@ def test_setup_says_how_many_test_reviews_were_scored(inputs):
     assert f"{inputs.cfg.imdb.epochs} epoch{'s' if inputs.cfg.imdb.epochs != 1 else ''}, AdamW" in setup
 
 
+def test_imdb_sentences_claim_a_change_only_where_the_paired_test_backs_it(inputs):
+    tests = {pe: {"test": "McNemar", "p": 0.3 if pe == "alibi" else 1e-6, "n": 12} for pe in PES}
+    text = report.build_report(report.Inputs(**{**inputs.__dict__, "imdb_tests": tests}))
+    assert "- alibi: 80.0 % at 16, is within noise at 32 (85.0 %, +5.0 points; McNemar p = 0.3 on the same 12 " \
+           "reviews, one model)" in text
+    assert "- learned: 80.0 % at 16, loses 20.0 points at 32 (60.0 %; McNemar p = 1.0e-06" in text
+    assert "it is within noise at 32" in section(text, "alibi")
+
+
 def test_verdict_rules():
     assert report.verdict(1.0, 0.95)[0] == "keeps its accuracy"
     assert report.verdict(1.0, 0.6)[0] == "degrades"

@@ -17,7 +17,7 @@ from posenc.config import Config
 from posenc.data import synthetic
 from posenc.nn.pe import pe_class
 from posenc.nn.pe.base import Dims, Theory
-from posenc.reporting import distance, errors_text, recommend
+from posenc.reporting import distance, errors_text, paired, recommend
 from posenc.reporting.claims import comparisons, format_pairs, sentence
 from posenc.reporting.formats_text import format_lines, length_draw
 from posenc.reporting.results import key
@@ -40,7 +40,6 @@ def mechanism(cfg: Config, pe: str, fill: dict[str, int]) -> str:
 
 KEEP = 0.9  # an encoding "keeps" its accuracy if it retains at least this share of it at the longest length ...
 COLLAPSE = 0.5  # ... "degrades" down to this share, and "collapses" below it
-SAME_POINTS = 0.5  # IMDb: a change smaller than this many accuracy points is "unchanged"
 LOST_HEAD = 0.5  # the copy head "loses" the source token if its weight there falls below this share of before
 
 
@@ -55,6 +54,7 @@ class Inputs:
     study_parts: str = ""  # the section on the study's committed parts (reporting/study_parts.py), if any
     study_pick: str = ""  # the pick with the study's seeds (reporting/study_pick.py), if any parts
     study_profile: dict | None = None  # study/profile.json: the cost of every PE of the study, if measured
+    imdb_tests: dict | None = None  # IMDb row -> paired.length_change at its longest length vs the training one
 
 
 def finite(x) -> bool:
@@ -209,13 +209,8 @@ def synthetic_section(inp: Inputs) -> str:
     return "\n".join(line for line in lines if line is not None)
 
 
-def imdb_change(row: dict, T: int, L: int) -> str:
-    delta = 100 * (row[key("acc", L)] - row[key("acc", T)])
-    if not finite(row[key("loss", L)]):
-        return f"gives a NaN loss at {L} (scored 0)"
-    if abs(delta) < SAME_POINTS:
-        return f"is unchanged at {L} ({pct(row[key('acc', L)])})"
-    return f"{'gains' if delta > 0 else 'loses'} {abs(delta):.1f} points at {L} ({pct(row[key('acc', L)])})"
+def imdb_change(inp: Inputs, name: str, T: int, L: int) -> str:
+    return paired.change_text(inp.results["imdb"][name], T, L, (inp.imdb_tests or {}).get(name), pct)
 
 
 def longest_bucket(inp: Inputs, pe: str, L: int) -> tuple[str, dict]:
@@ -233,7 +228,7 @@ def imdb_section(inp: Inputs) -> str:
     for pe, row in inp.results["imdb"].items():
         name, b_long = longest_bucket(inp, pe, L)
         _, b_short = longest_bucket(inp, pe, T)
-        lines.append(f"- {pe}: {pct(row[key('acc', T)])} at {T}, {imdb_change(row, T, L)}; on the {b_long['n']} "
+        lines.append(f"- {pe}: {pct(row[key('acc', T)])} at {T}, {imdb_change(inp, pe, T, L)}; on the {b_long['n']} "
                      f"reviews of {name} tokens {pct(b_short['acc'])} at {T} and {pct(b_long['acc'])} at {L}.")
     lines += ["", figure(inp, "imdb_vs_length.png", "IMDb accuracy and loss vs truncation length")]
     return "\n".join(lines + review_lines(inp))
@@ -371,7 +366,7 @@ def pe_sections(inp: Inputs) -> str:
         irow = inp.results["imdb"][pe]
         i = cfg.imdb
         iref = reference_length(i.eval_lengths, i.train_max_len)
-        change = imdb_change(irow, iref, max(i.eval_lengths))
+        change = imdb_change(inp, pe, iref, max(i.eval_lengths))
         lines.append(f"- IMDb: {pct(irow[key('acc', iref)])} at {iref}; it {change}.")
         lines += [f"- {x}" for x in probe_sentences(inp, pe)]
         lines.append("")

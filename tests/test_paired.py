@@ -1,0 +1,56 @@
+"""The IMDb change between two lengths: McNemar's exact test on the same reviews (one seed), a paired t over
+seeds (several), and a sentence that says gains/loses only when its test backs it."""
+
+import math
+
+import pytest
+from scipy import stats as sps
+
+from posenc.reporting import paired
+
+
+def record(pred: str, label: str) -> dict:
+    return {"pred": pred, "label": label}
+
+
+def test_mcnemar_counts_only_the_reviews_whose_verdict_changes():
+    label = "0000011111"
+    at_t, at_l = record("0000011111", label), record("1100011110", label)  # right at T only: 3; at L only: 0
+    t = paired.mcnemar(at_t, at_l)
+    assert (t["only_t"], t["only_l"], t["n"]) == (3, 0, 10)
+    assert t["p"] == pytest.approx(sps.binomtest(0, 3).pvalue)
+    assert paired.mcnemar(at_t, at_t)["p"] == 1.0  # no discordant review: nothing to test
+    with pytest.raises(ValueError, match="same reviews"):
+        paired.mcnemar(at_t, record("0000011111", "1111100000"))
+
+
+def test_several_seeds_get_a_paired_t_over_the_seeds():
+    evals = {("rope", sd): {"16": {"acc": 0.8}, "32": {"acc": 0.8 + d}} for sd, d in enumerate((0.01, 0.03, 0.02))}
+    t = paired.length_change(evals, "rope", [0, 1, 2], 16, 32)
+    assert t["test"] == "paired t over seeds" and t["n"] == 3
+    assert t["p"] == pytest.approx(sps.ttest_1samp([0.01, 0.03, 0.02], 0.0).pvalue)
+    same = {k: {"16": {"acc": 0.8}, "32": {"acc": 0.8}} for k in evals}
+    assert paired.length_change(same, "rope", [0, 1, 2], 16, 32)["p"] == 1.0
+
+
+def row(acc_t, acc_l, loss_l=0.4):
+    return {"acc_16": acc_t, "acc_32": acc_l, "loss_16": 0.4, "loss_32": loss_l}
+
+
+@pytest.mark.parametrize("delta", [-0.2, -0.004, 0.0, 0.003, 0.006, 0.1])
+@pytest.mark.parametrize("p", [1e-9, 0.049, 0.05, 0.6])
+def test_a_change_is_claimed_only_when_its_test_backs_it(delta, p):
+    test = {"test": "McNemar", "p": p, "n": 5000}
+    text = paired.change_text(row(0.8, 0.8 + delta), 16, 32, test, lambda x: f"{100 * x:.1f} %")
+    claimed = text.startswith(("gains", "loses"))
+    assert claimed == (abs(100 * delta) >= paired.SAME_POINTS and p < paired.ALPHA)
+    assert ("unchanged" in text) == (abs(100 * delta) < paired.SAME_POINTS)
+    assert "McNemar p = " in text and "5,000 reviews" in text
+    if claimed:
+        assert text.startswith("gains" if delta > 0 else "loses")
+
+
+def test_a_nan_loss_and_a_missing_test():
+    pct = lambda x: f"{100 * x:.1f} %"  # noqa: E731
+    assert paired.change_text(row(0.8, 0.5, math.nan), 16, 32, None, pct) == "gives a NaN loss at 32 (scored 0)"
+    assert paired.change_text(row(0.8, 0.7), 16, 32, None, pct) == "loses 10.0 points at 32 (70.0 %)"
