@@ -195,6 +195,18 @@ def test_verdict_rules():
     assert report.verdict(1.0, 0.1)[0] == "collapses"
     assert report.verdict(1.0, 0.9, NAN)[0].startswith("breaks down")
     assert math.isclose(report.verdict(0.8, 0.4)[1], 0.5)
+    assert report.verdict(0.044, 0.018)[0] == "not learned"  # under COLLAPSE at the training length
+    assert report.verdict(0.044, 0.018, NAN)[0].startswith("breaks down")
+
+
+def test_a_task_not_learned_at_the_training_length_is_not_called_a_collapse(inputs):
+    results = copy.deepcopy(inputs.results)
+    results["tasks"]["copy"]["nope"].update(acc_16=0.3, acc_32=0.1)
+    text = report.build_report(report.Inputs(**{**inputs.__dict__, "results": results}))
+    nope = section(text, "nope")
+    assert "at 32: the task was not learned at 16 (token accuracy under 50%), so the longer lengths test no " \
+           "extrapolation." in nope
+    assert "| 10.0 %: not learned at 16 |" in text
 
 
 def test_cost_columns_follow_numeric_length_order(inputs):

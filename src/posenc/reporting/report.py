@@ -70,10 +70,13 @@ def num(x, fmt: str = ".3g") -> str:
 
 
 def verdict(short: float, long: float, long_loss: float = 0.0) -> tuple[str, float]:
-    """('keeps' | 'degrades' | 'collapses' | 'breaks down (NaN)', retained share) for accuracy
-    `short` at the training length and `long` at a longer one."""
+    """('keeps' | 'degrades' | 'collapses' | 'breaks down (NaN)' | 'not learned', retained share) for accuracy
+    `short` at the training length and `long` at a longer one; under COLLAPSE at the training length the
+    task was not learned, and a fall from there is no collapse."""
     if not finite(long_loss):
         return "breaks down (NaN loss, scored 0)", 0.0
+    if finite(short) and 0 < short < COLLAPSE:
+        return "not learned", long / short
     if not finite(short) or not finite(long) or short <= 0:
         return "collapses", 0.0
     kept = long / short
@@ -294,6 +297,7 @@ def pros_cons_section(inp: Inputs) -> str:
         word, kept = verdict(row[key("acc", reference_length(s.eval_lengths, s.train_max_len))], row[key("acc", L)],
                              row[key("loss", L)])
         irow = inp.results["imdb"][pe]
+        word = f"not learned at {reference_length(s.eval_lengths, s.train_max_len)}" if word == "not learned" else word
         lines.append(f"| {pe} | {'; '.join(th.pros)} | {'; '.join(th.cons)} | {pct(row[key('acc', L)])}: {word} "
                      f"| {pct(irow[key('acc', L)])} |")
     return "\n".join(lines) + "\n"
@@ -358,8 +362,11 @@ def pe_sections(inp: Inputs) -> str:
             lines.append(f"- {task} (token accuracy / exact match): {pct(row[key('acc', ref)])} / "
                          f"{pct(row[key('exact', ref)])} at {ref} ({solved}, {row['train_steps']} steps); "
                          f"{middle + ', ' if middle else ''}{pct(row[key('acc', Lmax)])} / "
-                         f"{pct(row[key('exact', Lmax)])} at {Lmax}: its token accuracy {word.replace('keeps its accuracy', 'holds')}"
-                         + ("." if word.startswith("breaks") else f" ({kept:.0%} of its {ref}-token value)."))
+                         f"{pct(row[key('exact', Lmax)])} at {Lmax}: " + (
+                             f"the task was not learned at {ref} (token accuracy under {COLLAPSE:.0%}), so the "
+                             "longer lengths test no extrapolation." if word == "not learned" else
+                             f"its token accuracy {word.replace('keeps its accuracy', 'holds')}"
+                             + ("." if word.startswith("breaks") else f" ({kept:.0%} of its {ref}-token value).")))
             where = inp.results.get("errors", {}).get(task, {}).get(pe, {}).get(str(ref))
             if where:
                 lines.append(f"- {errors_text.sentence(where, task, ref, pct, s.vocab_size)}")
