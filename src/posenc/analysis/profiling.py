@@ -14,8 +14,8 @@ untrained causal LM of the `model` shape, at each profile length L:
 * the overhead of the PE: its time per token divided by the baseline's, in `rounds`
   interleaved rounds (every PE and length once per round), so that a slow spell of the machine
   hits one round of a few cells, not one PE: each field is the median over the rounds and the
-  overhead also keeps its range (`train_overhead_range`). One round of 5 steps moved a PE's
-  tokens/s by up to 30 % between rounds on a 2-core CPU (docs/recipe.md);
+  overhead also keeps its range (`train_overhead_range`). On a 2-core CPU the baseline's
+  tokens/s at 256 varied x1.58 between three rounds (docs/recipe.md, "The cost benchmark");
 * achieved FLOP/s of the training step, as a fraction of the dense fp32
   matmul throughput measured in the same run;
 * the same throughputs in bf16 autocast, and their ratio to float32 (bf16_speedup): whether bf16
