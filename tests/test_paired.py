@@ -38,7 +38,7 @@ def row(acc_t, acc_l, loss_l=0.4):
 
 
 @pytest.mark.parametrize("delta", [-0.2, -0.004, 0.0, 0.003, 0.006, 0.1])
-@pytest.mark.parametrize("p", [1e-9, 0.049, 0.05, 0.6])
+@pytest.mark.parametrize("p", [1e-9, 0.049, 0.05, 0.6, math.nan])
 def test_a_change_is_claimed_only_when_its_test_backs_it(delta, p):
     test = {"test": "McNemar", "p": p, "n": 5000}
     text = paired.change_text(row(0.8, 0.8 + delta), 16, 32, test, lambda x: f"{100 * x:.1f} %")

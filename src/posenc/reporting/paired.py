@@ -15,6 +15,7 @@ import math
 import numpy as np
 from scipy import stats as sps
 
+from posenc.reporting import stats
 from posenc.reporting.results import key
 
 SAME_POINTS = 0.5  # a change smaller than this many accuracy points is "unchanged" whatever its p-value
@@ -40,9 +41,8 @@ def length_change(imdb_evals: dict, name: str, seeds: list[int], T: int, L: int)
     """The test of `name`'s accuracy at L against T; imdb_evals keyed (name, seed) -> {str(length): evaluation},
     as results.read_inputs returns them."""
     if len(seeds) >= 2:
-        diffs = [imdb_evals[(name, sd)][str(L)]["acc"] - imdb_evals[(name, sd)][str(T)]["acc"] for sd in seeds]
-        p = 1.0 if np.ptp(diffs) == 0 and diffs[0] == 0 else float(sps.ttest_1samp(diffs, 0.0).pvalue)
-        return {"test": "paired t over seeds", "p": p if math.isfinite(p) else 0.0, "n": len(seeds)}
+        acc = [[imdb_evals[(name, sd)][str(X)]["acc"] for sd in seeds] for X in (L, T)]
+        return {"test": "paired t over seeds", **stats.paired_test(*acc)}
     ev = imdb_evals[(name, seeds[0])]
     return mcnemar(ev[str(T)]["per_review"], ev[str(L)]["per_review"])
 
@@ -67,7 +67,7 @@ def change_text(row: dict, T: int, L: int, test: dict | None, pct) -> str:
     tested = f"; {described(test)}" if test else ""
     if abs(delta) < SAME_POINTS:
         return f"is unchanged at {L} ({at}{tested})"
-    if test and test["p"] >= ALPHA:
+    if test and not test["p"] < ALPHA:  # a NaN p backs nothing either
         return f"is within noise at {L} ({at}, {delta:+.1f} points{tested})"
     return f"{'gains' if delta > 0 else 'loses'} {abs(delta):.1f} points at {L} ({at}{tested})"
 
