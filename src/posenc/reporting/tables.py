@@ -127,14 +127,14 @@ def overhead(r: dict, rounds: int | None = None) -> str:
 
 
 def sides(models: dict, baseline: str) -> dict[str, dict[str, list[str]]]:
-    """{"slower" | "faster" | "within": {length: PEs}}: slower (faster) than the baseline in every round of the
-    benchmark, or with a range over the rounds that includes x1.00."""
-    out: dict[str, dict[str, list[str]]] = {"slower": {}, "faster": {}, "within": {}}
+    """{"slower" | "faster": {length: PEs}}: slower (faster) than the baseline in every round of the benchmark;
+    a PE whose range over the rounds includes x1.00 is in neither."""
+    out: dict[str, dict[str, list[str]]] = {"slower": {}, "faster": {}}
     for pe, mp in models.items():
         for L, r in mp["lengths"].items():
             lo, hi = r.get("train_overhead_range") or (None, None)
-            if pe != baseline and lo is not None:
-                out["slower" if lo > 1.0 else "faster" if hi < 1.0 else "within"].setdefault(L, []).append(pe)
+            if pe != baseline and lo is not None and (lo > 1.0 or hi < 1.0):
+                out["slower" if lo > 1.0 else "faster"].setdefault(L, []).append(pe)
     return out
 
 
