@@ -8,7 +8,7 @@ import math
 import pytest
 
 from posenc.nn.pe import available
-from posenc.reporting import report
+from posenc.reporting import report, verdicts
 
 PES = ["sinusoidal", "learned", "rope", "alibi", "nope"]  # the PEs these made-up numbers describe
 NAN = float("nan")
@@ -78,7 +78,8 @@ def inputs(tiny_cfg):
 
 def test_sentences_follow_the_numbers(inputs):
     text = report.build_report(inputs)
-    assert "its token accuracy holds (98% of its 16-token value)" in section(text, "alibi")
+    assert ("its token accuracy holds (98% of its 16-token value), its exact match collapses (0% of its 16-token "
+            "value); matching the last 3 tokens without positions scores 90.0 % exact match at 32.") in section(text, "alibi")
     assert "its token accuracy collapses (5% of its 16-token value)" in section(text, "learned")
     assert "its token accuracy degrades (71% of its 16-token value)" in section(text, "sinusoidal")
     assert "50.0 % at 16 (**not solved**" in section(text, "sinusoidal")
@@ -93,7 +94,7 @@ def test_sentences_follow_the_numbers(inputs):
     assert "from 0.1 at 16 to 0.4 at 32 (x4.0), with the probe loss going from 1 to 1" in section(text, "alibi")
     # content matching: exact 0.95 [0.93, 0.97] at 16 beats the 3-token rule's 0.9; 0.5 is below it
     assert "copy at 16: content matching without positions scores 30.0 % exact match (last 2 tokens) and 90.0 %" in text
-    assert "learned, rope, alibi, nope beat it; sinusoidal is below it" in text
+    assert "by its own 95 % interval, learned, rope, alibi, nope beat the 3-token rule; sinusoidal is below it" in text
     # one seed ranks nothing
     assert "copy, exact match at 32: one model per PE (1 seed), so no ranking is claimed" in text
     assert " > " not in text.split("## Synthetic")[1].split("## IMDb")[0]
@@ -197,6 +198,10 @@ def test_verdict_rules():
     assert math.isclose(report.verdict(0.8, 0.4)[1], 0.5)
     assert report.verdict(0.044, 0.018)[0] == "not learned"  # under COLLAPSE at the training length
     assert report.verdict(0.044, 0.018, NAN)[0].startswith("breaks down")
+    assert verdicts.exact_verdict(0.9, 0.85)[0] == "holds"
+    assert verdicts.exact_verdict(0.4, 0.1)[0] == "collapses"  # a low exact match at 256 is still a score
+    assert verdicts.exact_verdict(0.8, 0.5) == ("degrades", 0.625)
+    assert verdicts.exact_verdict(0.0, 0.0)[0] == "is 0 already"
 
 
 def test_a_task_not_learned_at_the_training_length_is_not_called_a_collapse(inputs):
@@ -206,7 +211,32 @@ def test_a_task_not_learned_at_the_training_length_is_not_called_a_collapse(inpu
     nope = section(text, "nope")
     assert "at 32: the task was not learned at 16 (token accuracy under 50%), so the longer lengths test no " \
            "extrapolation." in nope
-    assert "| 10.0 %: not learned at 16 |" in text
+    assert "| 10.0 % / 0.0 %: not learned at 16 |" in text
+
+
+def test_exact_match_has_its_own_verdict_beside_token_accuracy(inputs):
+    # token accuracy can hold while exact match collapses (a content rule scores near 100 % of tokens)
+    text = report.build_report(inputs)
+    assert "| 97.0 % / 0.0 %: exact match collapses |" in text
+    results = copy.deepcopy(inputs.results)
+    results["tasks"]["copy"]["alibi"]["exact_32"] = 0.93
+    results["tasks"]["copy"]["learned"]["exact_16"] = 0.0
+    text = report.build_report(report.Inputs(**{**inputs.__dict__, "results": results}))
+    assert "| 97.0 % / 93.0 %: exact match holds |" in text
+    assert "its exact match holds (98% of its 16-token value)" in section(text, "alibi")
+    assert "its exact match is 0 at 16 already; matching the last 3 tokens" in section(text, "learned")
+    assert "| 5.0 % / 0.0 %: exact match 0 at 16 |" in text
+
+
+def test_no_head_is_said_to_read_the_source_when_none_attends_to_it(inputs):
+    probes = copy.deepcopy(inputs.probes)
+    for L in ("16", "24", "32"):
+        probes["copy_nope"]["attention"][L]["source_mass"] = [[0.01, 0.02]]
+    text = report.build_report(report.Inputs(**{**inputs.__dict__, "probes": probes}))
+    assert ("No head reads the source token to copy at 16: the largest weight on it is 0.02 (layer 0 head 1), "
+            "under 0.25.") in section(text, "nope")
+    assert "Heads that read the source token" not in section(text, "nope")
+    assert "Heads that read the source token" in section(text, "alibi")
 
 
 def test_cost_columns_follow_numeric_length_order(inputs):

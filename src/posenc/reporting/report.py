@@ -10,7 +10,6 @@ no result.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from posenc.config import Config
@@ -24,6 +23,8 @@ from posenc.reporting.results import key
 from posenc.reporting.review_text import review_lines
 from posenc.reporting.sweep import sweep_section
 from posenc.reporting.tables import _bounds, cost_table, imdb_markdown, synthetic_markdown
+from posenc.reporting.verdicts import (COLLAPSE, KEEP, LOST_HEAD, copy_heads, finite, length_clause,  # noqa: F401
+                                      reference_length, table_cell, verdict)
 
 
 def theory(pe: str) -> Theory:
@@ -37,11 +38,6 @@ def mechanism(cfg: Config, pe: str, fill: dict[str, int]) -> str:
     dims = Dims(m.d_model, m.n_heads, m.max_positions, cfg.synthetic.train_max_len)
     own = cls.theory_fill(cls.parse_params(cfg.pe.get(pe), f"pe.{pe}", dims), dims)
     return cls.theory.mechanism.format(**fill, **own)
-
-KEEP = 0.9  # an encoding "keeps" its accuracy if it retains at least this share of it at the longest length ...
-COLLAPSE = 0.5  # ... "degrades" down to this share, and "collapses" below it
-LOST_HEAD = 0.5  # the copy head "loses" the source token if its weight there falls below this share of before
-
 
 @dataclass(frozen=True)
 class Inputs:
@@ -57,37 +53,12 @@ class Inputs:
     imdb_tests: dict | None = None  # IMDb row -> paired.length_change at its longest length vs the training one
 
 
-def finite(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
 def pct(x) -> str:
     return f"{100 * x:.1f} %" if finite(x) else "NaN"
 
 
 def num(x, fmt: str = ".3g") -> str:
     return format(x, fmt) if finite(x) else "NaN"
-
-
-def verdict(short: float, long: float, long_loss: float = 0.0) -> tuple[str, float]:
-    """('keeps' | 'degrades' | 'collapses' | 'breaks down (NaN)' | 'not learned', retained share) for accuracy
-    `short` at the training length and `long` at a longer one; under COLLAPSE at the training length the
-    task was not learned, and a fall from there is no collapse."""
-    if not finite(long_loss):
-        return "breaks down (NaN loss, scored 0)", 0.0
-    if finite(short) and 0 < short < COLLAPSE:
-        return "not learned", long / short
-    if not finite(short) or not finite(long) or short <= 0:
-        return "collapses", 0.0
-    kept = long / short
-    word = "keeps its accuracy" if kept >= KEEP else "degrades" if kept >= COLLAPSE else "collapses"
-    return word, kept
-
-
-def reference_length(lengths, train_len: int) -> int:
-    """The evaluated length that stands for "the training length": the longest one not beyond it."""
-    within = [L for L in lengths if L <= train_len]
-    return max(within) if within else min(lengths)
 
 
 def figure(inp: Inputs, name: str, caption: str) -> str:
@@ -161,9 +132,10 @@ def baseline_sentence(inp: Inputs, task: str, L: int) -> str:
         verdicts["above" if lo > b3 else "below" if hi < b3 else "within"].append(pe)
     words = {"above": ("beats", "beat"), "below": ("is below", "are below"),
              "within": ("is not distinguishable from", "are not distinguishable from")}
-    said = "; ".join(f"{', '.join(pes)} {words[k][len(pes) > 1]} it" for k, pes in verdicts.items() if pes)
+    said = "; ".join(f"{', '.join(pes)} {words[k][len(pes) > 1]} {'the 3-token rule' if i == 0 else 'it'}"
+                     for i, (k, pes) in enumerate((k, p) for k, p in verdicts.items() if p))
     return (f"- {task} at {L}: content matching without positions scores {pct(b2)} exact match (last 2 tokens) "
-            f"and {pct(b3)} (last 3 tokens); by its 95 % interval, {said}.")
+            f"and {pct(b3)} (last 3 tokens); by its own 95 % interval, {said}.")
 
 
 def learning_speed(inp: Inputs, task: str) -> str:
@@ -290,16 +262,15 @@ def recommend_section(inp: Inputs) -> str:
 def pros_cons_section(inp: Inputs) -> str:
     s = inp.cfg.synthetic
     L = max(s.eval_lengths)
-    lines = ["## Pros and cons", "", f"| PE | pros | cons | measured: {s.headline_task} @{L} | IMDb @{L} |",
+    lines = ["## Pros and cons", "", f"| PE | pros | cons | measured: {s.headline_task} @{L}, token acc / exact match | IMDb @{L} |",
              "|---|---|---|---|---|"]
     for pe in inp.cfg.pes:
         th, row = theory(pe), inp.results["tasks"][s.headline_task][pe]
-        word, kept = verdict(row[key("acc", reference_length(s.eval_lengths, s.train_max_len))], row[key("acc", L)],
-                             row[key("loss", L)])
-        irow = inp.results["imdb"][pe]
-        word = f"not learned at {reference_length(s.eval_lengths, s.train_max_len)}" if word == "not learned" else word
-        lines.append(f"| {pe} | {'; '.join(th.pros)} | {'; '.join(th.cons)} | {pct(row[key('acc', L)])}: {word} "
-                     f"| {pct(irow[key('acc', L)])} |")
+        ref = reference_length(s.eval_lengths, s.train_max_len)
+        cell = table_cell((row[key("acc", ref)], row[key("acc", L)]), (row[key("exact", ref)], row[key("exact", L)]),
+                          row[key("loss", L)], ref, pct)
+        lines.append(f"| {pe} | {'; '.join(th.pros)} | {'; '.join(th.cons)} | {cell} "
+                     f"| {pct(inp.results['imdb'][pe][key('acc', L)])} |")
     return "\n".join(lines) + "\n"
 
 
@@ -312,16 +283,8 @@ def probe_sentences(inp: Inputs, pe: str) -> list[str]:
     last = len(att[str(T)]["entropy_norm"]) - 1
     out.append(f"Attention of the last layer is {num(att[str(T)]['entropy_norm'][last], '.2f')} of uniform at {T} "
                f"and {num(att[str(L)]['entropy_norm'][last], '.2f')} at {L} (normalised entropy, 1 = uniform).")
-    mass = att[str(T)].get("source_mass")
-    flat = [(x, li, h) for li, row in enumerate(mass or []) for h, x in enumerate(row) if finite(x)]
-    if flat:
-        best = max(flat)[0]
-        heads = sorted((li, h, m_T, att[str(L)]["source_mass"][li][h]) for m_T, li, h in flat if m_T >= LOST_HEAD * best)
-        found = [f"layer {li} head {h}" for li, h, m_T, m_L in heads if finite(m_L) and m_L >= LOST_HEAD * m_T]
-        out.append(f"Heads that read the source token to copy (weight on it at {T} -> at {L}): "
-                   + "; ".join(f"layer {li} head {h} {num(a, '.2f')} -> {num(b, '.2f')}" for li, h, a, b in heads)
-                   + f". {len(found)} of {len(heads)} keep at least {LOST_HEAD:.0%} of their weight on it at {L}"
-                   + (f" ({', '.join(found)})." if found else "."))
+    if att[str(T)].get("source_mass"):
+        out.append(copy_heads(att[str(T)]["source_mass"], att[str(L)]["source_mass"], T, L, num))
     dist = probe.get("distance")
     if dist:
         row = inp.results["tasks"][s.headline_task][pe]
@@ -351,22 +314,19 @@ def pe_sections(inp: Inputs) -> str:
     Lmax = max(s.eval_lengths)
     for pe in cfg.pes:
         lines += [f"### {pe}", "", f"*How it works.* {mechanism(cfg, pe, fill)}", "", "*What we measured.*", ""]
-        head_word = None
         for task, per_pe in inp.results["tasks"].items():
             row = per_pe[pe]
-            word, kept = verdict(row[key("acc", ref)], row[key("acc", Lmax)], row[key("loss", Lmax)])
-            head_word = word if task == s.headline_task else head_word
+            rule = inp.results.get("baselines", {}).get(task, {}).get("lookup3", {}).get(str(Lmax), {})
+            clause = length_clause((row[key("acc", ref)], row[key("acc", Lmax)]),
+                                   (row[key("exact", ref)], row[key("exact", Lmax)]), row[key("loss", Lmax)], ref,
+                                   Lmax, rule.get("exact"), pct)
             solved = "solved" if row.get("solved") else "**not solved**"
             middle = ", ".join(f"{pct(row[key('acc', x)])} / {pct(row[key('exact', x)])} at {x}"
                                for x in s.eval_lengths if ref < x < Lmax)
             lines.append(f"- {task} (token accuracy / exact match): {pct(row[key('acc', ref)])} / "
                          f"{pct(row[key('exact', ref)])} at {ref} ({solved}, {row['train_steps']} steps); "
                          f"{middle + ', ' if middle else ''}{pct(row[key('acc', Lmax)])} / "
-                         f"{pct(row[key('exact', Lmax)])} at {Lmax}: " + (
-                             f"the task was not learned at {ref} (token accuracy under {COLLAPSE:.0%}), so the "
-                             "longer lengths test no extrapolation." if word == "not learned" else
-                             f"its token accuracy {word.replace('keeps its accuracy', 'holds')}"
-                             + ("." if word.startswith("breaks") else f" ({kept:.0%} of its {ref}-token value).")))
+                         f"{pct(row[key('exact', Lmax)])} at {Lmax}: {clause}")
             where = inp.results.get("errors", {}).get(task, {}).get(pe, {}).get(str(ref))
             if where:
                 lines.append(f"- {errors_text.sentence(where, task, ref, pct, s.vocab_size)}")
