@@ -25,6 +25,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3,
                     help="measure every PE and length this many times, interleaved; the profile keeps medians "
                          "and the overhead's range (one round is quicker and noisier)")
+    ap.add_argument("--bf16-lengths", type=int, nargs="+", default=None, metavar="L",
+                    help="measure bf16 autocast at these profile lengths only (default: every one); the report "
+                         "shows bf16 at the training length, and without native bf16 it is most of the time")
     args = ap.parse_args()
     cfg = config.load(args.params)
 
@@ -34,10 +37,14 @@ def main() -> None:
 
     if args.rounds < 1:
         ap.error(f"--rounds must be >= 1, got {args.rounds}")
-    out = profile(cfg, progress, rounds=args.rounds)
+    extra = sorted(set(args.bf16_lengths or []) - set(cfg.profile.lengths))
+    if extra:
+        ap.error(f"--bf16-lengths {extra} are not among profile.lengths {list(cfg.profile.lengths)} in {args.params}")
+    out = profile(cfg, progress, rounds=args.rounds, bf16_lengths=args.bf16_lengths)
     io.write_json(args.out, out)
     print(f"wrote {args.out} ({out['device_name']}, native bf16: {', '.join(out['native_bf16']) or 'no'}, "
-          f"dense matmul {out['matmul']['flops_per_s'] / 1e9:.0f} GFLOP/s, {args.rounds} rounds)")
+          f"dense matmul {out['matmul']['flops_per_s'] / 1e9:.0f} GFLOP/s, {args.rounds} rounds, bf16 at "
+          f"{', '.join(map(str, out['bf16_lengths']))})")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ def test_every_pe_and_the_baseline_at_every_length(measured):
             assert r["train_tokens_per_s"] == pytest.approx(sum(r["train_tokens_per_s_rounds"]) / 2)
             lo, hi = r["train_overhead_range"]
             assert lo <= r["train_overhead"] <= hi and (pe != BASELINE or lo == hi == 1.0)
-    assert out["rounds"] == 2
+    assert out["rounds"] == 2 and out["bf16_lengths"] == [48]  # bf16 at every length unless told otherwise
     assert out["matmul"]["flops_per_s"] > 0 and out["device"] in ("cpu", "cuda")
     assert out["auto_dtype"] in ("float32", "bfloat16") and isinstance(out["native_bf16"], list)
 
@@ -59,6 +59,20 @@ def test_flops_per_token_follow_the_formula(tiny_cfg):
     f = flops_per_token(model, 20)
     assert f["forward"] == 2 * matmul_params(model) + 4 * m.n_layers * 20 * m.d_model
     assert f["train"] == 3 * f["forward"]
+
+
+def test_bf16_only_where_asked(tiny_cfg):
+    data = tiny_params()
+    data["pes"] = ["alibi"]
+    data["profile"].update(lengths=[24, 32])
+    out = profile(config.from_dict(data), bf16_lengths=[24])
+    assert out["bf16_lengths"] == [24]
+    for m in out["models"].values():
+        assert m["lengths"]["24"]["bf16_speedup"] > 0 and len(m["lengths"]["24"]["bf16_train_tokens_per_s_rounds"]) == 1
+        assert not any(k.startswith("bf16") for k in m["lengths"]["32"])  # float32 only there
+        assert m["lengths"]["32"]["train_tokens_per_s"] > 0
+    with pytest.raises(ValueError, match=r"bf16_lengths \[99\] are not among profile.lengths"):
+        profile(tiny_cfg, bf16_lengths=[99])
 
 
 def test_rounds_must_be_positive(tiny_cfg):

@@ -157,25 +157,32 @@ def _median_run(rounds: list[dict]) -> dict:
 
 
 def _combine(pe_rounds: list[dict], base_rounds: list[dict]) -> dict:
-    """A PE at one length from its rounds and the baseline's: medians, bf16 fields, overheads per round."""
-    f32, bf16 = _median_run([r["float32"] for r in pe_rounds]), _median_run([r["bfloat16"] for r in pe_rounds])
+    """A PE at one length from its rounds and the baseline's: medians, overheads per round, and the bf16
+    fields where bf16 was measured at this length."""
+    f32 = _median_run([r["float32"] for r in pe_rounds])
     per_round = {
         "train_overhead": [b["float32"]["train_tokens_per_s"] / r["float32"]["train_tokens_per_s"]
                            for r, b in zip(pe_rounds, base_rounds)],
         "forward_overhead": [b["float32"]["forward_tokens_per_s"] / r["float32"]["forward_tokens_per_s"]
-                             for r, b in zip(pe_rounds, base_rounds)],
-        "bf16_speedup": [r["bfloat16"]["train_tokens_per_s"] / r["float32"]["train_tokens_per_s"] for r in pe_rounds]}
-    return {**f32, "bf16_forward_tokens_per_s": bf16["forward_tokens_per_s"],
-            "bf16_train_tokens_per_s": bf16["train_tokens_per_s"],
-            **{k: statistics.median(v) for k, v in per_round.items()},
-            "train_overhead_range": [min(per_round["train_overhead"]), max(per_round["train_overhead"])],
-            "train_tokens_per_s_rounds": [r["float32"]["train_tokens_per_s"] for r in pe_rounds],
-            "bf16_train_tokens_per_s_rounds": [r["bfloat16"]["train_tokens_per_s"] for r in pe_rounds]}
+                             for r, b in zip(pe_rounds, base_rounds)]}
+    out = {**f32, **{k: statistics.median(v) for k, v in per_round.items()},
+           "train_overhead_range": [min(per_round["train_overhead"]), max(per_round["train_overhead"])],
+           "train_tokens_per_s_rounds": [r["float32"]["train_tokens_per_s"] for r in pe_rounds]}
+    if "bfloat16" in pe_rounds[0]:
+        bf16 = _median_run([r["bfloat16"] for r in pe_rounds])
+        out.update(bf16_forward_tokens_per_s=bf16["forward_tokens_per_s"],
+                   bf16_train_tokens_per_s=bf16["train_tokens_per_s"],
+                   bf16_speedup=statistics.median(r["bfloat16"]["train_tokens_per_s"] / r["float32"]["train_tokens_per_s"]
+                                                  for r in pe_rounds),
+                   bf16_train_tokens_per_s_rounds=[r["bfloat16"]["train_tokens_per_s"] for r in pe_rounds])
+    return out
 
 
-def profile(cfg: Config, progress=None, rounds: int = 1) -> dict:
+def profile(cfg: Config, progress=None, rounds: int = 1, bf16_lengths: list[int] | None = None) -> dict:
     """Every PE of cfg.pes plus the baseline at every profile length, in float32 and in bf16 autocast
     (each in its own process, one after the other), `rounds` times over -> the bench/profile.json dict.
+    bf16 is measured at `bf16_lengths` only (default: every profile length): on a CPU without native bf16
+    it runs ~10x slower than float32 and is most of the benchmark's time (docs/recipe.md).
     The float32 numbers fill the main fields (medians over the rounds); bf16_* fields and bf16_speedup
     (bf16 over float32 training tokens/s, measured in the same round) sit beside them; train_overhead
     is the median of the rounds' ratios to the baseline of the same round, train_overhead_range their
@@ -183,6 +190,10 @@ def profile(cfg: Config, progress=None, rounds: int = 1) -> dict:
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1, got {rounds}")
     p = cfg.profile
+    bf16_at = list(p.lengths) if bf16_lengths is None else list(bf16_lengths)
+    if not set(bf16_at) <= set(p.lengths):
+        raise ValueError(f"bf16_lengths {sorted(set(bf16_at) - set(p.lengths))} are not among profile.lengths "
+                         f"{list(p.lengths)}")
     pes = [BASELINE] + [pe for pe in cfg.pes if pe != BASELINE]
     cfg_dict = config_mod.to_dict(cfg)
     seed_everything(cfg.seed)
@@ -193,7 +204,7 @@ def profile(cfg: Config, progress=None, rounds: int = 1) -> dict:
         for L in p.lengths:
             for pe in pes:
                 r = {}
-                for dtype in ("float32", "bfloat16"):
+                for dtype in ("float32", "bfloat16") if L in bf16_at else ("float32",):
                     r[dtype] = _measure(cfg_dict, pe, L, dtype)
                     if progress:
                         progress(pe, L, dtype, r[dtype])
@@ -212,6 +223,7 @@ def profile(cfg: Config, progress=None, rounds: int = 1) -> dict:
             _cpu_name(), "native_bf16": list(auto.native_bf16), "auto_dtype": auto.dtype,
             "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
             "batch_size": p.batch_size, "repeats": p.repeats, "warmup": p.warmup, "rounds": rounds,
+            "bf16_lengths": sorted(bf16_at),
             "baseline": BASELINE, "matmul": matmul, "models": models}
 
 
