@@ -167,8 +167,11 @@ def test_cost_over_rounds_gives_each_overhead_its_range_and_names_those_within_n
     text = report.build_report(report.Inputs(**{**inputs.__dict__, "profile": prof}))
     sides = next(line for line in text.splitlines() if line.startswith("- Slower than the baseline"))
     assert "in all 3 rounds: at 32, rope. Faster in all 3: at 16, alibi. Every other" in sides
-    assert "one time in 4" in sides
-    assert "One round" not in cost
+    assert "one time in 4: of the 8 overheads here, about 2 would by chance alone, and 2 do" in sides
+    assert "One round" not in cost and "measured at" not in cost  # bf16 at every length: no note
+    prof["bf16_lengths"] = [16]
+    text = report.build_report(report.Inputs(**{**inputs.__dict__, "profile": prof}))
+    assert "GFLOP/s here); bf16 autocast measured at 16 only. Big-O" in text
 
 
 def test_setup_says_how_many_test_reviews_were_scored(inputs):

@@ -246,8 +246,7 @@ def cost_section(inp: Inputs) -> str:
                   "those of the machine that trained them."]
     if inp.study_profile:
         lines += ["", "### Every PE of the study", "",
-                  *cost_table(inp.study_profile, T, "`python bench/cost.py --params study/params.yaml --out "
-                              "study/profile.json`")]
+                  *cost_table(inp.study_profile, T, "`make bench-study`")]
     return "\n".join(lines) + "\n"
 
 

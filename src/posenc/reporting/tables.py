@@ -150,11 +150,20 @@ def rounds_lines(prof: dict, lengths: list[str]) -> list[str]:
     def listed(group: dict[str, list[str]]) -> str:
         return "; ".join(f"at {L}, {', '.join(group[L])}" for L in lengths if L in group) or "none"
 
+    cells = sum(len(mp["lengths"]) for pe, mp in prof["models"].items() if pe != prof["baseline"])
+    one_sided = sum(len(pes) for group in by.values() for pes in group.values())
+    chance = 2 * 0.5**rounds  # a PE costing what the baseline costs: on one side in every round
     return [f"- Slower than the baseline in all {rounds} rounds: {listed(by['slower'])}. Faster in all {rounds}: "
             f"{listed(by['faster'])}. Every other overhead's range includes x1.00. A PE that costs exactly what "
-            f"the baseline costs lands on one side of it in all {rounds} rounds one time in "
-            f"{round(1 / (2 * 0.5**rounds))}, so a side is an indication, not a finding, unless the range is far "
-            "from x1.00."]
+            f"the baseline costs lands on one side of it in all {rounds} rounds one time in {round(1 / chance)}: "
+            f"of the {cells} overheads here, about {cells * chance:.0f} would by chance alone, and {one_sided} do, "
+            "so a side is an indication, not a finding, unless the range is far from x1.00."]
+
+
+def bf16_note(prof: dict, lengths: list[str]) -> str:
+    """Where bf16 autocast was measured, when not at every length (bench/cost.py --bf16-lengths)."""
+    at = [str(L) for L in prof.get("bf16_lengths", lengths)]
+    return "" if set(at) >= set(lengths) else f"; bf16 autocast measured at {', '.join(at)} only"
 
 
 def cost_table(prof: dict, T: int, made_by: str) -> list[str]:
@@ -177,7 +186,7 @@ def cost_table(prof: dict, T: int, made_by: str) -> list[str]:
              f"({next(iter(models.values()))['lengths'][lengths[-1]]['peak_mem_kind'].replace('_', ' ')}), and "
              f"achieved FLOP/s of a training step as a share of a dense "
              f"{prof['matmul']['n']}x{prof['matmul']['n']} matmul ({prof['matmul']['flops_per_s'] / 1e9:.0f} "
-             "GFLOP/s here). Big-O terms: T tokens, d model width, H heads.", "",
+             f"GFLOP/s here){bf16_note(prof, lengths)}. Big-O terms: T tokens, d model width, H heads.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for pe, mp in models.items():
         th, r = pe_class(pe).theory, mp["lengths"]
