@@ -66,6 +66,14 @@ def test_the_default_is_set_beside_the_seeds_and_counted_inside_or_out(tmp_path)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({**params, "pes": ["rope"]}))  # the default's own PE list
     text = partial.summary(part, default)
     assert "beside this part's: 2 of 2 numbers" in text and "| alibi | 90.0" not in text
+    # a part of another recipe (three times the steps) holds other models: not set beside the default's
+    longer = {**params, "pes": ["rope"], "train": {**params["train"], "max_steps": 3 * params["train"]["max_steps"]}}
+    (part / "params.yaml").write_text(yaml.safe_dump(longer))
+    text = partial.summary(part, default)
+    assert (f"The default's seed-0 models are not set beside this part's: they trained with another recipe "
+            f"(train.max_steps {3 * params['train']['max_steps']} here, {params['train']['max_steps']} in the "
+            "default), so they are other models.") in text
+    assert "numbers fall inside" not in text and "| rope | 40.0" not in text
 
 
 def test_the_blank_format_is_set_beside_the_teacher_forced_one(tmp_path):
@@ -77,13 +85,19 @@ def test_the_blank_format_is_set_beside_the_teacher_forced_one(tmp_path):
     _write(part, params, {("copy_blank", "rope", 0): 0.2, ("copy_blank", "learned", 0): 0.1})  # seed 0 only
     _write(tmp_path / "d", params, {("copy", "rope", 0): 0.7})  # the default has no learned model
     (tmp_path / "d/metrics").rename(default)
+    (tmp_path / "d/params.yaml").rename(tmp_path / "params.yaml")  # beside the default's metrics, as in a checkout
     text = partial.summary(part, default)
     L = params["synthetic"]["eval_lengths"][0]
     assert "## copy and copy_blank: the two formats" in text
     assert f"exact @{L}: copy / copy_blank" in text
-    assert "| rope | default, seed 0 | 70.0 / 20.0 | 100.0 / 70.0 |" in text  # token acc is v + 0.5, at most 1
+    assert "| rope | default (device not recorded), seed 0 | 70.0 / 20.0 | 100.0 / 70.0 |" in text  # token acc: v + 0.5 <= 1
     assert "| learned | default" not in text  # nothing to set beside it: no row, never a made-up one
     assert "0 PE or variant has all 3 seeds, so nothing is compared" in text and "within noise" not in text
+    # a default of another recipe trained other models: another part of this one's recipe stands in
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({**params, "train": {**params["train"], "long_share": 0.25}}))
+    _write(tmp_path / "other", params, {("copy", "rope", 0): 0.6})
+    text = partial.summary(part, default)
+    assert "| rope | default" not in text and "/other (device not recorded), seed 0 | 60.0 / 20.0 |" in text
 
 
 def test_a_start_token_is_compared_with_its_plain_task_over_seeds_against_its_own_baseline(tmp_path):

@@ -19,6 +19,7 @@ from posenc import config, io
 from posenc.artifacts import model_name
 from posenc.reporting.claims import comparisons, format_sentence, plain_task
 from posenc.reporting.results import key
+from posenc.reporting.sweep import same_model
 
 WHAT = {"_blank": "outputs read at placeholders, so only positions can find them",
         "_start": "a start token in front, so the first source token has a token before it"}
@@ -43,12 +44,14 @@ def format_lines(results: dict, comps: list[dict], base: str, blank: str, length
     return lines + [f"- {format_sentence(results, comps, base, blank, m, L)}" for L in lengths for m in ("exact", "acc")]
 
 
-def part_formats(cfg: config.Config, all_rows: dict, metrics: Path, cell: Callable[[list], str]) -> list[str]:
+def part_formats(cfg: config.Config, all_rows: dict, sources: list[tuple[str, Path]],
+                 cell: Callable[[list], str]) -> list[str]:
     """Each other format of a task (the brief's blank format, the start token) beside the teacher-forced one,
-    per PE, at the evaluation lengths: the teacher-forced side from this part where it has the PE, else from the
-    default's seed-0 evaluation (`metrics`/eval: the study's seed-0 model when the default ran on the same kind
-    of machine); then, for the PEs with every seed in both, the paired, Holm-corrected test of the two formats.
-    `cell(values)`: a study part's number with its interval (partial.cell)."""
+    per PE, at the evaluation lengths: the teacher-forced side from this part where it has the PE, else the
+    seed-0 evaluation of the first of `sources` [(label, metrics folder)] (partial.sources: the default, then
+    the other parts) whose params train that model the same way (sweep.same_model: a model of another recipe
+    is another model); then, for the PEs with every seed in both, the paired, Holm-corrected test of the two
+    formats. `cell(values)`: a study part's number with its interval (partial.cell)."""
     out = []
     for task in [t for t in all_rows if plain_task(t)]:
         base, rows = plain_task(task), all_rows[task]
@@ -57,14 +60,16 @@ def part_formats(cfg: config.Config, all_rows: dict, metrics: Path, cell: Callab
         lines = [f"| PE | {base} from | {head} |", "|---|---|" + "---|" * 2 * len(cfg.synthetic.eval_lengths)]
         for pe in [p for p in cfg.pes if p in rows]:
             theirs, where = all_rows.get(base, {}).get(pe), "this part"
-            if theirs is None:
+            for label, metrics in sources if theirs is None else []:
                 f = metrics / "eval" / f"{model_name(base, pe, cfg.seeds[0])}.json"
-                if not f.exists():
-                    continue
-                e = io.read_json(f)["lengths"]
-                theirs = {"per_seed": {key(m, L): [e[str(L)][fld]] for L in cfg.synthetic.eval_lengths
-                                       for m, fld in (("exact", "exact_match"), ("acc", "token_acc"))}}
-                where = f"default, seed {cfg.seeds[0]}"
+                if f.is_file() and same_model(cfg, metrics.parent / "params.yaml", pe):
+                    e = io.read_json(f)["lengths"]
+                    theirs = {"per_seed": {key(m, L): [e[str(L)][fld]] for L in cfg.synthetic.eval_lengths
+                                           for m, fld in (("exact", "exact_match"), ("acc", "token_acc"))}}
+                    where = f"{label}, seed {cfg.seeds[0]}"
+                    break
+            if theirs is None:
+                continue
             cols = [f"{cell(theirs['per_seed'][key(m, L)])} / {cell(rows[pe]['per_seed'][key(m, L)])}"
                     for L in cfg.synthetic.eval_lengths for m in ("exact", "acc")]
             lines.append(f"| {pe} | {where} | " + " | ".join(cols) + " |")

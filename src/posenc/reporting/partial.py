@@ -18,7 +18,6 @@ never filled in.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -30,9 +29,11 @@ from posenc.artifacts import IMDB, model_name
 from posenc.reporting import stats
 from posenc.reporting.claims import comparisons, sentence
 from posenc.reporting.formats_text import part_formats
+from posenc.reporting.part_files import collect  # noqa: F401 (partial.collect: main's --from)
+from posenc.reporting.recipes import differences
 from posenc.reporting.results import key, parent_pe, rows_of
 from posenc.reporting.slips import slip_lines
-from posenc.reporting.sweep import beyond_sample_noise, part_rows, part_section, part_sweep
+from posenc.reporting.sweep import beyond_sample_noise, part_rows, part_section, part_sweep, same_model
 
 SOLVED_EXACT = 0.9  # issue 15's bar: exact match at the training length, mean over seeds
 FAR_EXACT = 0.95  # issue 16's bar: copy exact match at 4x the training length
@@ -162,11 +163,18 @@ def only_at_the_longest(cfg: config.Config, task: str, solved: dict) -> list[str
 
 def beside_default(cfg: config.Config, task: str, rows: dict, metrics: Path) -> list[str]:
     """The default's seed-0 models (`metrics`/eval: this checkout's committed run, with its own device and
-    precision) beside this part's: is the default's number inside this part's interval over seeds?"""
+    precision) beside this part's: is the default's number inside this part's interval over seeds? Only
+    where the two trained with the same recipe: otherwise they are other models, and a line says why not."""
     T, L = cfg.synthetic.train_max_len, max(cfg.synthetic.eval_lengths)
     rt = io.read_json(metrics / "runtime.json") if (metrics / "runtime.json").exists() else {}
     params = metrics.parent / "params.yaml"  # the default's PEs only: a file left from an older set is no model of it
-    pes = config.load(params).pes if params.exists() else cfg.pes
+    default = config.load(params) if params.exists() else cfg
+    diff = differences(cfg, default, ("model", "train"))
+    if diff and any((metrics / "eval" / f"{model_name(task, pe, cfg.seeds[0])}.json").exists() for pe in rows):
+        return [f"The default's seed-{cfg.seeds[0]} models are not set beside this part's: they trained with "
+                "another recipe (" + "; ".join(f"{s}.{k} {a} here, {b} in the default" for s, k, a, b in diff)
+                + "), so they are other models.", ""]
+    pes = [p for p in default.pes if not diff and (not params.exists() or same_model(cfg, params, p))]
     out, inside, n = [], 0, 0
     for pe in [p for p in cfg.pes if p in pes]:
         f, row = metrics / "eval" / f"{model_name(task, pe, cfg.seeds[0])}.json", rows.get(pe)
@@ -188,36 +196,6 @@ def beside_default(cfg: config.Config, task: str, rows: dict, metrics: Path) -> 
             f"| PE | exact @{T}: default | this part, seed {cfg.seeds[0]} | this part, all seeds | token acc @{L}: "
             f"default | this part, seed {cfg.seeds[0]} | this part, all seeds |", "|---|---|---|---|---|---|---|"]
     return head + out + [""]
-
-
-def collect(workspace: Path, folder: Path, only: str = "") -> int:
-    """Copy from a study workspace (posenc.study) into `folder` what summary() reads: its params.yaml and
-    runtime, and the train and eval metrics of every model that has both (and whose name starts with
-    `only`), the metrics re-written as compact JSON (same content; the indented per-sequence lists made a
-    part four times larger), and the content baselines of their tasks (lookup3 reads them for a task the
-    default does not have). Returns the number of models."""
-    if not (workspace / "dvc.yaml").is_file() or not (workspace / "metrics/runtime.json").is_file():
-        raise FileNotFoundError(f"{workspace}: not a study workspace with a runtime (run `make study` there first)")
-    for sub in ("eval", "train"):
-        (folder / "metrics" / sub).mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(workspace / "params.yaml", folder / "params.yaml")
-    shutil.copyfile(workspace / "metrics/runtime.json", folder / "metrics/runtime.json")
-    done = [f.name for f in sorted((workspace / "metrics/eval").glob(f"{only}*.json"))
-            if (workspace / "metrics/train" / f.name).is_file()]
-    for name in done:
-        for sub in ("eval", "train"):
-            compact(workspace / "metrics" / sub / name, folder / "metrics" / sub / name)
-    tasks = {json.loads((folder / "metrics/eval" / name).read_text()).get("task") for name in done}
-    for base in [workspace / "metrics/baselines" / f"{t}.json" for t in sorted(filter(None, tasks))]:
-        if base.is_file():
-            (folder / "metrics/baselines").mkdir(exist_ok=True)
-            compact(base, folder / "metrics/baselines" / base.name)
-    return len(done)
-
-
-def compact(src: Path, dest: Path) -> None:
-    """`src`'s JSON written to `dest` without indentation (keys sorted, as io.write_json does)."""
-    io.write_text(dest, json.dumps(json.loads(src.read_text()), separators=(",", ":"), sort_keys=True) + "\n")
 
 
 def load_imdb(folder: Path) -> dict:
@@ -311,8 +289,9 @@ def summary(folder: Path, metrics: Path) -> str:
         comps = comparisons(results, longer)
         lines += [f"Claims among the {len(full)} PEs and variants with all {len(cfg.seeds)} seeds:", ""]
         lines += [f"- {sentence(results, comps, task, m, L)}" for L in longer for m in ("exact", "acc")] + [""]
-    lines += part_formats(cfg, all_rows, metrics, cell) + imdb_section(cfg, imdb, metrics)
-    lines += part_section(cfg, *part_rows(cfg, sweep, sources(folder, metrics))) + throughput(runs)
+    where = sources(folder, metrics)
+    lines += part_formats(cfg, all_rows, where[1:], cell) + imdb_section(cfg, imdb, metrics)
+    lines += part_section(cfg, *part_rows(cfg, sweep, where)) + throughput(runs)
     return "\n".join(lines)
 
 

@@ -17,6 +17,7 @@ from posenc.artifacts import IMDB
 from posenc.reporting import partial, slips, stats
 from posenc.reporting.claims import comparisons, plain_task, sentence
 from posenc.reporting.formats_text import format_claims
+from posenc.reporting.recipes import differences
 from posenc.reporting.results import key
 from posenc.reporting.sweep import part_rows, part_sweep, part_verdict
 
@@ -77,9 +78,7 @@ def drifted(cfg: config.Config, study: config.Config, sections: tuple[str, ...])
     """'<section>.<key> <part's value> (study/params.yaml now: <value>)' for every key of `sections` (the
     recipes the part's models used: model, train for the LMs, imdb for the classifiers) in which a part's
     params differ from study/params.yaml's now (a part trained before a recipe change is not the study's regime)."""
-    now, then = config.to_dict(study), config.to_dict(cfg)
-    return [f"{sec}.{k} {then[sec].get(k)} (study/params.yaml now: {v})" for sec in sections
-            for k, v in now[sec].items() if then[sec].get(k) != v and k not in ("resume_every", "log_every")]
+    return [f"{sec}.{k} {then} (study/params.yaml now: {now})" for sec, k, then, now in differences(cfg, study, sections)]
 
 
 def recipe_drift(cfg: config.Config, study: config.Config, sections: tuple[str, ...],
