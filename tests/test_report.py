@@ -292,3 +292,18 @@ def test_a_blank_task_beside_its_teacher_forced_one_gets_the_two_formats_compare
     line = next(x for x in text.splitlines() if "copy and copy_blank, the two formats" in x)
     assert "rope 95.0 % [93.0 %, 97.0 %] vs 25.0 % [93.0 %, 97.0 %]" in line  # the interval of each row as stored
     assert "copy vs copy_blank, exact match at 16: one model per PE and format (1 seed)" in text
+
+
+def test_a_shorter_trained_length_below_the_training_one_is_named(inputs):
+    # the learned PE copies 95 % at 16 but 10 % at 8, a length it trained on; alibi is higher at 8, never a "dip"
+    syn = dataclasses.replace(inputs.cfg.synthetic, curve_lengths=(8, 24), eval_size=256)
+    cfg = dataclasses.replace(inputs.cfg, synthetic=syn)
+    results = copy.deepcopy(inputs.results)
+    for pe, v in (("learned", 0.1), ("alibi", 0.99), ("rope", 0.93)):  # rope: 2 points lower, within noise
+        results["tasks"]["copy"][pe]["per_seed"]["exact_8"] = [v]
+    text = report.build_report(report.Inputs(**{**inputs.__dict__, "cfg": cfg, "results": results}))
+    line = next(x for x in text.splitlines() if x.startswith("- copy, lower at a shorter length"))
+    assert "(exact match, beyond noise; the lowest such): learned 10.0 % at 8 against 95.0 %." in line
+    assert "alibi" not in line and "rope" not in line
+    assert "- duplicate, lower at a shorter length" not in text
+    assert verdicts.shorter_dip([0.95, 0.9, 0.97], {8: [0.5, 0.6, 0.55], 12: [0.94, 0.9, 0.96]}, 256) == (8, 0.55)

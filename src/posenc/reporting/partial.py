@@ -33,7 +33,8 @@ from posenc.reporting.part_files import collect  # noqa: F401 (partial.collect: 
 from posenc.reporting.recipes import differences
 from posenc.reporting.results import key, parent_pe, rows_of
 from posenc.reporting.slips import slip_lines
-from posenc.reporting.sweep import beyond_sample_noise, part_rows, part_section, part_sweep, same_model
+from posenc.reporting.sweep import part_rows, part_section, part_sweep, same_model
+from posenc.reporting.verdicts import shorter_dip
 
 SOLVED_EXACT = 0.9  # issue 15's bar: exact match at the training length, mean over seeds
 FAR_EXACT = 0.95  # issue 16's bar: copy exact match at 4x the training length
@@ -140,16 +141,10 @@ def only_at_the_longest(cfg: config.Config, task: str, solved: dict) -> list[str
     training also drew (synthetic.curve_lengths below it), and lower there than at the training length beyond
     noise (the 95 % t interval of the paired difference over seeds excludes 0; with one seed, the two rates differ
     beyond the evaluation sample's noise): they learned that length, not the task."""
-    T, low = cfg.synthetic.train_max_len, {}
-    for n, r in solved.items():
-        at_T = np.asarray(r["per_seed"][key("exact", T)])
-        for L, v in sorted(r.get("shorter", {}).items(), key=lambda kv: np.mean(kv[1])):
-            gap = at_T - np.asarray(v)
-            real = (stats.t_interval(gap)[0] > 0 if len(gap) >= 2
-                    else beyond_sample_noise(float(at_T[0]), float(v[0]), cfg.synthetic.eval_size))
-            if np.mean(v) < SOLVED_EXACT and real:
-                low[n] = (L, float(np.mean(v)))
-                break
+    T = cfg.synthetic.train_max_len
+    dips = {n: shorter_dip(r["per_seed"][key("exact", T)], r.get("shorter", {}), cfg.synthetic.eval_size, SOLVED_EXACT)
+            for n, r in solved.items()}
+    low = {n: d for n, d in dips.items() if d}
     if not low:
         return []
     share = cfg.train.long_share

@@ -24,7 +24,7 @@ from posenc.reporting.review_text import review_lines
 from posenc.reporting.sweep import sweep_section
 from posenc.reporting.tables import _bounds, cost_table, imdb_markdown, synthetic_markdown
 from posenc.reporting.verdicts import (COLLAPSE, KEEP, LOST_HEAD, copy_heads, finite, length_clause,  # noqa: F401
-                                      reference_length, table_cell, verdict)
+                                      reference_length, shorter_dip, table_cell, verdict)
 
 
 def theory(pe: str) -> Theory:
@@ -138,6 +138,24 @@ def baseline_sentence(inp: Inputs, task: str, L: int) -> str:
             f"and {pct(b3)} (last 3 tokens); by its own 95 % interval, {said}.")
 
 
+def in_range_dips(inp: Inputs, task: str) -> list[str]:
+    """The trained PEs whose exact match at a shorter length they trained on is lower than at the training
+    length, beyond noise (verdicts.shorter_dip): their numbers past it extrapolate from a model that does not
+    do the task at every length it saw."""
+    s, ref = inp.cfg.synthetic, reference_length(inp.cfg.synthetic.eval_lengths, inp.cfg.synthetic.train_max_len)
+    low = []
+    for pe in inp.cfg.pes:  # trained models only (an evaluation variant is its PE's model up to ref)
+        per = inp.results["tasks"][task][pe]["per_seed"]
+        shorter = {L: per[key("exact", L)] for L in s.curve_lengths if L < ref and key("exact", L) in per}
+        if dip := shorter_dip(per[key("exact", ref)], shorter, s.eval_size):
+            low.append(f"{pe} {pct(dip[1])} at {dip[0]} against {pct(sum(per[key('exact', ref)]) / len(per[key('exact', ref)]))}")
+    if not low:
+        return []
+    return [f"- {task}, lower at a shorter length it trained on than at {ref} (exact match, beyond noise; the lowest "
+            f"such): {', '.join(low)}. Their numbers past {ref} extrapolate from a model that does not do the task "
+            "at every length it trained on (docs/recipe.md, 'What the lever costs inside the training range')."]
+
+
 def learning_speed(inp: Inputs, task: str) -> str:
     t = inp.cfg.train
     parts = []
@@ -166,6 +184,7 @@ def synthetic_section(inp: Inputs) -> str:
                                       "model that has not learned the task." if unsolved else
                                       f"every PE solves the task at {T} (mean exact match >= "
                                       f"{inp.cfg.train.solved_exact})."))
+        lines += in_range_dips(inp, task)
         lines.append(learning_speed(inp, task))
         for L in (T, *longer):
             lines.append(baseline_sentence(inp, task, L))
