@@ -299,8 +299,9 @@ def probe_sentences(inp: Inputs, pe: str) -> list[str]:
     att = probe["attention"]
     out = []
     last = len(att[str(T)]["entropy_norm"]) - 1
-    out.append(f"Attention of the last layer is {num(att[str(T)]['entropy_norm'][last], '.2f')} of uniform at {T} "
-               f"and {num(att[str(L)]['entropy_norm'][last], '.2f')} at {L} (normalised entropy, 1 = uniform).")
+    out.append(f"The last layer's attention entropy is {num(att[str(T)]['entropy_norm'][last], '.2f')} of a uniform "
+               f"attention's at {T} and {num(att[str(L)]['entropy_norm'][last], '.2f')} at {L} (each query's entropy "
+               "over the log of the number of keys it sees, averaged: 0 = all on one key, 1 = uniform).")
     if att[str(T)].get("source_mass"):
         out.append(copy_heads(att[str(T)]["source_mass"], att[str(L)]["source_mass"], T, L, num))
     dist = probe.get("distance")
