@@ -307,3 +307,25 @@ def test_a_shorter_trained_length_below_the_training_one_is_named(inputs):
     assert "alibi" not in line and "rope" not in line
     assert "- duplicate, lower at a shorter length" not in text
     assert verdicts.shorter_dip([0.95, 0.9, 0.97], {8: [0.5, 0.6, 0.55], 12: [0.94, 0.9, 0.96]}, 256) == (8, 0.55)
+
+
+def test_extrapolation_along_training_is_read_from_the_tracked_scores(inputs):
+    def track(series):  # one seed, three tracked steps, exact match at 32 (the longer evaluation length)
+        return {"step": [100, 200, 300], "exact_32": series, "per_seed": {"exact_32": [series]}}
+
+    series = {"alibi": [0.1, 0.8, 0.2], "rope": [0.0, 0.3, 0.5], "sinusoidal": [0.5, 0.55, 0.5],
+              "learned": [0.0, 0.0, 0.0], "nope": [0.0, 0.0, 0.0]}
+    results = copy.deepcopy(inputs.results)
+    results["tracking"] = {"copy": {pe: track(v) for pe, v in series.items()}}
+    cfg = dataclasses.replace(inputs.cfg, train=dataclasses.replace(inputs.cfg.train, track_size=64))
+    text = report.build_report(report.Inputs(**{**inputs.__dict__, "cfg": cfg, "results": results}))
+    line = next(x for x in text.splitlines() if x.startswith("- copy, exact match along training"))
+    assert "highest at the last step: rope 50.0 %" in line
+    assert "falls from its peak beyond noise: alibi 80.0 % at step 200 -> 20.0 %" in line  # 64 sequences: far apart
+    assert "below its peak at the end, within noise: sinusoidal 55.0 % at step 200 -> 50.0 %" in line
+    assert "0 at every step: learned, nope" in line and "No PE's exact match" not in line
+    # with seeds, a drop counts when its t interval over seeds excludes 0
+    seeds = {"step": [1, 2], "exact_32": [0.6, 0.5], "per_seed": {"exact_32": [[0.6, 0.5], [0.7, 0.5], [0.5, 0.5]]}}
+    assert verdicts.course(seeds, "exact_32", 64)[0] == "near"  # drops 0.1, 0.2, 0.0: interval includes 0
+    seeds["per_seed"]["exact_32"] = [[0.6, 0.5], [0.7, 0.6], [0.5, 0.4]]
+    assert verdicts.course(seeds, "exact_32", 64)[0] == "falls"  # 0.1 each time: excludes 0

@@ -23,8 +23,8 @@ from posenc.reporting.results import key
 from posenc.reporting.review_text import review_lines
 from posenc.reporting.sweep import sweep_section
 from posenc.reporting.tables import _bounds, cost_table, imdb_markdown, synthetic_markdown
-from posenc.reporting.verdicts import (COLLAPSE, KEEP, LOST_HEAD, copy_heads, finite, length_clause,  # noqa: F401
-                                      reference_length, shorter_dip, table_cell, verdict)
+from posenc.reporting.verdicts import (COLLAPSE, KEEP, LOST_HEAD, copy_heads, course_sentence, finite,  # noqa: F401
+                                      length_clause, reference_length, shorter_dip, table_cell, verdict)
 
 
 def theory(pe: str) -> Theory:
@@ -185,6 +185,10 @@ def synthetic_section(inp: Inputs) -> str:
                                       f"every PE solves the task at {T} (mean exact match >= "
                                       f"{inp.cfg.train.solved_exact})."))
         lines += in_range_dips(inp, task)
+        if task in inp.results.get("tracking", {}):
+            tracks = {pe: inp.results["tracking"][task][pe] for pe in inp.cfg.pes}
+            lines.append(course_sentence(task, tracks, [L for L in s.eval_lengths if L > T], inp.cfg.train.track_every,
+                                         inp.cfg.train.track_size, pct))
         lines.append(learning_speed(inp, task))
         for L in (T, *longer):
             lines.append(baseline_sentence(inp, task, L))

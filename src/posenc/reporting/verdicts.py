@@ -119,3 +119,41 @@ def shorter_dip(at_T: list[float], shorter: dict, n_eval: int, under: float = 1.
         if np.mean(v) < min(under, float(np.mean(T))) and real:  # lower, not merely different
             return int(L), float(np.mean(v))
     return None
+
+
+def course(track: dict, k: str, n_seqs: int) -> tuple[str, int, float, float]:
+    """How one tracked score (results.json tracking[task][pe], key k such as exact_1024) evolves along
+    training: ('zero' | 'end' | 'falls' | 'near', peak step, peak, end). 'end': highest at the last tracked
+    step; 'falls': lower at the end than at its peak beyond noise (the 95 % t interval of the per-seed drops
+    excludes 0; with one seed, two proportions over the n_seqs tracked sequences differ beyond the sample's
+    noise); 'near': below its peak, within noise."""
+    v, per = track[k], np.asarray(track["per_seed"][k])  # (steps,), (seeds, steps)
+    i = int(np.argmax(v))
+    peak, end = float(v[i]), float(v[-1])
+    if peak <= 0:
+        return "zero", track["step"][i], peak, end
+    if end >= peak:
+        return "end", track["step"][-1], peak, end
+    drop = per[:, i] - per[:, -1]
+    real = stats.t_interval(drop)[0] > 0 if len(drop) >= 2 else beyond_sample_noise(peak, end, n_seqs)
+    return ("falls" if real else "near"), track["step"][i], peak, end
+
+
+def course_sentence(task: str, tracks: dict, lengths: list[int], every: int, n_seqs: int,
+                    pct: Callable[[float], str]) -> str:
+    """Exact match at each longer length along training, per trained PE (`tracks`: {pe: tracking row})."""
+    parts = []
+    for L in lengths:
+        by: dict[str, list[str]] = {"end": [], "falls": [], "near": [], "zero": []}
+        for pe, tr in tracks.items():
+            kind, step, peak, end = course(tr, f"exact_{L}", n_seqs)
+            by[kind].append({"end": f"{pe} {pct(end)}", "zero": pe,
+                             "falls": f"{pe} {pct(peak)} at step {step} -> {pct(end)}",
+                             "near": f"{pe} {pct(peak)} at step {step} -> {pct(end)}"}[kind])
+        words = {"end": "highest at the last step", "falls": "falls from its peak beyond noise",
+                 "near": "below its peak at the end, within noise", "zero": "0 at every step"}
+        parts.append(f"at {L}, " + "; ".join(f"{words[k]}: {', '.join(v)}" for k, v in by.items() if v))
+    falls = any("falls from its peak" in p for p in parts)
+    return (f"- {task}, exact match along training (every {every} steps, the first {n_seqs} sequences of each "
+            f"length): " + "; ".join(parts) + (
+                "." if falls else ". No PE's exact match at these lengths ends lower than its peak beyond noise."))
