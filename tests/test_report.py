@@ -5,6 +5,7 @@ import copy
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 
 from posenc.nn.pe import available
@@ -325,7 +326,14 @@ def test_extrapolation_along_training_is_read_from_the_tracked_scores(inputs):
     assert "below its peak at the end, within noise: sinusoidal 55.0 % at step 200 -> 50.0 %" in line
     assert "0 at every step: learned, nope" in line and "No PE's exact match" not in line
     # with seeds, a drop counts when its t interval over seeds excludes 0
-    seeds = {"step": [1, 2], "exact_32": [0.6, 0.5], "per_seed": {"exact_32": [[0.6, 0.5], [0.7, 0.5], [0.5, 0.5]]}}
-    assert verdicts.course(seeds, "exact_32", 64)[0] == "near"  # drops 0.1, 0.2, 0.0: interval includes 0
-    seeds["per_seed"]["exact_32"] = [[0.6, 0.5], [0.7, 0.6], [0.5, 0.4]]
-    assert verdicts.course(seeds, "exact_32", 64)[0] == "falls"  # 0.1 each time: excludes 0
+    # with seeds, a drop must pass both the seeds' paired t-test and the tracked sequences' sample noise
+    def seeds(*runs):
+        return {"step": list(range(len(runs[0]))), "exact_32": list(np.mean(runs, axis=0)),
+                "per_seed": {"exact_32": [list(r) for r in runs]}}
+
+    assert verdicts.course(seeds([0.6, 0.4], [0.8, 0.4], [0.4, 0.4]), "exact_32", 64)[4] > 0.05  # seeds disagree
+    assert verdicts.course(seeds([0.6, 0.4], [0.7, 0.5], [0.5, 0.3]), "exact_32", 64)[4] < 0.05  # 0.2 each time
+    assert verdicts.course(seeds([0.61, 0.59], [0.71, 0.69], [0.51, 0.49]), "exact_32", 64)[4] > 0.05  # sample noise
+    two = verdicts.course(seeds([0.6, 0.4], [0.7, 0.5], [0.5, 0.3]), "exact_32", 64)[4]
+    four = verdicts.course(seeds([0.6, 0.5, 0.5, 0.4], [0.7, 0.6, 0.6, 0.5], [0.5, 0.4, 0.4, 0.3]), "exact_32", 64)[4]
+    assert four == pytest.approx(3 * two)  # the peak picked from 3 earlier steps, not 1: its p counts 3 times

@@ -39,3 +39,22 @@ def collect(workspace: Path, folder: Path, only: str = "") -> int:
 def compact(src: Path, dest: Path) -> None:
     """`src`'s JSON written to `dest` without indentation (keys sorted, as io.write_json does)."""
     io.write_text(dest, json.dumps(json.loads(src.read_text()), separators=(",", ":"), sort_keys=True) + "\n")
+
+
+def tracks(folder: Path, seeds: list[int]) -> dict[str, dict[str, dict]]:
+    """{task: {pe: results.tracking row}} of the part's synthetic models that have every one of `seeds` and a
+    record of extrapolation along training (metrics/train/*.json "tracking")."""
+    from posenc.reporting.results import tracking  # results imports nothing of the parts
+
+    found: dict[tuple[str, str], dict[int, dict]] = {}
+    for f in sorted((folder / "metrics/eval").glob("*.json")):  # the evaluation names the model's task, PE, seed
+        e, train = json.loads(f.read_text()), folder / "metrics/train" / f.name
+        if {"task", "pe", "seed"} <= set(e) and "lr" not in e and train.is_file():
+            tr = json.loads(train.read_text())
+            if "tracking" in tr:
+                found.setdefault((e["task"], e["pe"]), {})[e["seed"]] = tr
+    out: dict[str, dict[str, dict]] = {}
+    for (task, pe), by_seed in found.items():
+        if all(sd in by_seed for sd in seeds):
+            out.setdefault(task, {})[pe] = tracking([by_seed[sd] for sd in seeds])
+    return out

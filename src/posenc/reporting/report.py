@@ -23,8 +23,8 @@ from posenc.reporting.results import key
 from posenc.reporting.review_text import review_lines
 from posenc.reporting.sweep import sweep_section
 from posenc.reporting.tables import _bounds, cost_table, imdb_markdown, synthetic_markdown
-from posenc.reporting.verdicts import (COLLAPSE, KEEP, LOST_HEAD, copy_heads, course_sentence, finite,  # noqa: F401
-                                      length_clause, reference_length, shorter_dip, table_cell, verdict)
+from posenc.reporting.verdicts import (COLLAPSE, KEEP, LOST_HEAD, copy_heads, course_lines, finite,  # noqa: F401
+                                      length_clause, pct, reference_length, shorter_dip, table_cell, verdict)
 
 
 def theory(pe: str) -> Theory:
@@ -51,10 +51,6 @@ class Inputs:
     study_pick: str = ""  # the pick with the study's seeds (reporting/study_pick.py), if any parts
     study_profile: dict | None = None  # study/profile.json: the cost of every PE of the study, if measured
     imdb_tests: dict | None = None  # IMDb row -> paired.length_change at its longest length vs the training one
-
-
-def pct(x) -> str:
-    return f"{100 * x:.1f} %" if finite(x) else "NaN"
 
 
 def num(x, fmt: str = ".3g") -> str:
@@ -185,10 +181,8 @@ def synthetic_section(inp: Inputs) -> str:
                                       f"every PE solves the task at {T} (mean exact match >= "
                                       f"{inp.cfg.train.solved_exact})."))
         lines += in_range_dips(inp, task)
-        if task in inp.results.get("tracking", {}):
-            tracks = {pe: inp.results["tracking"][task][pe] for pe in inp.cfg.pes}
-            lines.append(course_sentence(task, tracks, [L for L in s.eval_lengths if L > T], inp.cfg.train.track_every,
-                                         inp.cfg.train.track_size, pct))
+        tracked = inp.results.get("tracking", {}).get(task, {})
+        lines += course_lines(task, {pe: tracked[pe] for pe in inp.cfg.pes if pe in tracked}, inp.cfg)
         lines.append(learning_speed(inp, task))
         for L in (T, *longer):
             lines.append(baseline_sentence(inp, task, L))

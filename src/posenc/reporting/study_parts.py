@@ -17,9 +17,11 @@ from posenc.artifacts import IMDB
 from posenc.reporting import partial, slips, stats
 from posenc.reporting.claims import comparisons, plain_task, sentence
 from posenc.reporting.formats_text import format_claims
+from posenc.reporting.part_files import tracks
 from posenc.reporting.recipes import differences
 from posenc.reporting.results import key
 from posenc.reporting.sweep import part_rows, part_sweep, part_verdict
+from posenc.reporting.verdicts import course_lines
 
 
 def folders(root: Path) -> list[Path]:
@@ -37,9 +39,10 @@ def synthetic_lines(folder: Path, metrics: Path) -> list[str]:
     T, out = cfg.synthetic.train_max_len, []
     lengths = [*cfg.synthetic.eval_lengths, *cfg.synthetic.far_lengths]
     longer = [L for L in lengths if L > T]
-    all_rows = partial.cells(cfg, evals)
+    all_rows, courses = partial.cells(cfg, evals), tracks(folder, list(cfg.seeds))
     for task, rows in all_rows.items():
         out += partial.bars(cfg, task, rows, partial.lookup3(metrics, task, folder))
+        out += course_lines(task, courses.get(task, {}), cfg)
         if slipped := slips.slip_rows(evals, task, list(rows), list(cfg.seeds), lengths, 4 * T):
             out.append(slips.verdict(task, slipped, partial.FAR_EXACT, 4 * T))
             best = slips.lowest(slipped, 4 * T)

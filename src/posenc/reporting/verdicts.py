@@ -13,6 +13,7 @@ import math
 from typing import Callable
 
 import numpy as np
+from scipy.stats import norm
 
 from posenc.reporting import stats
 from posenc.reporting.sweep import beyond_sample_noise
@@ -25,6 +26,10 @@ READS = 0.25  # a head "reads" the source token if it puts at least this weight 
 
 def finite(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def pct(x) -> str:
+    return f"{100 * x:.1f} %" if finite(x) else "NaN"
 
 
 def verdict(short: float, long: float, long_loss: float = 0.0) -> tuple[str, float]:
@@ -121,39 +126,56 @@ def shorter_dip(at_T: list[float], shorter: dict, n_eval: int, under: float = 1.
     return None
 
 
-def course(track: dict, k: str, n_seqs: int) -> tuple[str, int, float, float]:
+def course(track: dict, k: str, n_seqs: int) -> tuple[str, int, float, float, float]:
     """How one tracked score (results.json tracking[task][pe], key k such as exact_1024) evolves along
-    training: ('zero' | 'end' | 'falls' | 'near', peak step, peak, end). 'end': highest at the last tracked
-    step; 'falls': lower at the end than at its peak beyond noise (the 95 % t interval of the per-seed drops
-    excludes 0; with one seed, two proportions over the n_seqs tracked sequences differ beyond the sample's
-    noise); 'near': below its peak, within noise."""
+    training: ('zero' | 'end' | 'below', peak step, peak, end, p). 'end': highest at the last tracked step;
+    'below': lower at the end than at its peak, with p the chance of a drop that large from noise alone: the
+    larger of the paired t-test over seeds and the two-proportion z over the tracked sequences (n_seqs per
+    seed), times the steps the peak was picked from (it is chosen after the fact, Bonferroni)."""
     v, per = track[k], np.asarray(track["per_seed"][k])  # (steps,), (seeds, steps)
     i = int(np.argmax(v))
     peak, end = float(v[i]), float(v[-1])
     if peak <= 0:
-        return "zero", track["step"][i], peak, end
+        return "zero", track["step"][i], peak, end, 1.0
     if end >= peak:
-        return "end", track["step"][-1], peak, end
-    drop = per[:, i] - per[:, -1]
-    real = stats.t_interval(drop)[0] > 0 if len(drop) >= 2 else beyond_sample_noise(peak, end, n_seqs)
-    return ("falls" if real else "near"), track["step"][i], peak, end
+        return "end", track["step"][-1], peak, end, 1.0
+    n = n_seqs * per.shape[0]
+    se = ((peak * (1 - peak) + end * (1 - end)) / n) ** 0.5
+    p_sample = float(2 * norm.sf((peak - end) / se)) if se > 0 else 0.0
+    p_seeds = stats.paired_test(per[:, i], per[:, -1])["p"] if per.shape[0] >= 2 else 0.0
+    return "below", track["step"][i], peak, end, min(1.0, max(p_sample, p_seeds) * (len(v) - 1))
 
 
 def course_sentence(task: str, tracks: dict, lengths: list[int], every: int, n_seqs: int,
                     pct: Callable[[float], str]) -> str:
-    """Exact match at each longer length along training, per trained PE (`tracks`: {pe: tracking row})."""
+    """Exact match at each longer length along training, per trained PE (`tracks`: {pe: tracking row}); a
+    drop from the peak 'falls beyond noise' when its course() p, Holm-corrected over the sentence, is < 0.05."""
+    found = {(L, pe): course(tr, f"exact_{L}", n_seqs) for L in lengths for pe, tr in tracks.items()}
+    below = [c for c, r in found.items() if r[0] == "below"]
+    adjusted = dict(zip(below, stats.holm([found[c][4] for c in below])))
     parts = []
     for L in lengths:
         by: dict[str, list[str]] = {"end": [], "falls": [], "near": [], "zero": []}
-        for pe, tr in tracks.items():
-            kind, step, peak, end = course(tr, f"exact_{L}", n_seqs)
-            by[kind].append({"end": f"{pe} {pct(end)}", "zero": pe,
-                             "falls": f"{pe} {pct(peak)} at step {step} -> {pct(end)}",
-                             "near": f"{pe} {pct(peak)} at step {step} -> {pct(end)}"}[kind])
+        for pe in tracks:
+            kind, step, peak, end, _ = found[(L, pe)]
+            if kind == "below":
+                kind = "falls" if adjusted[(L, pe)] < 0.05 else "near"
+            by[kind].append({"end": f"{pe} {pct(end)}", "zero": pe}.get(
+                kind, f"{pe} {pct(peak)} at step {step} -> {pct(end)}"))
         words = {"end": "highest at the last step", "falls": "falls from its peak beyond noise",
                  "near": "below its peak at the end, within noise", "zero": "0 at every step"}
         parts.append(f"at {L}, " + "; ".join(f"{words[k]}: {', '.join(v)}" for k, v in by.items() if v))
     falls = any("falls from its peak" in p for p in parts)
     return (f"- {task}, exact match along training (every {every} steps, the first {n_seqs} sequences of each "
-            f"length): " + "; ".join(parts) + (
+            f"length; a drop from the peak is tested against seed and sample noise, the peak's choice among the "
+            f"steps and every drop in this sentence): " + "; ".join(parts) + (
                 "." if falls else ". No PE's exact match at these lengths ends lower than its peak beyond noise."))
+
+
+def course_lines(task: str, tracks: dict, cfg) -> list[str]:
+    """course_sentence for a task of a run or part with config `cfg`, at its evaluation lengths past training
+    that were tracked; [] when it tracked none."""
+    T, first = cfg.synthetic.train_max_len, next(iter(tracks.values()), {})
+    lengths = [L for L in cfg.synthetic.eval_lengths if L > T and f"exact_{L}" in first]
+    return [course_sentence(task, tracks, lengths, cfg.train.track_every, cfg.train.track_size, pct)] \
+        if lengths else []
