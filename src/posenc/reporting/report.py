@@ -284,7 +284,7 @@ def pros_cons_section(inp: Inputs) -> str:
         th, row = theory(pe), inp.results["tasks"][s.headline_task][pe]
         ref = reference_length(s.eval_lengths, s.train_max_len)
         cell = table_cell((row[key("acc", ref)], row[key("acc", L)]), (row[key("exact", ref)], row[key("exact", L)]),
-                          row[key("loss", L)], ref, pct)
+                          row[key("loss", L)], ref)
         lines.append(f"| {pe} | {'; '.join(th.pros)} | {'; '.join(th.cons)} | {cell} "
                      f"| {pct(inp.results['imdb'][pe][key('acc', L)])} |")
     return "\n".join(lines) + "\n"
@@ -336,7 +336,7 @@ def pe_sections(inp: Inputs) -> str:
             rule = inp.results.get("baselines", {}).get(task, {}).get("lookup3", {}).get(str(Lmax), {})
             clause = length_clause((row[key("acc", ref)], row[key("acc", Lmax)]),
                                    (row[key("exact", ref)], row[key("exact", Lmax)]), row[key("loss", Lmax)], ref,
-                                   Lmax, rule.get("exact"), pct)
+                                   Lmax, rule.get("exact"))
             solved = "solved" if row.get("solved") else "**not solved**"
             middle = ", ".join(f"{pct(row[key('acc', x)])} / {pct(row[key('exact', x)])} at {x}"
                                for x in s.eval_lengths if ref < x < Lmax)

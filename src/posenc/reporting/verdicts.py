@@ -1,10 +1,15 @@
-"""The fixed rules that turn numbers into the report's verbs: keeps, degrades, collapses.
+"""The fixed rules that turn numbers into the report's verbs (REPORT.md and the study parts' SUMMARY.md).
 
-A copy task is scored two ways, and they can disagree: token accuracy can hold at 99 % while
-exact match falls to a few percent, because a positionless rule that matches the last three
-tokens against the source is right on nearly every target and wrong somewhere in most long
-sequences (docs/recipe.md). So each verdict about a synthetic length is stated for both, and
-the exact-match one next to the content rule's score at the same length.
+- From the training length to the longest: holds, degrades, collapses (`verdict`, `exact_verdict`).
+  A copy task is scored two ways, and they can disagree: token accuracy can hold at 99 % while
+  exact match falls to a few percent, because a positionless rule that matches the last three
+  tokens against the source is right on nearly every target and wrong somewhere in most long
+  sequences (docs/recipe.md). So each is stated for both, the exact-match one beside the content
+  rule's score at the same length (`length_clause`, `table_cell`).
+- Which attention heads read the source token to copy (`copy_heads`).
+- A shorter length the model trained on where it does worse than at the training length (`shorter_dip`).
+- Exact match past the training length along training: highest at the end, or below its peak, and
+  whether that drop is beyond noise (`course`, `course_sentence`).
 """
 
 from __future__ import annotations
@@ -64,7 +69,7 @@ def reference_length(lengths, train_len: int) -> int:
 
 
 def length_clause(acc: tuple[float, float], exact: tuple[float, float], long_loss: float, ref: int, longest: int,
-                  rule_exact: float | None, pct: Callable[[float], str]) -> str:
+                  rule_exact: float | None) -> str:
     """What happens from the training length `ref` to the longest one, for token accuracy and exact match
     (each a (at ref, at the longest) pair), with the 3-token content rule's exact match there if known."""
     word, kept = verdict(acc[0], acc[1], long_loss)
@@ -82,8 +87,7 @@ def length_clause(acc: tuple[float, float], exact: tuple[float, float], long_los
             f"value), {exact_part}{rule}.")
 
 
-def table_cell(acc: tuple[float, float], exact: tuple[float, float], long_loss: float, ref: int,
-               pct: Callable[[float], str]) -> str:
+def table_cell(acc: tuple[float, float], exact: tuple[float, float], long_loss: float, ref: int) -> str:
     """The pros-and-cons table's short form: 'token / exact: what happened', exact match deciding the verb."""
     word, _ = verdict(acc[0], acc[1], long_loss)
     numbers = f"{pct(acc[1])} / {pct(exact[1])}"
@@ -146,8 +150,7 @@ def course(track: dict, k: str, n_seqs: int) -> tuple[str, int, float, float, fl
     return "below", track["step"][i], peak, end, min(1.0, max(p_sample, p_seeds) * (len(v) - 1))
 
 
-def course_sentence(task: str, tracks: dict, lengths: list[int], every: int, n_seqs: int,
-                    pct: Callable[[float], str]) -> str:
+def course_sentence(task: str, tracks: dict, lengths: list[int], every: int, n_seqs: int) -> str:
     """Exact match at each longer length along training, per trained PE (`tracks`: {pe: tracking row}); a
     drop from the peak 'falls beyond noise' when its course() p, Holm-corrected over the sentence, is < 0.05."""
     found = {(L, pe): course(tr, f"exact_{L}", n_seqs) for L in lengths for pe, tr in tracks.items()}
@@ -177,5 +180,4 @@ def course_lines(task: str, tracks: dict, cfg) -> list[str]:
     that were tracked; [] when it tracked none."""
     T, first = cfg.synthetic.train_max_len, next(iter(tracks.values()), {})
     lengths = [L for L in cfg.synthetic.eval_lengths if L > T and f"exact_{L}" in first]
-    return [course_sentence(task, tracks, lengths, cfg.train.track_every, cfg.train.track_size, pct)] \
-        if lengths else []
+    return [course_sentence(task, tracks, lengths, cfg.train.track_every, cfg.train.track_size)] if lengths else []
