@@ -143,8 +143,9 @@ def in_range_dips(inp: Inputs, task: str) -> list[str]:
     for pe in inp.cfg.pes:  # trained models only (an evaluation variant is its PE's model up to ref)
         per = inp.results["tasks"][task][pe]["per_seed"]
         shorter = {L: per[key("exact", L)] for L in s.curve_lengths if L < ref and key("exact", L) in per}
-        if dip := shorter_dip(per[key("exact", ref)], shorter, s.eval_size):
-            low.append(f"{pe} {pct(dip[1])} at {dip[0]} against {pct(sum(per[key('exact', ref)]) / len(per[key('exact', ref)]))}")
+        at_ref = per[key("exact", ref)]
+        if dip := shorter_dip(at_ref, shorter, s.eval_size):
+            low.append(f"{pe} {pct(dip[1])} at {dip[0]} against {pct(sum(at_ref) / len(at_ref))}")
     if not low:
         return []
     return [f"- {task}, lower at a shorter length it trained on than at {ref} (exact match, beyond noise; the lowest "
