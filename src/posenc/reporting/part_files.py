@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 from posenc import io
+from posenc.reporting.results import tracking
 
 
 def collect(workspace: Path, folder: Path, only: str = "") -> int:
@@ -44,8 +45,6 @@ def compact(src: Path, dest: Path) -> None:
 def tracks(folder: Path, seeds: list[int]) -> dict[str, dict[str, dict]]:
     """{task: {pe: results.tracking row}} of the part's synthetic models that have every one of `seeds` and a
     record of extrapolation along training (metrics/train/*.json "tracking")."""
-    from posenc.reporting.results import tracking  # results imports nothing of the parts
-
     found: dict[tuple[str, str], dict[int, dict]] = {}
     for f in sorted((folder / "metrics/eval").glob("*.json")):  # the evaluation names the model's task, PE, seed
         e, train = json.loads(f.read_text()), folder / "metrics/train" / f.name
