@@ -1,5 +1,6 @@
 """A study part's files: what `python -m posenc.reporting.partial <part> --from <workspace>` copies from a
-study workspace (posenc.study) into the part's folder under study/, for SUMMARY.md and the report to read.
+study workspace (posenc.study) into the part's folder under study/ (`collect`), and what its training
+metrics recorded along training (`tracks`), for SUMMARY.md and the report to read.
 """
 
 from __future__ import annotations
