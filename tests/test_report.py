@@ -195,13 +195,13 @@ def test_imdb_sentences_claim_a_change_only_where_the_paired_test_backs_it(input
 
 
 def test_verdict_rules():
-    assert report.verdict(1.0, 0.95)[0] == "keeps its accuracy"
-    assert report.verdict(1.0, 0.6)[0] == "degrades"
-    assert report.verdict(1.0, 0.1)[0] == "collapses"
-    assert report.verdict(1.0, 0.9, NAN)[0].startswith("breaks down")
-    assert math.isclose(report.verdict(0.8, 0.4)[1], 0.5)
-    assert report.verdict(0.044, 0.018)[0] == "not learned"  # under COLLAPSE at the training length
-    assert report.verdict(0.044, 0.018, NAN)[0].startswith("breaks down")
+    assert verdicts.verdict(1.0, 0.95)[0] == "keeps its accuracy"
+    assert verdicts.verdict(1.0, 0.6)[0] == "degrades"
+    assert verdicts.verdict(1.0, 0.1)[0] == "collapses"
+    assert verdicts.verdict(1.0, 0.9, NAN)[0].startswith("breaks down")
+    assert math.isclose(verdicts.verdict(0.8, 0.4)[1], 0.5)
+    assert verdicts.verdict(0.044, 0.018)[0] == "not learned"  # under COLLAPSE at the training length
+    assert verdicts.verdict(0.044, 0.018, NAN)[0].startswith("breaks down")
     assert verdicts.exact_verdict(0.9, 0.85)[0] == "holds"
     assert verdicts.exact_verdict(0.4, 0.1)[0] == "collapses"  # a low exact match at 256 is still a score
     assert verdicts.exact_verdict(0.8, 0.5) == ("degrades", 0.625)

@@ -2,7 +2,7 @@
 
 Every sentence that states an outcome is generated here from the numbers
 (results.json, the training summaries, the probes, and bench/profile.json when
-`make bench` wrote one); the verbs follow fixed rules (`verdict`), so a change of
+`make bench` wrote one); the verbs follow fixed rules (`verdicts.py`), so a change of
 numbers changes the text and no stale sentence survives. The prose about how each
 encoding works comes from the PE's own class (`theory`, nn/pe/<name>.py) and states
 no result.
@@ -23,8 +23,8 @@ from posenc.reporting.results import key
 from posenc.reporting.review_text import review_lines
 from posenc.reporting.sweep import sweep_section
 from posenc.reporting.tables import _bounds, cost_table, imdb_markdown, synthetic_markdown
-from posenc.reporting.verdicts import (COLLAPSE, KEEP, LOST_HEAD, copy_heads, course_lines, finite,  # noqa: F401
-                                      length_clause, pct, reference_length, shorter_dip, table_cell, verdict)
+from posenc.reporting.verdicts import (copy_heads, course_lines, finite, length_clause, pct, reference_length,
+                                      shorter_dip, table_cell)
 
 
 def theory(pe: str) -> Theory:
