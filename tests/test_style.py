@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import ROOT
 from posenc.nn.pe import available
@@ -36,3 +37,16 @@ def test_no_script_shadows_a_standard_library_module():
     # bench/time_to_accuracy.py then died importing torch (torch._dynamo imports cProfile, which imports it).
     scripts = [p for folder in ("bench", "stages") for p in (ROOT / folder).glob("*.py")]
     assert scripts and not [p.name for p in scripts if p.stem in sys.stdlib_module_names]
+
+
+def test_the_architecture_doc_names_every_module_stage_and_bench_script():
+    # docs/architecture.md is the map a newcomer reads first: a module, stage or bench script it does not name is one
+    # they cannot find (the PEs, one module each, have their own section and table).
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    modules = [p for p in (ROOT / "src" / "posenc").rglob("*.py")
+               if p.name != "__init__.py" and "nn/pe" not in p.as_posix()]
+    assert modules and not [str(p.relative_to(ROOT)) for p in modules if p.name not in doc]
+    scripts = list((ROOT / "bench").glob("*.py"))
+    assert scripts and not [p.name for p in scripts if p.name not in doc]
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    assert stages and not [s for s in stages if f"`{s}" not in doc]
