@@ -328,3 +328,12 @@ def test_a_pe_solved_only_at_the_training_length_is_named_with_its_shorter_lengt
     assert "learned 0.0 % at 8" in only_at_the_longest(cfg, "copy", one)[0]  # one seed: the sample's noise
     close = {"learned": {"seeds": [0], "per_seed": {f"exact_{T}": [0.91]}, "shorter": {8: [0.89]}}}
     assert only_at_the_longest(cfg, "copy", close) == []
+
+
+def test_the_command_line_answers_a_missing_part_or_workspace_in_one_line_and_writes_nothing(tmp_path, capsys):
+    part = tmp_path / "part"
+    assert partial.main([str(part)]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {part}/params.yaml: cannot read (No such file or directory)"
+    assert partial.main([str(part), "--from", str(tmp_path / "ws")]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'ws'}: not a study workspace")
+    assert not part.exists()

@@ -17,6 +17,7 @@ never filled in.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections import defaultdict
@@ -26,10 +27,11 @@ import numpy as np
 
 from posenc import config, io
 from posenc.artifacts import IMDB, model_name
+from posenc.errors import PosencError
 from posenc.reporting import stats
 from posenc.reporting.claims import comparisons, sentence
 from posenc.reporting.formats_text import part_formats
-from posenc.reporting.part_files import collect, tracks  # noqa: F401 (partial.collect: main's --from)
+from posenc.reporting.part_files import collect, tracks
 from posenc.reporting.recipes import differences
 from posenc.reporting.results import key, parent_pe, rows_of
 from posenc.reporting.slips import slip_lines
@@ -356,19 +358,23 @@ def throughput(runs: dict) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    folder = Path(argv[0]) if argv else Path("study/gpu")
-    if "--from" in argv:
-        workspace = Path(argv[argv.index("--from") + 1]).expanduser()
-        only = argv[argv.index("--only") + 1] if "--only" in argv else ""
-        try:
-            print(f"{collect(workspace, folder, only)} models' metrics copied from {workspace} to {folder}")
-        except FileNotFoundError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-    io.write_text(folder / "SUMMARY.md", summary(folder, Path("metrics")) + "\n")
+    ap = argparse.ArgumentParser(prog="python -m posenc.reporting.partial", description=__doc__.split("\n")[0])
+    ap.add_argument("folder", nargs="?", default="study/gpu", help="the part's folder (default study/gpu)")
+    ap.add_argument("--from", dest="workspace", help="first copy the finished models' metrics of this workspace")
+    ap.add_argument("--only", default="", help="with --from: only these models (for example imdb)")
+    args = ap.parse_args(argv)
+    folder = Path(args.folder)
+    try:
+        if args.workspace:
+            workspace = Path(args.workspace).expanduser()
+            print(f"{collect(workspace, folder, args.only)} models' metrics copied from {workspace} to {folder}")
+        text = summary(folder, Path("metrics"))
+    except (FileNotFoundError, PosencError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    io.write_text(folder / "SUMMARY.md", text + "\n")
     print(f"wrote {folder / 'SUMMARY.md'}")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
