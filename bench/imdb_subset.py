@@ -21,6 +21,7 @@ compared with the rescored ones: what batching the subset apart changes (bf16 ro
 """
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ import numpy as np
 from posenc import io
 from posenc.artifacts import IMDB
 from posenc.data.imdb import Encoded, test_subset
+from posenc.errors import PosencError
 from posenc.reporting import partial
 from posenc.reporting.claims import comparisons, sentence
 from posenc.reporting.results import key
@@ -114,6 +116,8 @@ def main() -> None:
     args = ap.parse_args()
     cfg = partial.load(args.part)[0]
     evals = partial.load_imdb(args.part)
+    if not evals:
+        raise SystemExit(f"error: {args.part} has no IMDb classifiers (metrics/eval/imdb_*.json)")
     first = next(iter(next(iter(evals.values())).values()))
     if first["n"] <= args.reviews:
         raise SystemExit(f"error: {args.part} scored {first['n']} reviews, not more than --reviews {args.reviews}")
@@ -158,4 +162,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (PosencError, FileNotFoundError) as e:
+        sys.exit(f"error: {e}")

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from conftest import ROOT, bench_script, tiny_params
-from posenc.errors import ConfigError
+from posenc.errors import ConfigError, PosencError
 
 
 @pytest.fixture(scope="module")
@@ -398,3 +398,14 @@ def test_the_imdb_subset_is_the_evaluations_own_and_rescores_only_its_reviews(su
                    for L, v in lengths.items()} for k, lengths in other.items()}
     with pytest.raises(SystemExit, match="other reviews than the subset"):
         subset.against(evals, idx, flipped)
+
+
+def test_the_imdb_subset_names_a_part_without_classifiers_in_one_line(subset, tmp_path, monkeypatch):
+    import yaml
+    monkeypatch.setattr(sys, "argv", ["imdb_subset.py", str(tmp_path)])
+    with pytest.raises(PosencError, match="params.yaml: cannot read"):  # __main__ prints it as one line
+        subset.main()
+    (tmp_path / "metrics/eval").mkdir(parents=True)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
+    with pytest.raises(SystemExit, match="has no IMDb classifiers"):
+        subset.main()
