@@ -17,13 +17,22 @@ def probe(prefix_last: float, shift_last: float, base: float = 0.9, n: int = 256
 @pytest.mark.parametrize("prefix_last, shift_last, base, says", [
     (0.9, 0.9, 0.9, "Neither the prefix nor the shift"),
     (0.85, 0.88, 0.9, "Neither the prefix nor the shift"),  # inside the interval: noise, not a fall
-    (0.2, 0.9, 0.9, "the prefix takes exact match below its K=0 interval at K=128"),
-    (0.2, 0.1, 0.9, "A shift alone takes exact match below its K=0 interval (the prefix too)"),
-    (0.9, 0.1, 0.9, "A shift alone takes exact match below its K=0 interval at K=128"),
+    (0.2, 0.9, 0.9, "the prefix takes exact match below its K=0 interval from K=64 on"),
+    (0.2, 0.1, 0.9, "A shift alone takes exact match below its K=0 interval from K=64 on (the prefix too, from K=64 on)"),
+    (0.9, 0.1, 0.9, "A shift alone takes exact match below its K=0 interval from K=64 on (95 %"),
     (0.0, 0.0, 0.02, "too low at K=0"),
 ])
 def test_verdict_follows_the_intervals(prefix_last, shift_last, base, says):
     assert says in distance.verdict(probe(prefix_last, shift_last, base))
+
+
+def test_the_verdict_says_from_which_k_on_exact_match_stays_below():
+    d = probe(0.2, 0.1)
+    d["shift"]["64"]["exact"] = 0.9  # the shift falls at the largest K only; the prefix from the first K > 0
+    assert "interval at K=128 (the prefix too, from K=64 on) (95 %" in distance.verdict(d)
+    d["prefix"]["64"]["exact"] = 0.9
+    d["prefix"]["128"]["exact"] = 0.9  # back inside at the largest K: the shift alone
+    assert "A shift alone takes exact match below its K=0 interval at K=128 (95 %" in distance.verdict(d)
 
 
 def test_sentence_lists_every_k_with_the_rule_and_ends_with_the_verdict():

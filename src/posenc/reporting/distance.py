@@ -36,20 +36,30 @@ def too_low(dist: dict) -> bool:
     return _ci(dist["prefix"][min(dist["prefix"], key=int)]["exact"], dist["n"])[1] < TOO_LOW
 
 
+def _since(dist: dict, part: str, ks: list[str], base: list[float]) -> str:
+    """Where `part`'s exact match is below the K = 0 interval: "from K=63 on" when it is at every K from there
+    to the largest (a reader should see how soon it falls, not only that it has at the end), else "at K=<largest>"."""
+    below = [_order(_ci(dist[part][x]["exact"], dist["n"]), base) < 0 for x in ks]
+    first = len(ks) - next(i for i, b in enumerate(reversed(below)) if not b)
+    return f"from K={ks[first]} on" if first < len(ks) - 1 else f"at K={ks[-1]}"
+
+
 def verdict(dist: dict) -> str:
-    """Readings 1 and 2: what exact match at the largest K follows."""
+    """Readings 1 and 2: what exact match at the largest K follows, and from which K on it falls."""
     n, ks = dist["n"], sorted(dist["prefix"], key=int)
     k0, k = ks[0], ks[-1]
     base = _ci(dist["prefix"][k0]["exact"], n)
     if too_low(dist):
         return f"Exact match is too low at K={k0} for the probe to tell what it follows."
     below = {part: _order(_ci(dist[part][k]["exact"], n), base) < 0 for part in ("prefix", "shift")}
-    where = f"at K={k} (95 % Wilson intervals over the {n} sequences)"
+    wilson = f"(95 % Wilson intervals over the {n} sequences)"
     if below["shift"]:
-        return (f"A shift alone takes exact match below its K={k0} interval{' (the prefix too)' * below['prefix']} "
-                f"{where}: the model depends on absolute positions.")
+        prefix = f" (the prefix too, {_since(dist, 'prefix', ks, base)})" if below["prefix"] else ""
+        return (f"A shift alone takes exact match below its K={k0} interval {_since(dist, 'shift', ks, base)}"
+                f"{prefix} {wilson}: the model depends on absolute positions.")
     if not below["prefix"]:
-        return f"Neither the prefix nor the shift takes exact match below its K={k0} interval {where}."
+        return f"Neither the prefix nor the shift takes exact match below its K={k0} interval at K={k} {wilson}."
+    where = f"{_since(dist, 'prefix', ks, base)} {wilson}"
     above = [x for x in ks[1:] if _order(_ci(dist["prefix"][x]["exact"], n), _ci(dist["prefix"][x]["rule_exact"], n)) > 0]
     rule = (f"the model stays above the rule at K={', '.join(above)}" if above else
             "the model is never above the rule once K > 0")
