@@ -54,7 +54,9 @@ def test_prefix_fall_is_read_against_the_content_rule_on_the_same_sequences():
     d = probe(0.3, 0.9)  # the rule scores 0.5 at every K > 0
     assert "the model is never above the rule once K > 0" in distance.verdict(d)
     d["prefix"]["64"]["exact"] = 0.8
-    assert "the model stays above the rule at K=64" in distance.verdict(d)
+    assert "the model is above the rule at K=64 only" in distance.verdict(d)
+    d["prefix"]["128"]["exact"] = 0.7
+    assert "the model stays above the rule at every K > 0" in distance.verdict(d)
 
 
 @pytest.mark.parametrize("prefix_exact, says", [(0.4, "exact match is higher with the prefix: at this length the collapse follows the copy offset"),

@@ -61,7 +61,8 @@ def verdict(dist: dict) -> str:
         return f"Neither the prefix nor the shift takes exact match below its K={k0} interval at K={k} {wilson}."
     where = f"{_since(dist, 'prefix', ks, base)} {wilson}"
     above = [x for x in ks[1:] if _order(_ci(dist["prefix"][x]["exact"], n), _ci(dist["prefix"][x]["rule_exact"], n)) > 0]
-    rule = (f"the model stays above the rule at K={', '.join(above)}" if above else
+    rule = ("the model stays above the rule at every K > 0" if above == ks[1:] else
+            f"the model is above the rule at K={', '.join(above)} only" if above else
             "the model is never above the rule once K > 0")
     return (f"A shift changes nothing beyond noise; the prefix takes exact match below its K={k0} interval {where}. "
             f"Part of that is the prefix's content: the rule, blind to positions, falls too; {rule}.")
