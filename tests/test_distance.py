@@ -59,8 +59,8 @@ def test_prefix_fall_is_read_against_the_content_rule_on_the_same_sequences():
     assert "the model stays above the rule at every K > 0" in distance.verdict(d)
 
 
-@pytest.mark.parametrize("prefix_exact, says", [(0.4, "exact match is higher with the prefix: at this length the collapse follows the copy offset"),
-                                                (0.0, "exact match is lower with the prefix: its content costs more"),
+@pytest.mark.parametrize("prefix_exact, says", [(0.4, "exact match is higher with the prefix: at this length the longer copy offset costs more"),
+                                                (0.0, "exact match is lower with the prefix: at this length the prefix costs more"),
                                                 (0.1, "exact match within noise")])
 def test_same_length_compares_the_prefix_with_the_evaluations_longer_copies(prefix_exact, says):
     d = probe(prefix_exact, 0.9)  # K = 128 on sequences of 127 tokens: 255 in all

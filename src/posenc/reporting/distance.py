@@ -9,7 +9,8 @@ sequence sample only; Wilson for the probe's proportions, the evaluation's own b
 2. does the prefix lower it, and how much of that is the prefix's content: the 3-token content rule, which
    ignores positions, is scored on the same prefixed sequences (random tokens are distractors for it too)?
 3. at about the same total length, does keeping the copy offset as in training (the prefix) score higher
-   than the evaluation's longer copies? Then the collapse follows the copy offset, not the largest distance.
+   than the evaluation's longer copies? Then the copy offset costs more than the largest distance (an equal
+   length ranks the two; it cannot show that either one costs nothing).
 """
 
 from __future__ import annotations
@@ -78,9 +79,11 @@ def same_length(dist: dict, T: int, evaluation: dict[int, dict], pct: Callable[[
             continue
         p = dist["prefix"][k]
         side = _order(_ci(p["exact"], n), ev["ci"])
-        word = {1: "exact match is higher with the prefix: at this length the collapse follows the copy offset, not "
-                   "the largest distance",
-                -1: "exact match is lower with the prefix: its content costs more than the longer copy",
+        # an equal length shows which of the two costs more, not that the other costs nothing
+        word = {1: "exact match is higher with the prefix: at this length the longer copy offset costs more than "
+                   "the longer distances of the prefix",
+                -1: "exact match is lower with the prefix: at this length the prefix costs more than the longer "
+                    "copy offset",
                 0: "exact match within noise"}[side]
         out.append(f"at {T + int(k)} tokens with the copy offset as in training, exact match {pct(p['exact'])} "
                    f"(token accuracy {pct(p['acc'])}) against {pct(ev['exact'])} ({pct(ev['acc'])}) for the "
