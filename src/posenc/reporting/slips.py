@@ -129,13 +129,17 @@ def per_key(rates: list[dict]) -> str:
     return f"{1e6 * np.mean([r['per_key'] for r in rates]):.2f}e-6"
 
 
-def ratio_shape(lo: float, hi: float) -> str:
-    """What a 95 % interval [lo, hi] of the error rate per key (bar length over base length) says."""
+def ratio_shape(lo: float, hi: float, keys: float) -> str:
+    """What a 95 % interval [lo, hi] of the error rate per key (bar length over base length) says, where a
+    query sees `keys` times as many keys at the bar length: the error rate per target changes by [lo, hi] x keys."""
     if lo > 1:
         return ("rising: the errors grow faster than the number of keys, so something besides the number of "
                 "keys breaks with the length")
     if hi < 1:
-        return "falling: the errors grow with the length, but more slowly than the number of keys"
+        per_target = ("fewer errors per target at the longer length, with more keys" if hi * keys < 1 else
+                      "the errors per target grow with the length" if lo * keys > 1 else
+                      "the errors per target grow, if at all, more slowly than the number of keys")
+        return f"falling: {per_target}" + (", but more slowly than the number of keys" if lo * keys > 1 else "")
     if lo <= 0.5 or hi >= 2:  # x1 is inside, but so is a halving or a doubling: the interval tells nothing
         return "too wide to tell: the seeds do not separate a constant rate per key from one that halves or doubles"
     return ("consistent with a constant rate per key: each key a query sees adding the same small chance of a "
@@ -156,7 +160,7 @@ def key_verdict(evals: dict, task: str, name: str, seeds: list[int], base_length
     ratios = [f["per_key"] / b["per_key"] for b, f in zip(base, far)]
     lo, hi = t_interval(ratios)
     lo = max(lo, 0.0)  # a ratio of rates is never negative
-    shape = ratio_shape(lo, hi)
+    shape = ratio_shape(lo, hi, far[0]["keys"] / base[0]["keys"])
     evs = [ls[str(bar_length)] for ls in per_seed]
     predicted = np.mean([predicted_exact(b, f, ev) for b, f, ev in zip(base, far, evs)])
     exact = np.mean([ev["exact_match"] for ev in evs])
