@@ -108,6 +108,8 @@ def test_uniform_errors_are_not_read_as_either_and_seeds_give_t_intervals():
     row = errors.profile_row(evs)
     lo, hi = row["errors_at_pairs_ci"]
     assert lo <= row["pair_share"] <= hi  # three seeds: a t interval over their shares
-    assert "does not explain" in errors_text.pair_reading(row) and "no end" in errors_text.span_reading(row)
+    assert "does not explain most of them" in errors_text.pair_reading(row) and "no end" in errors_text.span_reading(row)
+    handful = {**row, "errors_at_pairs": 0.125, "errors_at_pairs_ci": [0.0, 0.6], "pair_share": 0.05}
+    assert "too few wrong targets to tell" in errors_text.pair_reading(handful)  # 1 of 8 wrong, say
     perfect = errors.profile_row([evaluation(np.ones((8, 16)), np.zeros((8, 16), dtype=bool))])
     assert errors_text.sentence(perfect, "copy", 256, pct, 100).endswith("there are none.")

@@ -58,7 +58,11 @@ def pair_reading(row: dict) -> str:
                 "explains only a small part of them")
     if hi < row["pair_share"]:
         return "fewer than their share"
-    return "no more than their share, so matching the last two tokens does not explain the errors"
+    if hi >= CONTENT:  # a handful of wrong targets: the interval also holds "most of them at pairs"
+        return (f"within noise of their share, but the interval reaches {100 * hi:.0f} % of the errors: too few "
+                "wrong targets to tell whether matching the last two tokens explains them")
+    return (f"no more than their share beyond noise (at most {100 * hi:.0f} % of the errors by the interval), so "
+            "matching the last two tokens does not explain most of them")
 
 
 def sentence(row: dict, task: str, L: int, pct: Callable[[float], str], vocab_size: int) -> str:
