@@ -54,3 +54,5 @@ def test_a_nan_loss_and_a_missing_test():
     pct = lambda x: f"{100 * x:.1f} %"  # noqa: E731
     assert paired.change_text(row(0.8, 0.5, math.nan), 16, 32, None, pct) == "gives a NaN loss at 32 (scored 0)"
     assert paired.change_text(row(0.8, 0.7), 16, 32, None, pct) == "loses 10.0 points at 32 (70.0 %)"
+    assert paired.change_text(row(0.8, 0.803), 16, 32, None, pct) == \
+        f"is unchanged at 32 (80.3 %, +0.3 points, under the {paired.SAME_POINTS} called a change)"

@@ -66,7 +66,7 @@ def change_text(row: dict, T: int, L: int, test: dict | None, pct) -> str:
     delta = 100 * (row[key("acc", L)] - row[key("acc", T)])
     tested = f"; {described(test)}" if test else ""
     if abs(delta) < SAME_POINTS:
-        return f"is unchanged at {L} ({at}{tested})"
+        return f"is unchanged at {L} ({at}, {delta:+.1f} points, under the {SAME_POINTS} called a change{tested})"
     if test and not test["p"] < ALPHA:  # a NaN p backs nothing either
         return f"is within noise at {L} ({at}, {delta:+.1f} points{tested})"
     return f"{'gains' if delta > 0 else 'loses'} {abs(delta):.1f} points at {L} ({at}{tested})"
