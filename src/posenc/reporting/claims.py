@@ -91,12 +91,23 @@ def sentence(results: dict, comps: list[dict], task: str, metric: str, L: int) -
     sep = [c for c in fam if c["separated"]]
     if not sep:
         return f"{task}, {what} at {L}: every difference between PEs is within noise (paired t-test over " \
-               f"{n_seeds} seeds, Holm-corrected over all {len(comps)} comparisons, alpha {ALPHA})."
+               f"{n_seeds} seeds, Holm-corrected over all {len(comps)} comparisons, alpha {ALPHA}){power(fam)}."
     parts = [f"{c['a']} > {c['b']} (by {points(c['diff'])} points, Holm p = {c['p_holm']:.3g})" for c in sep]
     rest = len(fam) - len(sep)
     return (f"{task}, {what} at {L}: " + "; ".join(parts)
             + (f"; the other {rest} pair{'s are' if rest > 1 else ' is'} within noise" if rest else "")
-            + f" (paired t-test over {n_seeds} seeds, Holm-corrected over all {len(comps)} comparisons).")
+            + f" (paired t-test over {n_seeds} seeds, Holm-corrected over all {len(comps)} comparisons){power(fam)}.")
+
+
+def power(fam: list[dict]) -> str:
+    """The largest difference left within noise that has p < ALPHA before the correction, if any, in a clause:
+    there "within noise" means too few seeds for so many comparisons, not two PEs that score alike."""
+    raw = [c for c in fam if not c["separated"] and c["p"] < ALPHA]  # a NaN p is never < ALPHA
+    big = max(raw, key=lambda c: abs(c["diff"]), default=None)
+    if big is None:
+        return ""
+    return (f"; of those, {big['a']} and {big['b']} differ by {points(big['diff'])} points with p = {big['p']:.2g} "
+            f"before the correction, so 'within noise' here does not mean that the two score alike")
 
 
 def format_sentence(results: dict, comps: list[dict], base: str, blank: str, metric: str, L: int) -> str:
