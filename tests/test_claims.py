@@ -105,6 +105,13 @@ def test_a_gap_lost_to_the_correction_is_named_as_a_lack_of_seeds_not_equal_pes(
     noisy = results_with({"alibi": [0.9, 0.1, 0.5], "rope": [0.2, 0.8, 0.5], "sinusoidal": [0.3, 0.6, 0.1],
                           "learned": [0.6, 0.2, 0.4]})
     assert "of those" not in claims.sentence(noisy, claims.comparisons(noisy, [32]), "copy", "exact", 32)
+    res["tasks"]["copy_blank"] = {pe: {"per_seed": {"exact_32": [0.1, 0.13, 0.11], "acc_32": [0.5, 0.5, 0.5]}}
+                                  for pe in PES}  # alibi's formats differ as alibi and rope did above
+    comps = claims.comparisons(res, [32], formats_at=(32,))
+    fmt = next(c for c in comps if c.get("pe") == "alibi" and c["metric"] == "exact")
+    assert fmt["p"] < claims.ALPHA and not fmt["separated"]
+    text = claims.format_sentence(res, comps, "copy", "copy_blank", "exact", 32)
+    assert f"of those, alibi's copy and copy_blank differ by {claims.points(fmt['diff'])} points" in text
 
 
 def test_the_two_formats_of_a_task_are_compared_per_pe_in_the_same_holm_family():

@@ -106,8 +106,9 @@ def power(fam: list[dict]) -> str:
     big = max(raw, key=lambda c: abs(c["diff"]), default=None)
     if big is None:
         return ""
-    return (f"; of those, {big['a']} and {big['b']} differ by {points(big['diff'])} points with p = {big['p']:.2g} "
-            f"before the correction, so 'within noise' here does not mean that the two score alike")
+    who = f"{big['pe']}'s {big['a']} and {big['b']}" if "pe" in big else f"{big['a']} and {big['b']}"
+    return (f"; of those, {who} differ by {points(big['diff'])} points with p = {big['p']:.2g} before the "
+            f"correction, so 'within noise' here does not mean that the two score alike")
 
 
 def format_sentence(results: dict, comps: list[dict], base: str, blank: str, metric: str, L: int) -> str:
@@ -122,10 +123,10 @@ def format_sentence(results: dict, comps: list[dict], base: str, blank: str, met
     sep = [c for c in fam if c["separated"]]
     test = f"paired t-test over {n_seeds} seeds, Holm-corrected over all {len(comps)} comparisons"
     if not sep:
-        return f"{base} vs {blank}, {what} at {L}: for every PE the two formats are within noise ({test})."
+        return f"{base} vs {blank}, {what} at {L}: for every PE the two formats are within noise ({test}){power(fam)}."
     parts = [f"{c['pe']}: {c['a']} > {c['b']} (by {points(c['diff'])} points, Holm p = {c['p_holm']:.3g})"
              for c in sep]
     rest = len(fam) - len(sep)
     return (f"{base} vs {blank}, {what} at {L}: " + "; ".join(parts)
             + (f"; for the other {rest} PE{'s' if rest > 1 else ''} the formats are within noise" if rest else "")
-            + f" ({test}).")
+            + f" ({test}){power(fam)}.")
