@@ -60,3 +60,14 @@ def test_imdb_tables_reflect_the_numbers():
     assert "| PE | <=256 (n=5) @256 | 257-512 (n=7) @256 | 257-512 (n=7) @512 | >512 (n=2) @256 | >512 (n=2) @512 |" in md
     assert "| rope | 90.0 % | 70.0 % | 80.0 % | 50.0 % | 50.0 % |" in md
     assert "IMDb" not in results_markdown(fake_results())
+
+
+def test_the_tables_say_how_many_seeds_and_which_interval():
+    res = fake_imdb_results()
+    assert not results_markdown(res).startswith("Mean over")  # no interval recorded: nothing claimed about one
+    res.update(seeds=[0, 1, 2], interval="t over seeds")
+    md = results_markdown(res)
+    assert md.startswith("Mean over 3 seeds [95 % interval: t over seeds].")
+    assert "mean over 3 seeds [95 % interval])" in md
+    res["seeds"] = [0]
+    assert "mean over 1 seed [95 % interval])" in results_markdown(res)

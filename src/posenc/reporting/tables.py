@@ -58,8 +58,9 @@ def imdb_markdown(results: dict) -> str:
     lengths = lengths_of(next(iter(per_pe.values())), "acc")
     head = (["PE"] + [f"acc @{L}" for L in lengths] + [f"macro-F1 @{L}" for L in lengths]
             + [f"loss @{L}" for L in lengths] + ["best epoch"])
-    lines = ["**IMDb** (test set; reviews truncated at L tokens, shorter ones unchanged; mean over seeds "
-             "[95 % interval])", "",
+    n = len(results.get("seeds", [0]))
+    lines = ["**IMDb** (test set; reviews truncated at L tokens, shorter ones unchanged; mean over "
+             f"{n} seed{'s' * (n > 1)} [95 % interval])", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for pe, row in per_pe.items():
         epochs = row["best_epoch"] if isinstance(row["best_epoch"], list) else [row["best_epoch"]]
@@ -101,8 +102,11 @@ def synthetic_markdown(results: dict) -> str:
 
 
 def results_markdown(results: dict) -> str:
-    """The synthetic tables, then the IMDb tables when results.json has them."""
-    text = synthetic_markdown(results)
+    """What the brackets are, the synthetic tables, then the IMDb tables when results.json has them."""
+    n = len(results.get("seeds", [0]))
+    text = (f"Mean over {n} seed{'s' * (n > 1)} [95 % interval: {results['interval']}].\n\n"
+            if results.get("interval") else "")
+    text += synthetic_markdown(results)
     if results.get("imdb"):
         text += "\n" + imdb_markdown(results)
     return text
