@@ -41,7 +41,9 @@ def _since(dist: dict, part: str, ks: list[str], base: list[float]) -> str:
     """Where `part`'s exact match is below the K = 0 interval: "from K=63 on" when it is at every K from there
     to the largest (a reader should see how soon it falls, not only that it has at the end), else "at K=<largest>"."""
     below = [_order(_ci(dist[part][x]["exact"], dist["n"]), base) < 0 for x in ks]
-    first = len(ks) - next(i for i, b in enumerate(reversed(below)) if not b)
+    first = len(ks)
+    while below[first - 1]:  # back to the start of the run that ends at the largest K (K = 0 is never below)
+        first -= 1
     return f"from K={ks[first]} on" if first < len(ks) - 1 else f"at K={ks[-1]}"
 
 

@@ -376,5 +376,6 @@ def main(argv: list[str]) -> int:
     print(f"wrote {folder / 'SUMMARY.md'}")
     return 0
 
+
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -135,11 +135,12 @@ def ratio_shape(lo: float, hi: float, keys: float) -> str:
     if lo > 1:
         return ("rising: the errors grow faster than the number of keys, so something besides the number of "
                 "keys breaks with the length")
+    if hi * keys < 1:
+        return "falling: fewer errors per target at the longer length, with more keys"
+    if hi < 1 and lo * keys > 1:
+        return "falling: the errors per target grow with the length, but more slowly than the number of keys"
     if hi < 1:
-        per_target = ("fewer errors per target at the longer length, with more keys" if hi * keys < 1 else
-                      "the errors per target grow with the length" if lo * keys > 1 else
-                      "the errors per target grow, if at all, more slowly than the number of keys")
-        return f"falling: {per_target}" + (", but more slowly than the number of keys" if lo * keys > 1 else "")
+        return "falling: the errors per target grow, if at all, more slowly than the number of keys"
     if lo <= 0.5 or hi >= 2:  # x1 is inside, but so is a halving or a doubling: the interval tells nothing
         return "too wide to tell: the seeds do not separate a constant rate per key from one that halves or doubles"
     return ("consistent with a constant rate per key: each key a query sees adding the same small chance of a "

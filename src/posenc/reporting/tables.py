@@ -27,6 +27,11 @@ def _ci(row: dict, k: str) -> str:
     return f"{_pct(row[k])} [{100 * lo:.1f}, {100 * hi:.1f}]"
 
 
+def _seeds(results: dict) -> str:
+    n = len(results.get("seeds", [0]))
+    return f"{n} seed{'s' * (n > 1)}"
+
+
 def _loss(x) -> str:
     return "NaN" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
 
@@ -58,9 +63,8 @@ def imdb_markdown(results: dict) -> str:
     lengths = lengths_of(next(iter(per_pe.values())), "acc")
     head = (["PE"] + [f"acc @{L}" for L in lengths] + [f"macro-F1 @{L}" for L in lengths]
             + [f"loss @{L}" for L in lengths] + ["best epoch"])
-    n = len(results.get("seeds", [0]))
     lines = ["**IMDb** (test set; reviews truncated at L tokens, shorter ones unchanged; mean over "
-             f"{n} seed{'s' * (n > 1)} [95 % interval])", "",
+             f"{_seeds(results)} [95 % interval])", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for pe, row in per_pe.items():
         epochs = row["best_epoch"] if isinstance(row["best_epoch"], list) else [row["best_epoch"]]
@@ -103,9 +107,7 @@ def synthetic_markdown(results: dict) -> str:
 
 def results_markdown(results: dict) -> str:
     """What the brackets are, the synthetic tables, then the IMDb tables when results.json has them."""
-    n = len(results.get("seeds", [0]))
-    text = (f"Mean over {n} seed{'s' * (n > 1)} [95 % interval: {results['interval']}].\n\n"
-            if results.get("interval") else "")
+    text = f"Mean over {_seeds(results)} [95 % interval: {results['interval']}].\n\n" if results.get("interval") else ""
     text += synthetic_markdown(results)
     if results.get("imdb"):
         text += "\n" + imdb_markdown(results)
