@@ -140,3 +140,18 @@ def test_imdb_parts_pool_across_evaluation_only_keys_but_not_across_recipes(tmp_
            f"device not recorded)**, {mean:.1f} [" in text
     assert "separated from every other candidate (Welch's t-test across seeds, Holm over its 1 comparison)" in text
     # its variant rope_ntk, 10 points lower at every seed, is the one other candidate
+
+
+def test_a_gap_lost_to_the_correction_is_named_before_anyone_chooses_by_cost():
+    noisy = [[0.9, 0.3, 0.6], [0.2, 0.8, 0.5], [0.7, 0.1, 0.4], [0.5, 0.9, 0.2]]  # means 0.47-0.6, wide spread
+    rows = {f"pe{i} (cpu)": {"per_seed": {"exact_32": noisy[i % 4]}} for i in range(12)}
+    rows["best (cpu)"] = {"per_seed": {"exact_32": [0.90, 0.70, 0.80]}}
+    rows["worse (cpu)"] = {"per_seed": {"exact_32": [0.10, 0.13, 0.11]}}
+    best, ties, n, raw = study_pick.best_and_ties(rows, "exact", 32)
+    assert best == "best (cpu)" and "worse (cpu)" in ties and raw["worse (cpu)"] < study_pick.ALPHA
+    said = study_pick.headline(rows, "exact", 32)[1]
+    assert "choose by cost" not in said
+    assert (f"but worse (cpu) scores 68.7 points lower with p = {raw['worse (cpu)']:.2g} before the correction, "
+            "so 'within noise' here is too few seeds") in said
+    rows["worse (cpu)"] = {"per_seed": {"exact_32": [0.1, 0.9, 0.5]}}  # as noisy as the rest: nothing to name
+    assert study_pick.headline(rows, "exact", 32)[1].endswith("comparisons): choose by cost")

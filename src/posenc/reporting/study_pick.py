@@ -83,19 +83,33 @@ def candidates(root: Path) -> tuple[dict, dict, list[str]]:
     return synth, imdb, left
 
 
-def best_and_ties(rows: dict, metric: str, L: int) -> tuple[str, list[str], int]:
-    """(highest mean, the candidates it is not separated from, number of comparisons)."""
+def best_and_ties(rows: dict, metric: str, L: int) -> tuple[str, list[str], int, dict[str, float]]:
+    """(highest mean, the candidates it is not separated from, number of comparisons, each one's p before the
+    correction)."""
     k = key(metric, L)
     mean = {n: float(np.mean(r["per_seed"][k])) for n, r in rows.items()}
     best = max(rows, key=lambda n: (mean[n], n))
     others = [n for n in rows if n != best]
-    p = stats.holm([welch(rows[best]["per_seed"][k], rows[n]["per_seed"][k]) for n in others])
-    return best, [n for n, q in zip(others, p) if not (q == q and q < ALPHA)], len(others)
+    raw = [welch(rows[best]["per_seed"][k], rows[n]["per_seed"][k]) for n in others]
+    p = stats.holm(raw)
+    return best, [n for n, q in zip(others, p) if not (q == q and q < ALPHA)], len(others), dict(zip(others, raw))
+
+
+def underpowered(rows: dict, best: str, ties: list[str], raw: dict[str, float], k: str) -> str:
+    """The tie farthest below `best` that has p < ALPHA before the correction, if any, in a clause: there
+    "within noise" is too few seeds for so many comparisons, and choosing by cost could pick a worse PE."""
+    gap = {n: float(np.mean(rows[best]["per_seed"][k]) - np.mean(rows[n]["per_seed"][k])) for n in ties}
+    lost = [n for n in ties if raw[n] < ALPHA]  # a NaN p is never < ALPHA
+    if not lost:
+        return ""
+    far = max(lost, key=lambda n: gap[n])
+    return (f"; but {far} scores {100 * gap[far]:.1f} points lower with p = {raw[far]:.2g} before the correction, "
+            f"so 'within noise' here is too few seeds, not equal scores: run more seeds before choosing by cost")
 
 
 def headline(rows: dict, metric: str, L: int) -> tuple[str, str]:
     """(the best candidate, '**name** (part, device), mean [lo, hi] %, separated from ... / within noise of ...')."""
-    best, ties, n = best_and_ties(rows, metric, L)
+    best, ties, n, raw = best_and_ties(rows, metric, L)
     per = rows[best]["per_seed"][key(metric, L)]
     head = f"**{best}**, {partial.cell(per)} % (mean [95 % t] over {len(per)} seeds)"
     test = f"Welch's t-test across seeds, Holm over its {n} comparison{'s' if n != 1 else ''}"
@@ -103,10 +117,12 @@ def headline(rows: dict, metric: str, L: int) -> tuple[str, str]:
         return best, f"{head}, the only candidate"
     if not ties:
         return best, f"{head}, separated from every other candidate ({test})"
+    caveat = underpowered(rows, best, ties, raw, key(metric, L))
     if len(ties) == n:
-        return best, f"{head}, the highest mean but within noise of every other candidate ({test}): choose by cost"
-    return best, (f"{head}, the highest mean but within noise of {', '.join(sorted(ties))} ({test}): choose among "
-                  "them by cost")
+        return best, f"{head}, the highest mean but within noise of every other candidate ({test})" + (
+            caveat or ": choose by cost")
+    return best, (f"{head}, the highest mean but within noise of {', '.join(sorted(ties))} ({test})"
+                  + (caveat or ": choose among them by cost"))
 
 
 def curriculum(name: str, cfg: config.Config) -> str:
