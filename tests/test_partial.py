@@ -337,3 +337,26 @@ def test_the_command_line_answers_a_missing_part_or_workspace_in_one_line_and_wr
     assert partial.main([str(part), "--from", str(tmp_path / "ws")]) == 2
     assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'ws'}: not a study workspace")
     assert not part.exists()
+
+
+def test_a_better_rate_is_tested_against_every_rate_the_sweep_tried(tiny_params_dict):
+    """Each PE's best of several rates is a search: its gain must survive Holm over every other-rate model."""
+    from posenc import config
+    from posenc.reporting.sweep import part_verdict, rate_tests, sample_p
+    tiny_params_dict["synthetic"]["eval_size"] = 256
+    cfg = config.from_dict(tiny_params_dict)
+    T, n, shared = cfg.synthetic.train_max_len, cfg.synthetic.eval_size, cfg.train.lr
+
+    def row(lrs, exact):  # exact match at T per rate, ascending
+        return {"lr": lrs, f"exact_{T}": exact, "shared_lr": shared, "best_lr": lrs[int(np.argmax(exact))]}
+    up = shared * 2
+    assert sample_p(0.93, 0.87, n) < 0.05  # alone, a 6-point gain is beyond the sample's noise
+    alone = part_verdict(cfg, {"rope": row([shared, up], [0.87, 0.93])}, {"rope": "here"})[0]
+    assert f"for rope at {up:g} (93.0 % against 87.0 %)" in alone and "Holm over the 1 other-rate model," in alone
+    three = [shared / 2, shared, up]
+    many = {f"pe{i}": row(three, [0.85, 0.87, 0.93]) for i in range(9)} | {"sinusoidal": row(three, [0.44, 0.645, 0.953])}
+    p = rate_tests(cfg, many, {pe: "here" for pe in many})
+    assert len(p) == 20 and p[("pe0", up)] >= 0.05 > p[("sinusoidal", up)]
+    with_many = part_verdict(cfg, many, {pe: "here" for pe in many})[0]
+    assert f"for sinusoidal at {up:g} (95.3 % against 64.5 %); not for pe0" in with_many  # one of twenty: Holm
+    assert "Holm over the 20 other-rate models" in with_many
