@@ -308,6 +308,10 @@ def test_a_shorter_trained_length_below_the_training_one_is_named(inputs):
     assert "alibi" not in line and "rope" not in line
     assert "- duplicate, lower at a shorter length" not in text
     assert verdicts.shorter_dip([0.95, 0.9, 0.97], {8: [0.5, 0.6, 0.55], 12: [0.94, 0.9, 0.96]}, 256) == (8, 0.55)
+    # the lowest of several shorter lengths is picked after the fact: a dip at p = 0.04 counts alone, not among three
+    assert verdicts.sample_p(0.90, 0.84, 256) < 0.05
+    assert verdicts.shorter_dip([0.90], {8: [0.84]}, 256) == (8, 0.84)
+    assert verdicts.shorter_dip([0.90], {8: [0.84], 12: [0.95], 16: [0.95]}, 256) is None
 
 
 def test_extrapolation_along_training_is_read_from_the_tracked_scores(inputs):

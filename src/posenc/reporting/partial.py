@@ -141,8 +141,8 @@ def bars(cfg: config.Config, task: str, rows: dict, baselines: dict) -> list[str
 def only_at_the_longest(cfg: config.Config, task: str, solved: dict) -> list[str]:
     """The PEs solved at the training length whose mean exact match is under the bar at a shorter length that
     training also drew (synthetic.curve_lengths below it), and lower there than at the training length beyond
-    noise (the 95 % t interval of the paired difference over seeds excludes 0; with one seed, the two rates differ
-    beyond the evaluation sample's noise): they learned that length, not the task."""
+    noise (verdicts.shorter_dip: a paired t-test over seeds, with one seed the two-proportion z, Bonferroni over
+    the shorter lengths): they learned that length, not the task."""
     T = cfg.synthetic.train_max_len
     dips = {n: shorter_dip(r["per_seed"][key("exact", T)], r.get("shorter", {}), cfg.synthetic.eval_size, SOLVED_EXACT)
             for n, r in solved.items()}

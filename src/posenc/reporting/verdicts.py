@@ -21,12 +21,13 @@ import numpy as np
 from scipy.stats import norm
 
 from posenc.reporting import stats
-from posenc.reporting.sweep import beyond_sample_noise
+from posenc.reporting.sweep import sample_p
 
 KEEP = 0.9  # a score "holds" if it retains at least this share of its training-length value ...
 COLLAPSE = 0.5  # ... "degrades" down to this share, and "collapses" below it
 LOST_HEAD = 0.5  # the copy head "loses" the source token if its weight there falls below this share of before
 READS = 0.25  # a head "reads" the source token if it puts at least this weight on that one key
+ALPHA = 1 - stats.CONFIDENCE  # a shorter length's dip counts below this p, after Bonferroni
 
 
 def finite(x) -> bool:
@@ -117,15 +118,14 @@ def copy_heads(mass_T: list, mass_L: list, T: int, L: int, num: Callable) -> str
 
 def shorter_dip(at_T: list[float], shorter: dict, n_eval: int, under: float = 1.0) -> tuple[int, float] | None:
     """(L, mean exact match at L) for the shorter length (one the model trained on) with the lowest mean exact
-    match that is under `under` and lower than at the training length beyond noise (the 95 % t interval of the
-    paired difference over seeds excludes 0; with one seed, the two rates over the n_eval sequences differ
-    beyond the sample's noise); None when there is none. `shorter`: {L: exact match per seed}."""
+    match that is under `under` and lower than at the training length beyond noise: the paired t-test over
+    seeds (with one seed, the two-proportion z over the n_eval sequences), Bonferroni over the shorter lengths
+    looked at, since the lowest is picked after the fact; None when there is none. `shorter`: {L: exact match
+    per seed}."""
     T = np.asarray(at_T)
     for L, v in sorted(shorter.items(), key=lambda kv: np.mean(kv[1])):
-        gap = T - np.asarray(v)
-        real = (stats.t_interval(gap)[0] > 0 if len(gap) >= 2
-                else beyond_sample_noise(float(T[0]), float(v[0]), n_eval))
-        if np.mean(v) < min(under, float(np.mean(T))) and real:  # lower, not merely different
+        p = (stats.paired_test(T, v)["p"] if len(T) >= 2 else sample_p(float(T[0]), float(v[0]), n_eval))
+        if np.mean(v) < min(under, float(np.mean(T))) and p * len(shorter) < ALPHA:  # lower, not merely different
             return int(L), float(np.mean(v))
     return None
 
