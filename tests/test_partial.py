@@ -270,7 +270,8 @@ def test_a_sweep_part_takes_each_shared_rate_model_from_where_it_exists_and_name
 
 
 def test_a_better_rate_counts_only_beyond_the_evaluation_samples_noise():
-    from posenc.reporting.sweep import beyond_sample_noise
+    from posenc.reporting.sweep import sample_p
+    beyond_sample_noise = lambda a, b, n: sample_p(a, b, n) < 0.05  # noqa: E731
     assert not beyond_sample_noise(0.005, 0.0, 256)  # one sequence of 256 more: noise
     assert not beyond_sample_noise(0.934, 0.906, 256)
     assert beyond_sample_noise(0.621, 0.059, 256) and beyond_sample_noise(0.02, 0.0, 256)

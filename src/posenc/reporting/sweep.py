@@ -118,15 +118,9 @@ def part_rows(cfg: Config, found: dict, sources: list[tuple[str, Path]]) -> tupl
     return rows, where
 
 
-def beyond_sample_noise(a: float, b: float, n: int) -> bool:
-    """Two exact-match rates over the same n evaluation sequences differ by more than 1.96 standard errors
-    (two-proportion z, unpooled). It says nothing about the spread between training seeds."""
-    se = ((a * (1 - a) + b * (1 - b)) / n) ** 0.5
-    return abs(a - b) > 1.96 * se if se > 0 else a != b
-
-
 def sample_p(a: float, b: float, n: int) -> float:
-    """Two-sided p of beyond_sample_noise's z (two rates over the same n evaluation sequences, unpooled)."""
+    """Two-sided p that two exact-match rates over the same n evaluation sequences differ (two-proportion z,
+    unpooled). It says nothing about the spread between training seeds."""
     se = ((a * (1 - a) + b * (1 - b)) / n) ** 0.5
     return 2 * norm.sf(abs(a - b) / se) if se > 0 else float(a == b)
 
