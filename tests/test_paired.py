@@ -56,3 +56,18 @@ def test_a_nan_loss_and_a_missing_test():
     assert paired.change_text(row(0.8, 0.7), 16, 32, None, pct) == "loses 10.0 points at 32 (70.0 %)"
     assert paired.change_text(row(0.8, 0.803), 16, 32, None, pct) == \
         f"is unchanged at 32 (80.3 %, +0.3 points, under the {paired.SAME_POINTS} called a change)"
+
+
+def test_the_classifiers_tests_are_holm_corrected_together():
+    label = "0" * 20 + "1" * 20
+    worse = "1" * 7 + label[7:]  # 7 reviews right at T only: p = 0.016 alone
+    evals = {("rope", 0): {"16": {"per_review": record(label, label)}, "32": {"per_review": record(worse, label)}}}
+    for i in range(4):  # four classifiers whose verdicts never change
+        evals[(f"pe{i}", 0)] = {L: {"per_review": record(label, label)} for L in ("16", "32")}
+    tests = paired.imdb_tests(evals, [0], 16, 32)
+    t = tests["rope"]
+    assert t["p_raw"] == pytest.approx(sps.binomtest(0, 7).pvalue)
+    assert t["p_raw"] < paired.ALPHA <= t["p"]  # x5 by Holm
+    assert t["holm"] == 5 and "Holm over 5 classifiers" in paired.described(t)
+    text = paired.change_text({"acc_16": 1.0, "acc_32": 33 / 40, "loss_16": 0.4, "loss_32": 0.4}, 16, 32, t, str)
+    assert text.startswith("is within noise at 32")  # lost to the correction: no "loses" claim

@@ -52,9 +52,10 @@ def _p(p: float) -> str:
 
 
 def described(t: dict) -> str:
+    holm = f", Holm over {t['holm']} classifiers" if t.get("holm", 1) > 1 else ""
     if t["test"] == "McNemar":
-        return f"McNemar p = {_p(t['p'])} on the same {t['n']:,} reviews, one model"
-    return f"paired t over {t['n']} seeds, p = {_p(t['p'])}"
+        return f"McNemar p = {_p(t['p'])} on the same {t['n']:,} reviews, one model{holm}"
+    return f"paired t over {t['n']} seeds, p = {_p(t['p'])}{holm}"
 
 
 def change_text(row: dict, T: int, L: int, test: dict | None, pct) -> str:
@@ -73,5 +74,9 @@ def change_text(row: dict, T: int, L: int, test: dict | None, pct) -> str:
 
 
 def imdb_tests(imdb_evals: dict, seeds: list[int], T: int, L: int) -> dict[str, dict]:
-    """length_change for every IMDb row (each PE and evaluation variant) of imdb_evals."""
-    return {name: length_change(imdb_evals, name, seeds, T, L) for name in sorted({n for n, _ in imdb_evals})}
+    """length_change for every IMDb row (each PE and evaluation variant) of imdb_evals, its p Holm-corrected over
+    all of them ("p_raw" keeps the test's own): the report makes one such claim per classifier."""
+    tests = {name: length_change(imdb_evals, name, seeds, T, L) for name in sorted({n for n, _ in imdb_evals})}
+    adjusted = stats.holm([t["p"] for t in tests.values()])
+    return {name: {**t, "p_raw": t["p"], "p": float(q), "holm": len(tests)}
+            for (name, t), q in zip(tests.items(), adjusted)}
