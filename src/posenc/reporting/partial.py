@@ -227,12 +227,12 @@ def imdb_section(cfg: config.Config, evals: dict, metrics: Path) -> list[str]:
     lines = [f"## IMDb ({'/'.join(map(str, n_reviews))} test reviews, accuracy in %)", "",
              "| PE | seeds | " + " | ".join(f"@{L}" for L in lengths) + f" | @{far} - @{T} (points) | default, "
              f"seed {cfg.seeds[0]}, @{far} |", "|---|---|" + "---|" * (len(lengths) + 2)]
-    moved = []
+    tests = {pe: stats.paired_test(r["per_seed"][key("acc", far)], r["per_seed"][key("acc", T)])
+             for pe, r in rows.items()}
+    p_holm = dict(zip(tests, stats.holm([t["p"] for t in tests.values()])))
+    moved = [f"{pe} ({100 * t['diff']:+.1f})" for pe, t in tests.items() if p_holm[pe] < 0.05]
     for pe, row in rows.items():
         diff = [a - b for a, b in zip(row["per_seed"][key("acc", far)], row["per_seed"][key("acc", T)])]
-        lo, hi = stats.t_interval(diff) if len(diff) >= 2 else (float("nan"), float("nan"))
-        if np.isfinite(lo) and (lo > 0 or hi < 0):
-            moved.append(f"{pe} ({100 * np.mean(diff):+.1f})")
         parent = parent_pe(pe, cfg.pes)  # a variant's numbers sit in its PE's file
         f = metrics / "eval" / f"{model_name(IMDB, parent, cfg.seeds[0])}.json"
         e = io.read_json(f) if f.exists() else {}
@@ -241,8 +241,9 @@ def imdb_section(cfg: config.Config, evals: dict, metrics: Path) -> list[str]:
         mine = f"{100 * default['acc']:.1f}" if default else "-"
         lines.append(f"| {pe} | {len(row['seeds'])} | " + " | ".join(cell(row["per_seed"][key("acc", L)])
                                                                for L in lengths) + f" | {cell(diff, None)} | {mine} |")
-    lines += ["", f"- Change from {T} to {far} tokens, 95 % t interval over seeds excluding 0 (each PE on its own, "
-              "not corrected for the number of PEs): " + (", ".join(moved) if moved else "none") + "."]
+    m = int(sum(np.isfinite(t["p"]) for t in tests.values()))  # a row with one seed has no test
+    lines += ["", f"- Change from {T} to {far} tokens beyond noise (paired t-test over seeds, Holm over the {m} "
+              f"row{'s' * (m != 1)} with two seeds or more, alpha 0.05): " + (", ".join(moved) or "none") + "."]
     full = {pe: r for pe, r in rows.items() if r["seeds"] == list(cfg.seeds)}
     if len(full) >= 2:
         results = {"seeds": list(cfg.seeds), "tasks": {}, IMDB: full}
