@@ -29,7 +29,7 @@ from posenc import config, io
 from posenc.artifacts import IMDB, model_name
 from posenc.errors import PosencError
 from posenc.reporting import stats
-from posenc.reporting.claims import comparisons, sentence
+from posenc.reporting.claims import ALPHA, comparisons, sentence
 from posenc.reporting.formats_text import part_formats
 from posenc.reporting.part_files import collect, tracks
 from posenc.reporting.recipes import differences
@@ -230,7 +230,7 @@ def imdb_section(cfg: config.Config, evals: dict, metrics: Path) -> list[str]:
     tests = {pe: stats.paired_test(r["per_seed"][key("acc", far)], r["per_seed"][key("acc", T)])
              for pe, r in rows.items()}
     p_holm = dict(zip(tests, stats.holm([t["p"] for t in tests.values()])))
-    moved = [f"{pe} ({100 * t['diff']:+.1f})" for pe, t in tests.items() if p_holm[pe] < 0.05]
+    moved = [f"{pe} ({100 * t['diff']:+.1f})" for pe, t in tests.items() if p_holm[pe] < ALPHA]
     for pe, row in rows.items():
         diff = [a - b for a, b in zip(row["per_seed"][key("acc", far)], row["per_seed"][key("acc", T)])]
         parent = parent_pe(pe, cfg.pes)  # a variant's numbers sit in its PE's file
@@ -243,7 +243,7 @@ def imdb_section(cfg: config.Config, evals: dict, metrics: Path) -> list[str]:
                                                                for L in lengths) + f" | {cell(diff, None)} | {mine} |")
     m = int(sum(np.isfinite(t["p"]) for t in tests.values()))  # a row with one seed has no test
     lines += ["", f"- Change from {T} to {far} tokens beyond noise (paired t-test over seeds, Holm over the {m} "
-              f"row{'s' * (m != 1)} with two seeds or more, alpha 0.05): " + (", ".join(moved) or "none") + "."]
+              f"row{'s' * (m != 1)} with two seeds or more, alpha {ALPHA}): " + (", ".join(moved) or "none") + "."]
     full = {pe: r for pe, r in rows.items() if r["seeds"] == list(cfg.seeds)}
     if len(full) >= 2:
         results = {"seeds": list(cfg.seeds), "tasks": {}, IMDB: full}

@@ -17,6 +17,8 @@ from posenc.config import Config
 from posenc.reporting.results import key, lm_metrics
 from posenc.reporting.stats import holm
 
+ALPHA = 0.05  # a better rate counts when its Holm-corrected p is below this
+
 
 def best_rate(row: dict, T: int, Lmax: int) -> float:
     """The best rate of a row: the highest exact match at the training length, ties broken by token accuracy
@@ -149,7 +151,7 @@ def part_verdict(cfg: Config, rows: dict, where: dict) -> list[str]:
             continue
         exact = dict(zip(row["lr"], row[key("exact", T)]))
         base, top = exact[row["shared_lr"]], exact[row["best_lr"]]
-        if row["best_lr"] == row["shared_lr"] or top <= base or not p_holm[(pe, row["best_lr"])] < 0.05:
+        if row["best_lr"] == row["shared_lr"] or top <= base or not p_holm[(pe, row["best_lr"])] < ALPHA:
             same.append(pe)
         else:
             moved.append(f"{pe} at {row['best_lr']:g} ({100 * top:.1f} % against {100 * base:.1f} %)")
@@ -159,7 +161,7 @@ def part_verdict(cfg: Config, rows: dict, where: dict) -> list[str]:
     return [f"- Learning-rate sweep on {cfg.synthetic.headline_task}, seed {cfg.seeds[0]} (one seed per rate: "
             f"sensitivity, not a ranking): exact match at {T} is higher at another rate than at the shared "
             f"{cfg.train.lr:g}, by more than the noise of the {n} evaluation sequences (two-proportion z, Holm over "
-            f"the {len(p_holm)} other-rate model{'s' * (len(p_holm) != 1)}, alpha 0.05; seed-to-seed spread can "
+            f"the {len(p_holm)} other-rate model{'s' * (len(p_holm) != 1)}, alpha {ALPHA}; seed-to-seed spread can "
             "still be larger), for " + (", ".join(moved) or "none") + "; not for "
             + (", ".join(same) or "none") + ("; no shared-rate model found for " + ", ".join(missing)
                                             if missing else "") + ".",
