@@ -82,6 +82,13 @@ def paired_test(a, b) -> dict:
     return {"diff": float(d.mean()), "p": float(stats.ttest_rel(a, b).pvalue), "n": len(d)}
 
 
+def sample_p(a: float, b: float, n: int) -> float:
+    """Two-sided p that two exact-match rates over the same n evaluation sequences differ (two-proportion z,
+    unpooled). It says nothing about the spread between training seeds."""
+    se = ((a * (1 - a) + b * (1 - b)) / n) ** 0.5
+    return 2 * stats.norm.sf(abs(a - b) / se) if se > 0 else float(a == b)
+
+
 def holm(pvalues: list[float]) -> list[float]:
     """Holm-Bonferroni adjusted p-values (same order as given); NaN stays NaN."""
     p = np.asarray(pvalues, dtype=float)

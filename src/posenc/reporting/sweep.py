@@ -9,13 +9,12 @@ import json
 from pathlib import Path
 
 import yaml
-from scipy.stats import norm
 
 from posenc import config, io
 from posenc.artifacts import Layout, model_name, sweep_name
 from posenc.config import Config
 from posenc.reporting.results import key, lm_metrics
-from posenc.reporting.stats import holm
+from posenc.reporting.stats import holm, sample_p
 
 ALPHA = 0.05  # a better rate counts when its Holm-corrected p is below this
 
@@ -118,13 +117,6 @@ def part_rows(cfg: Config, found: dict, sources: list[tuple[str, Path]]) -> tupl
                 break
         rows[pe] = _row(cfg, runs, shared)
     return rows, where
-
-
-def sample_p(a: float, b: float, n: int) -> float:
-    """Two-sided p that two exact-match rates over the same n evaluation sequences differ (two-proportion z,
-    unpooled). It says nothing about the spread between training seeds."""
-    se = ((a * (1 - a) + b * (1 - b)) / n) ** 0.5
-    return 2 * norm.sf(abs(a - b) / se) if se > 0 else float(a == b)
 
 
 def rate_tests(cfg: Config, rows: dict, where: dict) -> dict[tuple[str, float], float]:

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.stats import norm
 
 from posenc.reporting import stats
-from posenc.reporting.sweep import sample_p
+from posenc.reporting.stats import sample_p
 
 KEEP = 0.9  # a score "holds" if it retains at least this share of its training-length value ...
 COLLAPSE = 0.5  # ... "degrades" down to this share, and "collapses" below it
