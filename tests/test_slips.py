@@ -104,6 +104,10 @@ def test_key_verdict_tells_a_constant_rate_per_key_from_a_rising_one():
     scattered = {("copy", "m", s): keyed(2e-6, 256) | keyed(2e-6 * g, 1024) for s, g in enumerate([0.2, 1.0, 9.0])}
     line = slips.key_verdict(scattered, "copy", "m", [0, 1, 2], 256, 0.95, 1024)
     assert "too wide to tell" in line and "consistent with" not in line and "[0.00," in line
+    assert "from one that halves or doubles" in line
+    # an interval that holds x1 and a halving but not a doubling names the halving only
+    assert slips.ratio_shape(0.17, 1.26, 4.0).endswith("from one that halves")
+    assert slips.ratio_shape(0.6, 2.5, 4.0).endswith("from one that doubles")
     # falling per key (x4 the keys at 1024): per target fewer (x0.4), more (x2), or either within the seeds' noise
     for gs, says in [((0.1, 0.12, 0.09), "falling: fewer errors per target at the longer length, with more keys"),
                      ((0.5, 0.55, 0.45), "falling: the errors per target grow with the length, but more slowly than "

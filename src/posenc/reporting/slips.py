@@ -142,7 +142,8 @@ def ratio_shape(lo: float, hi: float, keys: float) -> str:
     if hi < 1:
         return "falling: the errors per target grow, if at all, more slowly than the number of keys"
     if lo <= 0.5 or hi >= 2:  # x1 is inside, but so is a halving or a doubling: the interval tells nothing
-        return "too wide to tell: the seeds do not separate a constant rate per key from one that halves or doubles"
+        wider = " or ".join(w for w, inside in (("halves", lo <= 0.5), ("doubles", hi >= 2)) if inside)
+        return f"too wide to tell: the seeds do not separate a constant rate per key from one that {wider}"
     return ("consistent with a constant rate per key: each key a query sees adding the same small chance of a "
             "wrong match")
 
