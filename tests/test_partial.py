@@ -158,6 +158,7 @@ def test_collect_copies_only_the_models_a_workspace_finished(tmp_path):
 def test_the_best_is_named_only_when_one_is_above_zero():
     assert partial._best({"rope": 0.2, "alibi": 0.5}) == "best alibi at 50.0 %"
     assert partial._best({"rope": 0.0, "alibi": 0.0}) == "every one of 2 at 0.0 %"  # no first place among zeros
+    assert partial._best({"rope": 0.0}) == "the only one, rope, at 0.0 %"  # one model: no "every one of 1"
 
 
 def _write_imdb(folder, params, acc):

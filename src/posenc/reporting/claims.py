@@ -95,7 +95,8 @@ def sentence(results: dict, comps: list[dict], task: str, metric: str, L: int) -
     parts = [f"{c['a']} > {c['b']} (by {points(c['diff'])} points, Holm p = {c['p_holm']:.3g})" for c in sep]
     rest = len(fam) - len(sep)
     return (f"{task}, {what} at {L}: " + "; ".join(parts)
-            + (f"; the other {rest} pair{'s are' if rest > 1 else ' is'} within noise" if rest else "")
+            + (f"; the other {rest} pairs are within noise" if rest > 1 else "; the other pair is within noise"
+               if rest else "")
             + f" (paired t-test over {n_seeds} seeds, Holm-corrected over all {len(comps)} comparisons){power(fam)}.")
 
 
@@ -128,5 +129,6 @@ def format_sentence(results: dict, comps: list[dict], base: str, blank: str, met
              for c in sep]
     rest = len(fam) - len(sep)
     return (f"{base} vs {blank}, {what} at {L}: " + "; ".join(parts)
-            + (f"; for the other {rest} PE{'s' if rest > 1 else ''} the formats are within noise" if rest else "")
+            + (f"; for the other {rest} PEs the formats are within noise" if rest > 1
+               else "; for the other PE the formats are within noise" if rest else "")
             + f" ({test}){power(fam)}.")

@@ -107,7 +107,9 @@ def table(cfg: config.Config, rows: dict, metric: str) -> list[str]:
 def _best(mean: dict[str, float]) -> str:
     """'best rope at 91.0 %', or that every one is at zero (no first place to name)."""
     top = max(mean.values())
-    return f"best {max(mean, key=mean.get)} at {100 * top:.1f} %" if top > 0 else f"every one of {len(mean)} at 0.0 %"
+    if top > 0:
+        return f"best {max(mean, key=mean.get)} at {100 * top:.1f} %"
+    return f"every one of {len(mean)} at 0.0 %" if len(mean) > 1 else f"the only one, {next(iter(mean))}, at 0.0 %"
 
 
 def lookup3(metrics: Path, task: str, part: Path | None = None) -> dict:
