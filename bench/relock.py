@@ -17,6 +17,14 @@ has just told DVC it is up to date: `dvc repro --force --single-item report`.
 
     python bench/relock.py                    # rewrites dvc.lock from HEAD's, then `dvc status` to check
     python bench/relock.py --ref <commit>     # the lock whose outputs to keep
+    python bench/relock.py --split plot=plot --split plot_maps=plot   # a stage split in two (see below)
+
+A stage split in two, or whose outputs were declared anew (one directory output as several files), has no old
+entry for them: `--split NEW=OLD` takes NEW's dependencies that are other stages' outputs from OLD's old entry,
+and hashes NEW's outputs that entry lacks as they are in the working tree, each of them tracked by git and
+unchanged since the ref. The claim is then that the stage's code writes those very files: check it by
+rerunning the stage where its inputs exist and comparing the bytes (docs/recipe.md names the check of
+2026-12-07, stage plot split off plot_maps).
 """
 
 import argparse
@@ -44,9 +52,16 @@ def _keep(item, entry: dict) -> None:
     item.meta = Meta(isdir=entry["md5"].endswith(".dir"), size=entry.get("size"), nfiles=entry.get("nfiles"))
 
 
-def relock(stage, old: dict, produced: list[str]) -> None:
+def _unchanged(path: str, ref: str) -> bool:
+    """Whether git tracks `path` (a file, or the files of a folder) and it is as at `ref` in the working tree."""
+    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", path], capture_output=True).returncode == 0
+    return tracked and subprocess.run(["git", "diff", "--quiet", ref, "--", path]).returncode == 0
+
+
+def relock(stage, old: dict, produced: list[str], split_from: str = "", ref: str = "HEAD") -> None:
     """Hash the stage's own deps and params as they are now; keep the old hashes of other stages' outputs
-    (its deps) and of its outputs."""
+    (its deps) and of its outputs. A split stage (split_from: the old stage's name) hashes the outputs its
+    old entry lacks from the working tree, if git has them unchanged since `ref`."""
     kept = {d["path"]: d for d in old.get("deps", [])}
     outs = {o["path"]: o for o in old.get("outs", [])}
     for dep in stage.deps:
@@ -58,25 +73,35 @@ def relock(stage, old: dict, produced: list[str]) -> None:
             raise SystemExit(f"error: {stage.addressing} depends on {dep.def_path}, which its old lock entry does "
                              "not have: run the stage, do not relock it")
     for out in stage.outs:
-        if out.def_path not in outs:
+        if out.def_path in outs:
+            _keep(out, outs[out.def_path])
+        elif split_from and _unchanged(out.def_path, ref):
+            out.save()  # the committed file(s), which the claim says the stage writes
+        elif split_from:
+            raise SystemExit(f"error: {stage.addressing}'s output {out.def_path} is not a file git tracks unchanged "
+                             f"since {ref}")
+        else:
             raise SystemExit(f"error: {stage.addressing}'s output {out.def_path} is not in its old lock entry")
-        _keep(out, outs[out.def_path])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ref", default="HEAD", help="the commit whose dvc.lock holds the outputs to keep")
+    ap.add_argument("--split", action="append", default=[], metavar="NEW=OLD",
+                    help="a stage split off OLD (or NEW=NEW: its outputs declared anew); see above")
     args = ap.parse_args()
+    split = dict(item.split("=", 1) for item in args.split)
     text = subprocess.run(["git", "show", f"{args.ref}:dvc.lock"], check=True, capture_output=True, text=True).stdout
     old = yaml.safe_load(text)["stages"]
     produced = [o["path"] for s in old.values() for o in s.get("outs", [])]
     repo = Repo(".")
     stages = list(repo.index.stages)
-    missing = [s.addressing for s in stages if s.addressing not in old]
+    missing = [s.addressing for s in stages if split.get(s.addressing, s.addressing) not in old]
     if missing:
         raise SystemExit(f"error: {', '.join(missing)} not in {args.ref}'s dvc.lock: run them, do not relock them")
     for stage in stages:
-        relock(stage, old[stage.addressing], produced)
+        source = split.get(stage.addressing, "")
+        relock(stage, old[source or stage.addressing], produced, source, args.ref)
     Path("dvc.lock").write_text(text)  # the old lock, then each stage's entry replaced by DVC's own writer
     lockfile = Lockfile(repo, "dvc.lock")
     for stage in stages:

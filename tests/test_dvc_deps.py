@@ -10,6 +10,7 @@ import yaml
 from conftest import ROOT
 from posenc.artifacts import IMDB, Layout
 from posenc.nn.pe import available
+from posenc.reporting import plots
 
 SRC = ROOT / "src"
 DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
@@ -138,7 +139,10 @@ def test_gathering_stages_write_the_artifacts_paths():
     assert paths(DVC["aggregate"]["metrics"]) == {str(L.headline)}
     assert [n for n, st in DVC.items() if "metrics" in st] == ["aggregate"]
     assert "profile" not in DVC and paths(DVC["runtime"]["outs"]) == {str(L.runtime)}  # timings are no output
-    assert paths(DVC["plot"]["outs"]) == {str(L.figures)}
+    # every figure the code draws is declared, the attention maps in a stage of their own (they need data/probes)
+    assert paths(DVC["plot"]["outs"]) == {str(L.figures / f) for f in plots.FIGURES} | {str(L.figures / "data")}
+    assert paths(DVC["plot_maps"]["outs"]) == {str(L.figures / plots.MAPS)}
+    assert "data/probes" in DVC["plot_maps"]["deps"] and not any(d.startswith("data") for d in DVC["plot"]["deps"])
     assert paths(DVC["report"]["outs"]) == {str(L.report)}
     assert paths(DVC["prepare_synthetic"]["outs"]) == {str(L.synthetic_data("copy").parent), str(L.far_data("copy").parent)}
 

@@ -27,7 +27,7 @@ from posenc.io import _umask
 PES = ["learned", "rope", "alibi"]
 TASKS = ["copy"]
 VARIANTS = {"rope_pi", "rope_ntk", "rope_yarn"}  # evaluation-only variants of the rope models
-FIGURES = sorted(f"{name}.png" for name in (  # the plot stage's figures (reporting/plots.py all_figures)
+FIGURES = sorted(f"{name}.png" for name in (  # stages plot and plot_maps (reporting/plots.py FIGURES, MAPS)
     "accuracy_vs_length", "attention_entropy", "attention_entropy_imdb", "attention_maps", "errors_along_span",
     "extrapolation_vs_step", "grad_norms", "grad_norms_imdb", "imdb_vs_length", "training_loss"))
 
@@ -132,10 +132,18 @@ def test_repro_writes_results_with_the_seed_schema_then_skips_everything(repo):
 
 
 def test_figures_are_rebuilt_from_metrics_alone(repo):
+    """Stage plot needs only files git holds: without the probe arrays (data/probes) it redraws every figure but
+    the attention maps, which stage plot_maps draws from those arrays once DVC has restored them."""
     shutil.rmtree(repo / "figures")
-    out = dvc(repo, "repro", "plot").stdout
-    assert "Running stage 'plot'" in out and "Running stage 'train" not in out and "Running stage 'probe" not in out
+    shutil.rmtree(repo / "data/probes")  # as in a clone whose models and probe arrays are in no cache
+    out = dvc(repo, "repro", "--single-item", "plot").stdout
+    assert "Running stage 'plot'" in out
+    assert sorted(p.name for p in (repo / "figures").glob("*.png")) == [f for f in FIGURES if f != "attention_maps.png"]
+    dvc(repo, "checkout", "-q")  # the probe arrays back from the cache
+    out = dvc(repo, "repro", "plot_maps").stdout
+    assert "Running stage 'plot_maps'" in out and "Running stage 'probe" not in out
     assert sorted(p.name for p in (repo / "figures").glob("*.png")) == FIGURES
+    assert status(repo) == {}
 
 
 def test_report_is_written_and_timings_stay_out_of_tracked_files(repo):
@@ -159,7 +167,7 @@ def test_editing_one_pe_reruns_only_its_stages_and_the_gathering_ones(repo):
         module.write_text(original)
     own = {f"{stage}@{task}-rope-0" for stage in ("train", "evaluate", "probe") for task in TASKS}
     own |= {f"{stage}@rope-0" for stage in ("train_imdb", "evaluate_imdb", "probe_imdb")}
-    assert changed == own | {"check_params", "plot", "plot_reviews", "report"}
+    assert changed == own | {"check_params", "plot", "plot_maps", "plot_reviews", "report"}
     assert status(repo) == {}
 
 

@@ -106,6 +106,14 @@ def test_sentences_follow_the_numbers(inputs):
     assert "![Token accuracy and exact match vs length" in text and "attention_maps.png" not in text  # only present figures
 
 
+def test_the_attention_maps_are_shown_for_a_copy_headline_only(inputs):
+    shown = dataclasses.replace(inputs, figures=("attention_maps.png",))
+    assert "](figures/attention_maps.png)" in report.build_report(shown)
+    s = dataclasses.replace(inputs.cfg.synthetic, headline_task="duplicate")  # stage plot_maps' figure says why not
+    other = dataclasses.replace(shown, cfg=dataclasses.replace(inputs.cfg, synthetic=s))
+    assert "attention_maps.png" not in report.build_report(other)
+
+
 def test_changing_a_number_leaves_no_stale_sentence(inputs):
     before = report.build_report(inputs)
     changed = copy.deepcopy(inputs.results)

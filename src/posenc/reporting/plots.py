@@ -1,7 +1,7 @@
 """Figures, drawn from saved metrics only: results.json, the probes'
 JSON and attention maps, and the DVCLive training logs. Nothing here trains or loads a model.
 
-Every function returns one matplotlib Figure; the plot stage saves them. Each PE
+Every function returns one matplotlib Figure; the stages plot (all_figures) and plot_maps (maps_figure) save them. Each PE
 keeps the same colour in every figure (`pe_colors`), taken from the registry order.
 """
 
@@ -20,6 +20,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
+from posenc import io  # noqa: E402
 from posenc.nn.pe import available  # noqa: E402
 from posenc.reporting.results import key, lengths_of  # noqa: E402
 
@@ -291,12 +292,19 @@ def attention_entropy(probes: dict[str, dict], pes: list[str], train_len: int, t
     return fig
 
 
-def all_figures(results: dict, probes: dict[tuple[str, str], dict], maps: dict[str, dict],
-                live: dict[str, dict[str, list[pd.DataFrame]]], pes: list[str], tasks: list[str], headline: str,
-                train_len: int, imdb_train_len: int, probe_lengths: list[int], map_lengths: list[int]) -> dict:
-    """{file name: Figure} for every figure of the report."""
+FIGURES = ("accuracy_vs_length.png", "imdb_vs_length.png", "grad_norms.png", "grad_norms_imdb.png", "training_loss.png",
+           "extrapolation_vs_step.png", "errors_along_span.png", "attention_entropy.png", "attention_entropy_imdb.png")
+MAPS = "attention_maps.png"  # the stage plot_maps' one figure: it needs the probe stages' arrays (data/probes)
+
+
+def all_figures(results: dict, probes: dict[tuple[str, str], dict], live: dict[str, dict[str, list[pd.DataFrame]]],
+                pes: list[str], tasks: list[str], headline: str, train_len: int, imdb_train_len: int,
+                probe_lengths: list[int]) -> dict:
+    """{file name: Figure} for every figure of the stage plot: all but the attention maps (maps_figure), so that
+    they are drawn from files git holds (results.json, the probes' JSON, the training logs) and a checkout without
+    the models' probe arrays can redraw them."""
     marks = sorted(int(L) for L in results["synthetic"])
-    figs = {
+    return {
         "accuracy_vs_length.png": accuracy_vs_length(results, tasks, list(results["curves"][tasks[0]]), train_len,
                                                      marks),  # the PEs and their evaluation variants
         "imdb_vs_length.png": imdb_vs_length(results, list(results["imdb"]), imdb_train_len),  # with variants
@@ -312,11 +320,28 @@ def all_figures(results: dict, probes: dict[tuple[str, str], dict], maps: dict[s
         "attention_entropy_imdb.png": attention_entropy({pe: probes[("imdb", pe)] for pe in pes}, pes,
                                                         imdb_train_len, "IMDb: how uniform attention becomes"),
     }
-    if headline == "copy":
-        figs["attention_maps.png"] = attention_maps(maps, {pe: probes[("copy", pe)] for pe in pes}, pes,
-                                                    map_lengths, train_len)
-    return figs
 
+
+def save_figure(fig, path: Path) -> None:
+    """Write one figure as the stages do (atomically, 110 dpi, tight) and free it."""
+    with io.atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+    plt.close(fig)
+
+
+
+
+def maps_figure(maps: dict[str, dict], probes: dict[str, dict], pes: list[str], headline: str, lengths: list[int],
+                train_len: int):
+    """The attention maps of the headline task's copy heads (attention_maps). Only copy defines a copy head (the
+    weight on the source token); for another headline task the figure says so, and the report leaves it out."""
+    if headline == "copy":
+        return attention_maps(maps, probes, pes, lengths, train_len)
+    fig, ax = plt.subplots(figsize=(6, 1.5))
+    ax.axis("off")
+    ax.set_title("attention maps of the copy heads")
+    ax.text(0.5, 0.4, f"drawn for the copy task only; synthetic.headline_task is {headline}", ha="center")
+    return fig
 
 
 def tidy_tables(results: dict, live: dict[str, dict[str, list[pd.DataFrame]]], pes: list[str]) -> dict[str, pd.DataFrame]:
