@@ -17,6 +17,7 @@ import json
 import re
 from pathlib import Path
 
+from posenc import config
 from posenc.reporting.partial import cell
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,17 +30,18 @@ BENCH = ["bench/budget_absolute.json", "bench/budget_rand.json", "bench/nope_bud
          "bench/slip_budget.json"]
 
 
-def study_values(part: Path, task: str, pe: str) -> list[float]:
-    """Exact match at 256 of each of the part's seeds (none without files)."""
+def study_values(part: Path, task: str, pe: str) -> tuple[list[float], int]:
+    """Exact match at 256 of each of the part's seeds (none without files), and the sequences each scored."""
     files = sorted((part / "metrics" / "eval").glob(f"{task}_{pe}_s[0-9]*.json"))
-    return [json.loads(f.read_text())["lengths"]["256"]["exact_match"] for f in files]
+    at = [json.loads(f.read_text())["lengths"]["256"] for f in files]
+    return [a["exact_match"] for a in at], (at[0]["n_seqs"] if at else 0)
 
 
 def study_cell(part: Path, task: str, pe: str) -> str:
     """Mean [95 % t interval] of exact match at 256 over the part's seeds, in % (partial.cell, as the parts'
     summaries give it); 'not run' without files."""
-    values = study_values(part, task, pe)
-    return cell(values) if values else "not run"
+    values, n = study_values(part, task, pe)
+    return cell(values, n=n) if values else "not run"
 
 
 def long_cell(runs: list, parts: dict, task: str, pe: str) -> str:
@@ -47,9 +49,9 @@ def long_cell(runs: list, parts: dict, task: str, pe: str) -> str:
     holds the model."""
     texts = [bench_cell(runs)] if runs else []
     for part, label in parts.items():
-        values = study_values(part, task, pe)
+        values, n = study_values(part, task, pe)
         if values:
-            texts.append(f"{label}, {len(values)} seed{'s' * (len(values) > 1)} {cell(values)}")
+            texts.append(f"{label}, {len(values)} seed{'s' * (len(values) > 1)} {cell(values, n=n)}")
     return "; ".join(texts) or bench_cell(runs)  # neither: "not measured"
 
 
@@ -77,8 +79,9 @@ def bench_cell(runs: list) -> str:
     shorter = seed0.get("shorter")
     text += f" ({min(100 * v['exact_match'] for v in shorter.values()):.1f})" if shorter else " (n/m)"
     seeds = {r["seed"]: r for r in runs}
-    if len(seeds) > 1:
-        text += f"; {len(seeds)} seeds " + cell([r["eval"]["256"]["exact_match"] for r in seeds.values()])
+    if len(seeds) > 1:  # the bench scores the study's evaluation sets: eval_size sequences a length
+        n = config.load(ROOT / "study/params.yaml").synthetic.eval_size
+        text += f"; {len(seeds)} seeds " + cell([r["eval"]["256"]["exact_match"] for r in seeds.values()], n=n)
     return text
 
 

@@ -41,6 +41,17 @@ def test_t_interval_of_a_share_stays_in_zero_to_one_and_is_unchanged_inside():
     assert stats.t_interval([0.5, 0.6, 0.7], stats.SHARE) == stats.t_interval([0.5, 0.6, 0.7])
 
 
+def test_a_share_interval_collapsed_to_a_point_becomes_the_pooled_wilson_interval():
+    none = np.zeros((1, 256))  # one seed, no sequence of 256 copied: the bootstrap can only say [0, 0]
+    point = stats.bootstrap_interval(none, lambda x: x.mean(axis=(1, 2)))
+    assert point == [0.0, 0.0]
+    lo, hi = stats.share_interval(point, 0, 256)
+    assert lo == 0.0 and hi == pytest.approx(stats.proportion_interval(0, 256)[1]) and 0.01 < hi < 0.02
+    assert stats.share_interval(stats.t_interval([1.0, 1.0, 1.0], stats.SHARE), 768, 768)[0] < 1.0  # seeds too
+    assert stats.share_interval([0.4, 0.6], 128, 256) == [0.4, 0.6]  # an interval that is not a point stays
+    assert np.isnan(stats.share_interval([float("nan")] * 2, 0, 256)).all()
+
+
 def test_bootstrap_scores_each_resample_as_a_loop_over_resamples_would():
     # The statistic sees all resamples at once; the interval must be the one a plain loop over the same
     # resamples gives, also when the resamples are scored in several chunks.

@@ -113,3 +113,18 @@ def test_uniform_errors_are_not_read_as_either_and_seeds_give_t_intervals():
     assert "too few wrong targets to tell" in errors_text.pair_reading(handful)  # 1 of 8 wrong, say
     perfect = errors.profile_row([evaluation(np.ones((8, 16)), np.zeros((8, 16), dtype=bool))])
     assert errors_text.sentence(perfect, "copy", 256, pct, 100).endswith("there are none.")
+
+
+def test_no_wrong_target_at_a_pair_among_few_is_not_read_as_fewer_than_their_share():
+    """0 of 40 wrong targets at repeated pairs (2.5 % of the targets): the bootstrap collapses to [0, 0], which
+    would call them fewer than their share; the pooled Wilson interval (up to 9 %) says that 40 cannot tell."""
+    right = np.ones((64, 40))
+    right[:40, 20] = 0  # 40 wrong targets, none at a pair
+    pairs = np.zeros_like(right, dtype=bool)
+    pairs[:, 3] = True
+    row = errors.profile_row([evaluation(right, pairs)])
+    lo, hi = row["errors_at_pairs_ci"]
+    assert row["errors_at_pairs"] == 0.0 and lo == 0.0 and hi == pytest.approx(0.0876, abs=1e-3)
+    assert "fewer than their share" not in errors_text.pair_reading(row)
+    assert "no more than their share beyond noise (at most 9 % of the errors" in errors_text.pair_reading(row)
+    assert row["span_ci"][0][0] < 1.0 == row["span"][0]  # a perfect eighth: Wilson over its 320 targets, not [1, 1]

@@ -68,3 +68,21 @@ def test_stale_per_model_files_are_found(tmp_path):
     (tmp_path / "metrics/live/copy_xpos_s0").mkdir(parents=True)
     found = stale(layout, [model_name("copy", "rope", 0)])
     assert sorted(p.name for p in found) == ["copy_xpos_s0", "copy_xpos_s0.json"]
+
+
+def test_an_exact_match_of_zero_gets_an_interval_that_256_sequences_can_carry():
+    """None of 256 sequences exact (one seed, or three): not [0, 0] but the pooled Wilson interval."""
+    import numpy as np
+
+    from posenc.reporting import stats
+    from posenc.reporting.results import lm_interval
+
+    for seeds in (1, 3):
+        evs = [{"token_acc": 0.5, "exact_match": 0.0, "loss": 1.0, "targets": 4,
+                "per_seq": {"right": [2] * 256, "exact": [0] * 256, "loss": [1.0] * 256}} for _ in range(seeds)]
+        lo, hi = lm_interval(evs, "exact")
+        assert lo == 0.0 and hi == stats.proportion_interval(0, 256 * seeds)[1] > 0
+        assert lm_interval(evs, "acc")[0] < 0.5 < lm_interval(evs, "acc")[1]  # every sequence half right
+    nan = [{**ev, "loss": float("nan")} for ev in evs]  # three NaN models score 0: their interval is left alone
+    assert lm_interval(nan, "acc") == [0.0, 0.0]
+    assert np.isfinite(lm_interval(evs, "loss")).all()

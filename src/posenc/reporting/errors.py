@@ -5,7 +5,8 @@ Per task, PE row and evaluation length, from every seed's evaluation (results.js
 - `errors_at_pairs`: the share of wrong targets that sit at a repeated token pair (the 2-token lookup
   rule's wrong targets), with its interval, beside `pair_share`, those targets' share of all targets.
 Intervals as everywhere (stats.py): a t interval over seeds with three or more, else a bootstrap over
-sequences. The report reads them in reporting/errors_text.py.
+sequences, or where that collapses to a point the Wilson interval of the pooled targets
+(stats.share_interval). The report reads them in reporting/errors_text.py.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ def profile_row(evs: list[dict]) -> dict | None:
                    for j in range(len(den))]
         both = np.stack([at_pairs, wrong], axis=-1)  # (S, N, 2): resampled together
         pairs_ci = stats.bootstrap_interval(both, lambda x: _share(x[..., 0], x[..., 1]))
+    span_ci = [stats.share_interval(ci, parts[..., j].sum(), parts[..., j].size * den[j])  # right of all targets
+               for j, ci in enumerate(span_ci)]
+    pairs_ci = stats.share_interval(pairs_ci, at_pairs.sum(), wrong.sum())  # none of 40 wrong at pairs: up to 9 %
     return {"span": span_seeds.mean(0).tolist(), "span_ci": span_ci, "wrong_per_seq": float(wrong.mean()),
             "pair_share": float(np.sum(evs[0]["per_seq"]["pairs"]) / (n * evs[0]["targets"])),
             "errors_at_pairs": _share(at_pairs, wrong), "errors_at_pairs_ci": pairs_ci}

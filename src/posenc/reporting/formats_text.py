@@ -45,13 +45,13 @@ def format_lines(results: dict, comps: list[dict], base: str, blank: str, length
 
 
 def part_formats(cfg: config.Config, all_rows: dict, sources: list[tuple[str, Path]],
-                 cell: Callable[[list], str]) -> list[str]:
+                 cell: Callable[..., str]) -> list[str]:
     """Each other format of a task (the brief's blank format, the start token) beside the teacher-forced one,
     per PE, at the evaluation lengths: the teacher-forced side from this part where it has the PE, else the
     seed-0 evaluation of the first of `sources` [(label, metrics folder)] (partial.sources: the default, then
     the other parts) whose params train that model the same way (sweep.same_model: a model of another recipe
     is another model); then, for the PEs with every seed in both, the paired, Holm-corrected test of the two
-    formats. `cell(values)`: a study part's number with its interval (partial.cell)."""
+    formats. `cell(values, n=...)`: a study part's number with its interval (partial.cell)."""
     out = []
     for task in [t for t in all_rows if plain_task(t)]:
         base, rows = plain_task(task), all_rows[task]
@@ -70,7 +70,8 @@ def part_formats(cfg: config.Config, all_rows: dict, sources: list[tuple[str, Pa
                     break
             if theirs is None:
                 continue
-            cols = [f"{cell(theirs['per_seed'][key(m, L)])} / {cell(rows[pe]['per_seed'][key(m, L)])}"
+            n = {"exact": cfg.synthetic.eval_size, "acc": 0}  # exact match: of n sequences a seed (partial.cell)
+            cols = [f"{cell(theirs['per_seed'][key(m, L)], n=n[m])} / {cell(rows[pe]['per_seed'][key(m, L)], n=n[m])}"
                     for L in cfg.synthetic.eval_lengths for m in ("exact", "acc")]
             lines.append(f"| {pe} | {where} | " + " | ".join(cols) + " |")
         if len(lines) > 2:

@@ -91,13 +91,18 @@ def lm_metrics(ev: dict) -> dict[str, float]:
 
 
 def lm_interval(evs: list[dict], metric: str) -> list[float]:
-    """95 % interval of the seed-mean of `metric` (acc, exact, loss) at one length (stats.py)."""
-    if len(evs) >= stats.MIN_SEEDS:
-        return stats.t_interval([lm_metrics(ev)[metric] for ev in evs], None if metric == "loss" else stats.SHARE)
+    """95 % interval of the seed-mean of `metric` (acc, exact, loss) at one length (stats.py); a share's, where it
+    collapses to a point, the Wilson interval of the pooled sequences (exact) or targets (acc)."""
     field = {"acc": "right", "exact": "exact", "loss": "loss"}[metric]
     items = np.array([ev["per_seq"][field] for ev in evs], dtype=float)  # (S, N)
     scale = 1.0 / evs[0]["targets"] if metric == "acc" else 1.0
-    return stats.bootstrap_interval(items, lambda x: x.mean(axis=(1, 2)) * scale)  # x: (B, S, N)
+    if len(evs) >= stats.MIN_SEEDS:
+        ci = stats.t_interval([lm_metrics(ev)[metric] for ev in evs], None if metric == "loss" else stats.SHARE)
+    else:
+        ci = stats.bootstrap_interval(items, lambda x: x.mean(axis=(1, 2)) * scale)  # x: (B, S, N)
+    if metric == "loss" or not all(math.isfinite(ev["loss"]) for ev in evs):  # a NaN model scores 0 (lm_metrics)
+        return ci
+    return stats.share_interval(ci, items.sum(), items.size / scale)
 
 
 def lm_row(cfg: Config, evs: list[dict], trains: list[dict], lengths) -> dict:
@@ -218,18 +223,24 @@ def stability(cfg: Config, probe: dict, eval_losses: list[float]) -> dict:
 
 def imdb_interval(evs: list[dict], metric: str) -> list[float]:
     """95 % interval of the seed-mean of acc, f1 or loss at one length: t over seeds, else a bootstrap
-    over reviews (acc and f1; the loss has no per-review record and gets NaN)."""
-    if len(evs) >= stats.MIN_SEEDS:
+    over reviews (acc and f1; the loss has no per-review record and gets NaN); accuracy's, where it collapses to
+    a point, the Wilson interval of the pooled reviews."""
+    seeds = len(evs) >= stats.MIN_SEEDS
+    if seeds and (metric != "acc" or "per_review" not in evs[0]):
         return stats.t_interval([ev[metric] for ev in evs], None if metric == "loss" else stats.SHARE)
     if metric == "loss":
         return [float("nan"), float("nan")]
     pred = np.array([[int(c) for c in ev["per_review"]["pred"]] for ev in evs])  # (S, N)
     label = np.array([[int(c) for c in ev["per_review"]["label"]] for ev in evs])
     both = np.stack([pred, label], axis=-1)  # (S, N, 2): resampled together
-    if metric == "acc":
-        return stats.bootstrap_interval(both, lambda x: (x[..., 0] == x[..., 1]).mean(axis=(1, 2)))  # x: (B, S, N, 2)
-    return stats.bootstrap_interval(both, lambda x: np.array([np.mean([macro_f1(r[:, 0], r[:, 1]) for r in b])
-                                                              for b in x]))
+    if seeds:
+        ci = stats.t_interval([ev["acc"] for ev in evs], stats.SHARE)
+    elif metric == "acc":
+        ci = stats.bootstrap_interval(both, lambda x: (x[..., 0] == x[..., 1]).mean(axis=(1, 2)))  # x: (B, S, N, 2)
+    else:
+        return stats.bootstrap_interval(both, lambda x: np.array([np.mean([macro_f1(r[:, 0], r[:, 1]) for r in b])
+                                                                  for b in x]))
+    return stats.share_interval(ci, (pred == label).sum(), pred.size)
 
 
 def imdb_results(cfg: Config, evals: dict, trains: dict, data: dict) -> dict:

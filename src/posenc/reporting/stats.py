@@ -4,6 +4,8 @@
   seed-to-seed spread (initialisation and batch order), the larger source of noise here.
 - One or two seeds: a percentile bootstrap over the evaluation items (sequences or reviews,
   resampled jointly for every seed), which covers only the finite evaluation sample. Labelled as such.
+- Either way a share's interval that has collapsed to a point (every item or seed at one value) is replaced
+  by the Wilson interval of its pooled items (share_interval).
 - Comparisons: a paired t-test across seeds (both PEs trained with the same seeds and scored on the
   same evaluation sets), Holm-corrected over every comparison the report makes (Holm 1979).
 """
@@ -24,8 +26,11 @@ SEEDS_KIND = "t interval over seeds"
 BOOT_KIND = "bootstrap over evaluation items (one model per seed: covers the sample, not seed spread)"
 
 
+POINT_KIND = "; one that is a single point (every item or seed alike): the Wilson interval of the pooled items"
+
+
 def interval_kind(n_seeds: int) -> str:
-    return SEEDS_KIND if n_seeds >= MIN_SEEDS else BOOT_KIND
+    return (SEEDS_KIND if n_seeds >= MIN_SEEDS else BOOT_KIND) + POINT_KIND
 
 
 SHARE = (0.0, 1.0)  # the range of an accuracy, an exact match, an F1 or any other share
@@ -69,6 +74,17 @@ def proportion_interval(successes: int, n: int) -> list[float]:
     exactly): for one model on one set of sequences, where seeds do not enter (Wilson 1927)."""
     ci = stats.binomtest(int(successes), int(n)).proportion_ci(confidence_level=CONFIDENCE, method="wilson")
     return [float(ci.low), float(ci.high)]
+
+
+def share_interval(ci: list[float], successes: float, n: float) -> list[float]:
+    """A share's interval, or, where it has collapsed to a point, the Wilson interval of the pooled items
+    (successes of n, rounded: a randomized PE's evaluation averages draws). The bootstrap and the t interval
+    collapse when every item, or every seed, sits at one value: none of 256 sequences copied reads [0.0, 0.0],
+    when 256 sequences cannot rule out about 1.5 %."""
+    if n < 1 or not np.isfinite(ci).all() or ci[0] < ci[1]:
+        return ci
+    lo, hi = proportion_interval(min(round(successes), round(n)), round(n))
+    return [min(ci[0], lo), max(ci[1], hi)]
 
 
 def paired_test(a, b) -> dict:
