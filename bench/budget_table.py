@@ -25,6 +25,7 @@ PES = ["sinusoidal", "learned", "rope", "alibi", "nope", "t5", "hard_alibi", "fi
        "sinusoidal_rand", "hard_alibi_ngram"]
 PARTS = {"hard_alibi_ngram": "study/cpu_ngram"}
 # the study's stages with study/gpu_12k/params.yaml, run on CPUs: one part per CPU kind, with its cells' label
+STUDY_PARAMS = ROOT / "study" / "params.yaml"  # the recipe and evaluation sets of the bench's runs
 LONG_PARTS = {"study/cpu_12k": "study", "study/cpu_12k_xeon": "study Xeon"}
 BENCH = ["bench/budget_absolute.json", "bench/budget_rand.json", "bench/nope_budget.json",
          "bench/slip_budget.json"]
@@ -80,7 +81,7 @@ def bench_cell(runs: list) -> str:
     text += f" ({min(100 * v['exact_match'] for v in shorter.values()):.1f})" if shorter else " (n/m)"
     seeds = {r["seed"]: r for r in runs}
     if len(seeds) > 1:  # the bench scores the study's evaluation sets: eval_size sequences a length
-        n = config.load(ROOT / "study/params.yaml").synthetic.eval_size
+        n = config.load(STUDY_PARAMS).synthetic.eval_size
         text += f"; {len(seeds)} seeds " + cell([r["eval"]["256"]["exact_match"] for r in seeds.values()], n=n)
     return text
 

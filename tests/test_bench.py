@@ -311,13 +311,17 @@ def test_the_budget_table_reads_the_parts_seeds_and_only_the_12000_step_runs(bud
     match at those lengths, and the mean over seeds where several ran; a run at other steps, or a
     rescoring kept with --errors, is not a 12,000-step model of its own."""
     import json
-    from posenc.reporting.stats import t_interval
+    from posenc.reporting.stats import proportion_interval, t_interval
     evals = tmp_path / "study" / "p" / "metrics" / "eval"
     evals.mkdir(parents=True)
     for seed, exact in enumerate([0.80, 0.90, 0.97]):
-        (evals / f"copy_rope_s{seed}.json").write_text(json.dumps({"lengths": {"256": {"exact_match": exact}}}))
+        for pe, e in (("rope", exact), ("nope", 0.0)):
+            (evals / f"copy_{pe}_s{seed}.json").write_text(json.dumps({"lengths": {"256": {"exact_match": e,
+                                                                                          "n_seqs": 256}}}))
     lo, hi = t_interval([80.0, 90.0, 97.0], bounds=(0.0, 100.0))
     assert budget.study_cell(tmp_path / "study" / "p", "copy", "rope") == f"89.0 [{lo:.1f}, {hi:.1f}]"
+    none = 100 * proportion_interval(0, 3 * 256)[1]  # every seed at 0: the pooled Wilson interval, not [0.0, 0.0]
+    assert budget.study_cell(tmp_path / "study" / "p", "copy", "nope") == f"0.0 [0.0, {none:.1f}]"
     assert budget.study_cell(tmp_path / "study" / "p", "duplicate", "rope") == "not run"
 
     def run(seed, exact, steps=12000, shorter=None):
@@ -344,7 +348,7 @@ def test_the_budget_table_reads_the_parts_seeds_and_only_the_12000_step_runs(bud
         "95.0 (91.0); study, 3 seeds 89.0")
     (tmp_path / "study" / "q" / "metrics" / "eval").mkdir(parents=True)
     (tmp_path / "study" / "q" / "metrics" / "eval" / "duplicate_rope_s0.json").write_text(
-        json.dumps({"lengths": {"256": {"exact_match": 0.5}}}))
+        json.dumps({"lengths": {"256": {"exact_match": 0.5, "n_seqs": 256}}}))
     one = budget.long_cell(found[("rope", "copy")][:1], parts, "duplicate", "rope")
     assert one == "95.0 (91.0); study Q, 1 seed 50.0"
     assert budget.long_cell([], parts, "duplicate", "rope") == "study Q, 1 seed 50.0"
