@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from posenc.reporting.stats import proportion_interval
 from posenc.reporting.tables import END, START, results_markdown, sync_readme
 
 from conftest import ROOT
@@ -60,6 +61,10 @@ def test_imdb_tables_reflect_the_numbers():
     assert "| PE | <=256 (n=5) @256 | 257-512 (n=7) @256 | 257-512 (n=7) @512 | >512 (n=2) @256 | >512 (n=2) @512 |" in md
     assert "| rope | 90.0 % | 70.0 % | 80.0 % | 50.0 % | 50.0 % |" in md
     assert "IMDb" not in results_markdown(fake_results())
+    # no intervals per bucket: the caption gives the noise of the smallest one (2 reviews at 50 %: Wilson)
+    lo, hi = proportion_interval(1, 2)
+    assert (f"for the 2 reviews of >512 tokens, an accuracy of 50.0 % has the 95 % Wilson interval "
+            f"[{100 * lo:.1f}, {100 * hi:.1f}]: these columns describe, they do not rank") in md
 
 
 def test_the_tables_say_how_many_seeds_and_which_interval():
