@@ -10,6 +10,7 @@ from scipy import stats as sps
 from conftest import tiny_params
 from test_partial import _write, _write_imdb
 
+from posenc import config
 from posenc.reporting import stats, study_pick
 
 
@@ -144,14 +145,23 @@ def test_imdb_parts_pool_across_evaluation_only_keys_but_not_across_recipes(tmp_
 
 def test_a_gap_lost_to_the_correction_is_named_before_anyone_chooses_by_cost():
     noisy = [[0.9, 0.3, 0.6], [0.2, 0.8, 0.5], [0.7, 0.1, 0.4], [0.5, 0.9, 0.2]]  # means 0.47-0.6, wide spread
-    rows = {f"pe{i} (cpu)": {"per_seed": {"exact_32": noisy[i % 4]}} for i in range(12)}
-    rows["best (cpu)"] = {"per_seed": {"exact_32": [0.90, 0.70, 0.80]}}
-    rows["worse (cpu)"] = {"per_seed": {"exact_32": [0.10, 0.13, 0.11]}}
+    cfg = config.from_dict(tiny_params())  # a row's part: how many sequences a seed scored (partial.cell)
+    rows = {f"pe{i} (cpu)": {"per_seed": {"exact_32": noisy[i % 4]}, "cfg": cfg} for i in range(12)}
+    rows["best (cpu)"] = {"per_seed": {"exact_32": [0.90, 0.70, 0.80]}, "cfg": cfg}
+    rows["worse (cpu)"] = {"per_seed": {"exact_32": [0.10, 0.13, 0.11]}, "cfg": cfg}
     best, ties, n, raw = study_pick.best_and_ties(rows, "exact", 32)
     assert best == "best (cpu)" and "worse (cpu)" in ties and raw["worse (cpu)"] < study_pick.ALPHA
     said = study_pick.headline(rows, "exact", 32)[1]
     assert "choose by cost" not in said
     assert (f"but worse (cpu) scores 68.7 points lower with p = {raw['worse (cpu)']:.2g} before the correction, "
             "so 'within noise' here is too few seeds") in said
-    rows["worse (cpu)"] = {"per_seed": {"exact_32": [0.1, 0.9, 0.5]}}  # as noisy as the rest: nothing to name
+    rows["worse (cpu)"] = {"per_seed": {"exact_32": [0.1, 0.9, 0.5]}, "cfg": cfg}  # as noisy as the rest: nothing to name
     assert study_pick.headline(rows, "exact", 32)[1].endswith("comparisons): choose by cost")
+
+
+def test_a_candidate_whose_seeds_all_copy_every_sequence_gets_the_pooled_wilson_interval():
+    cfg = config.from_dict(tiny_params())
+    rows = {"perfect (cpu)": {"per_seed": {"exact_32": [1.0, 1.0, 1.0]}, "cfg": cfg},
+            "other (cpu)": {"per_seed": {"exact_32": [0.2, 0.3, 0.25]}, "cfg": cfg}}
+    lo = 100 * stats.proportion_interval(3 * cfg.synthetic.eval_size, 3 * cfg.synthetic.eval_size)[0]
+    assert f"**perfect (cpu)**, 100.0 [{lo:.1f}, 100.0] %" in study_pick.headline(rows, "exact", 32)[1]

@@ -111,7 +111,8 @@ def headline(rows: dict, metric: str, L: int) -> tuple[str, str]:
     """(the best candidate, '**name** (part, device), mean [lo, hi] %, separated from ... / within noise of ...')."""
     best, ties, n, raw = best_and_ties(rows, metric, L)
     per = rows[best]["per_seed"][key(metric, L)]
-    head = f"**{best}**, {partial.cell(per)} % (mean [95 % t] over {len(per)} seeds)"
+    seqs = rows[best]["cfg"].synthetic.eval_size if metric == "exact" else 0  # sequences a seed (partial.cell)
+    head = f"**{best}**, {partial.cell(per, n=seqs)} % (mean [95 % t] over {len(per)} seeds)"
     test = f"Welch's t-test across seeds, Holm over its {n} comparison{'s' if n != 1 else ''}"
     if n == 0:
         return best, f"{head}, the only candidate"
@@ -164,7 +165,8 @@ def task_line(task: str, rows: dict, metrics: Path, profile, where: str) -> list
                 f"{headline(rows, 'acc', L)[1]}."]
     best, said = headline(rows, "exact", L)
     per, b = rows[best]["per_seed"][key("exact", L)], rows[best]
-    lo = stats.t_interval(per, stats.SHARE)[0]
+    seqs = b["cfg"].synthetic.eval_size
+    lo = stats.share_interval(stats.t_interval(per, stats.SHARE), float(np.sum(per)) * seqs, len(per) * seqs)[0]
     facts = [f"it {'reaches' if np.mean(per) >= partial.FAR_EXACT else 'does not reach'} issue 16's bar "
              f"({partial.FAR_EXACT:.0%} mean exact match at {L})"]
     base = partial.lookup3(metrics, task, b["folder"]).get(str(L), {}).get("exact_match")
