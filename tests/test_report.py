@@ -171,7 +171,9 @@ def test_cost_over_rounds_gives_each_overhead_its_range_and_names_those_within_n
     text = report.build_report(report.Inputs(**{**inputs.__dict__, "profile": prof}))
     cost = text[text.index("## Cost\n"):text.index("## Pros and cons")]
     assert "median of 2 repetitions in each of 3 interleaved rounds, then the median over the rounds" in cost and "| x1.70 (1.50-1.90) |" in cost
-    assert "largest training overhead is rope's: x1.70 (1.50-1.90 over 3 rounds)" in cost
+    assert "largest training overhead is rope's: x1.70 (1.50-1.90 over 3 rounds) the baseline's" in cost
+    pick = text[text.index("## Which encoding to pick"):]  # a range that holds x1.00 is said to show no overhead
+    assert "(0.90-1.30 over 3 rounds; the range holds x1.00: no overhead beyond the rounds' spread)" in pick
     prof["models"]["alibi"]["lengths"]["16"]["train_overhead_range"] = [0.8, 0.9]
     text = report.build_report(report.Inputs(**{**inputs.__dict__, "profile": prof}))
     sides = next(line for line in text.splitlines() if line.startswith("- Slower than the baseline"))

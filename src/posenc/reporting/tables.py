@@ -136,11 +136,15 @@ def sync_readme(readme: str, results: dict) -> str:
 
 def overhead(r: dict, rounds: int | None = None) -> str:
     """A PE's training time per token against the baseline at one length: 'x1.05', and with the benchmark's
-    rounds the range over them, 'x1.05 (0.98-1.12)' ('... over 3 rounds' when `rounds` is given)."""
+    rounds the range over them, 'x1.05 (0.98-1.12)'. With `rounds` (a sentence, not a table cell): '... over 3
+    rounds', and where the range holds x1.00, that it shows no overhead beyond the rounds' spread (as `sides`)."""
     lo, hi = r.get("train_overhead_range") or (None, None)
     if lo is None or lo == hi:
         return f"x{r['train_overhead']:.2f}"
-    return f"x{r['train_overhead']:.2f} ({lo:.2f}-{hi:.2f}{f' over {rounds} rounds' if rounds else ''})"
+    if not rounds:
+        return f"x{r['train_overhead']:.2f} ({lo:.2f}-{hi:.2f})"
+    noise = "; the range holds x1.00: no overhead beyond the rounds' spread" if lo <= 1.0 <= hi else ""
+    return f"x{r['train_overhead']:.2f} ({lo:.2f}-{hi:.2f} over {rounds} rounds{noise})"
 
 
 def sides(models: dict, baseline: str) -> dict[str, dict[str, list[str]]]:
