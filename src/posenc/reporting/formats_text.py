@@ -52,7 +52,7 @@ def part_formats(cfg: config.Config, all_rows: dict, sources: list[tuple[str, Pa
     the other parts) whose params train that model the same way (sweep.same_model: a model of another recipe
     is another model); then, for the PEs with every seed in both, the paired, Holm-corrected test of the two
     formats. `cell(values, n=...)`: a study part's number with its interval (partial.cell)."""
-    out = []
+    out, n = [], {"exact": cfg.synthetic.eval_size, "acc": 0}  # exact match: of n sequences a seed (partial.cell)
     for task in [t for t in all_rows if plain_task(t)]:
         base, rows = plain_task(task), all_rows[task]
         head = " | ".join(f"{m} @{L}: {base} / {task}" for L in cfg.synthetic.eval_lengths
@@ -70,7 +70,6 @@ def part_formats(cfg: config.Config, all_rows: dict, sources: list[tuple[str, Pa
                     break
             if theirs is None:
                 continue
-            n = {"exact": cfg.synthetic.eval_size, "acc": 0}  # exact match: of n sequences a seed (partial.cell)
             cols = [f"{cell(theirs['per_seed'][key(m, L)], n=n[m])} / {cell(rows[pe]['per_seed'][key(m, L)], n=n[m])}"
                     for L in cfg.synthetic.eval_lengths for m in ("exact", "acc")]
             lines.append(f"| {pe} | {where} | " + " | ".join(cols) + " |")

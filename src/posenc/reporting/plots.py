@@ -1,8 +1,8 @@
 """Figures, drawn from saved metrics only: results.json, the probes'
 JSON and attention maps, and the DVCLive training logs. Nothing here trains or loads a model.
 
-Every function returns one matplotlib Figure; the stages plot (all_figures) and plot_maps (maps_figure) save them. Each PE
-keeps the same colour in every figure (`pe_colors`), taken from the registry order.
+Every function returns one matplotlib Figure; the stages plot (all_figures) and plot_maps (maps_figure) save
+them. Each PE keeps the same colour in every figure (`pe_colors`), taken from the registry order.
 """
 
 from __future__ import annotations
@@ -327,8 +327,6 @@ def save_figure(fig, path: Path) -> None:
     with io.atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
     plt.close(fig)
-
-
 
 
 def maps_figure(maps: dict[str, dict], probes: dict[str, dict], pes: list[str], headline: str, lengths: list[int],
