@@ -71,3 +71,63 @@ def test_the_classifiers_tests_are_holm_corrected_together():
     assert t["holm"] == 5 and "Holm over 5 classifiers" in paired.described(t)
     text = paired.change_text({"acc_16": 1.0, "acc_32": 33 / 40, "loss_16": 0.4, "loss_32": 0.4}, 16, 32, t, str)
     assert text.startswith("is within noise at 32")  # lost to the correction: no "loses" claim
+
+
+# ------------------------------------------------ where the changed predictions go
+
+def evals_of(rows: dict[str, list[tuple[str, str]]], label: str) -> dict:
+    """{(name, seed): {"16", "32"}} from (pred at 16, pred at 32) per seed."""
+    return {(name, sd): {"16": {"per_review": record(a, label)}, "32": {"per_review": record(b, label)}}
+            for name, pairs in rows.items() for sd, (a, b) in enumerate(pairs)}
+
+
+def test_a_lean_counts_the_changed_predictions_by_the_class_they_go_to():
+    label = "0" * 10 + "1" * 10
+    t = paired.lean(record("0" * 10 + "1" * 10, label), record("1" * 3 + "0" * 7 + "0" * 8 + "1" * 2, label))
+    assert (t["to"], t["changed"]) == ([8, 3], 11)  # 8 of the positives turned negative, 3 negatives positive
+    assert t["p"] == pytest.approx(sps.binomtest(8, 11).pvalue)
+    assert paired.lean(record(label, label), record(label, label)) == {"test": "sign", "changed": 0, "to": [0, 0],
+                                                                       "p": 1.0}
+    with pytest.raises(ValueError, match="same reviews"):
+        paired.lean(record(label, label), record(label, label[::-1]))
+
+
+@pytest.mark.parametrize("to_neg,to_pos,leans", [(30, 0, 0), (0, 30, 1), (15, 15, None), (20, 10, None)])
+def test_the_sentence_names_a_class_only_when_the_sign_test_separates_it_from_half(to_neg, to_pos, leans):
+    n = 60
+    label, before = "0" * n, "1" * to_neg + "0" * to_pos + "0" * (n - to_neg - to_pos)
+    after = "0" * to_neg + "1" * to_pos + "0" * (n - to_neg - to_pos)
+    tests = paired.lean_tests(evals_of({"rope": [(before, after)]}, label), 16, 32)["rope"]
+    assert paired.leaning(tests[0]) == leans
+    text = paired.lean_text(tests, 16, 32)
+    assert f"go {to_neg} to negative and {to_pos} to positive" in text
+    assert text.endswith("no lean beyond noise" if leans is None else
+                         f"more go to {paired.CLASS_NAMES[leans]} beyond noise")
+
+
+def test_the_leans_are_holm_corrected_over_every_model_and_listed_per_seed():
+    label = "0" * 40
+    one_way = ("1" * 9 + "0" * 31, "0" * 40)  # 9 turn negative: p = 0.0039 alone
+    still = (label, label)
+    tests = paired.lean_tests(evals_of({"learned": [one_way, one_way], "nope": [still, still]}, label), 16, 32)
+    assert [t["holm"] for t in tests["learned"]] == [4, 4] and [t["seed"] for t in tests["learned"]] == [0, 1]
+    assert tests["learned"][0]["p_raw"] < paired.ALPHA and tests["learned"][0]["p"] == pytest.approx(
+        min(1.0, 4 * tests["learned"][0]["p_raw"]))
+    assert paired.lean_cells({"learned": tests["learned"]}) == "learned 100.0* / 100.0*"
+    assert "100.0 %* of 9, 100.0 %* of 9" in paired.lean_text(tests["learned"], 16, 32)
+
+
+def test_a_row_differs_from_the_positionless_reference_only_where_fisher_separates_them():
+    label = "0" * 40 + "1" * 40
+    both_ways = ("1" * 12 + "0" * 68, "0" * 12 + "1" * 12 + "0" * 56)  # 12 to negative, 12 to positive
+    to_neg = ("1" * 24 + "0" * 56, "0" * 80)  # all 24 to negative
+    rows = {"nope": [both_ways], "learned": [to_neg], "rope": [both_ways]}
+    leans = paired.lean_tests(evals_of(rows, label), 16, 32)
+    comp = paired.against_reference(leans, "nope")
+    assert set(comp) == {"learned", "rope"} and comp["rope"][0]["p_raw"] == 1.0
+    assert comp["learned"][0]["p_raw"] == pytest.approx(sps.fisher_exact([[24, 0], [12, 12]]).pvalue)
+    assert paired.positionless(["learned", "rope", "nope"], leans) == "nope"  # its class: kind "none"
+    assert paired.positionless(["learned", "rope"], leans) is None
+    text = paired.reference_text(leans, "nope", 16, 32)
+    assert "learned (100.0 %) differs from it beyond noise" in text
+    assert text.endswith("rope does not differ from it beyond noise.")

@@ -161,13 +161,18 @@ def test_the_best_is_named_only_when_one_is_above_zero():
     assert partial._best({"rope": 0.0}) == "the only one, rope, at 0.0 %"  # one model: no "every one of 1"
 
 
-def _write_imdb(folder, params, acc):
-    """acc: {(pe, seed): (accuracy at the training length, at every longer length)} -> IMDb evaluation files."""
+def _write_imdb(folder, params, acc, verdicts=None):
+    """acc: {(pe, seed): (accuracy at the training length, at every longer length)} -> IMDb evaluation files;
+    verdicts: {(pe, seed): (labels, predictions at the training length, at every longer length)}, if any."""
     (folder / "metrics/eval").mkdir(parents=True)
     (folder / "params.yaml").write_text(yaml.safe_dump(params))
     T = params["imdb"]["train_max_len"]
     for (pe, seed), (short, long) in acc.items():
         lengths = {str(L): {"acc": short if L == T else long, "n": 40} for L in params["imdb"]["eval_lengths"]}
+        if (pe, seed) in (verdicts or {}):
+            label, at_t, at_l = verdicts[(pe, seed)]
+            for L, v in lengths.items():
+                v["per_review"] = {"label": label, "pred": at_t if int(L) == T else at_l}
         variants = {"ntk": {L: {**v, "acc": v["acc"] - 0.1} for L, v in lengths.items()}} if pe == "rope" else {}
         (folder / f"metrics/eval/imdb_{pe}_s{seed}.json").write_text(json.dumps(
             {"pe": pe, "seed": seed, "lengths": lengths, "variants": variants}))
@@ -226,6 +231,27 @@ def test_the_report_section_gives_each_part_its_device_bars_and_claims(tmp_path)
     far = max(params["imdb"]["eval_lengths"])
     assert f"- IMDb, accuracy at {far} tokens (%, mean [95 % t] over seeds): learned 69.0 [" in text
     assert f"- imdb, accuracy at {far}: rope > learned" in text
+    assert "the predictions that change" not in text  # no per-review verdicts recorded: no reading of them
+
+
+def test_a_part_says_where_each_seeds_changed_predictions_go_against_the_positionless_classifier(tmp_path):
+    from posenc.reporting import study_parts
+    params = tiny_params()
+    params.update(seeds=[0, 1, 2], pes=["learned", "rope", "nope"])
+    T, far = params["imdb"]["train_max_len"], max(params["imdb"]["eval_lengths"])
+    label = "0" * 40
+    ways = {"learned": ("1" * 30 + "0" * 10, "0" * 40),  # all 30 changes to negative, in every seed
+            "nope": ("1" * 15 + "0" * 25, "0" * 15 + "1" * 15 + "0" * 10),  # 15 each way
+            "rope": ("1" * 15 + "0" * 25, "0" * 15 + "1" * 15 + "0" * 10)}
+    verdicts = {(pe, s): (label, *ways[pe]) for pe in ways for s in range(3)}
+    _write_imdb(tmp_path / "study/imdb", params, {k: (0.8, 0.8) for k in verdicts}, verdicts)
+    text = study_parts.section(tmp_path / "study", tmp_path / "no-default")
+    assert (f"- IMDb, the predictions that change between {T} and {far} tokens: the share going to negative (%, "
+            "per seed; *: not half and half beyond noise, sign test, Holm over 12 models): learned 100.0* / 100.0* / "
+            "100.0*; nope 50.0 / 50.0 / 50.0; rope 50.0 / 50.0 / 50.0; rope_ntk 50.0 / 50.0 / 50.0.") in text
+    assert "nope, which has no position signal, sends 50.0 % / 50.0 % / 50.0 % of its changed predictions" in text
+    assert ("learned (100.0 % / 100.0 % / 100.0 %) differs from it in each of its 3 seeds beyond noise" in text
+            and "rope, rope_ntk do not differ from it beyond noise." in text)  # rope's variant: a row of its own
 
 
 def _write_sweep(folder, runs):

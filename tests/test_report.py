@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from posenc.nn.pe import available
-from posenc.reporting import report, verdicts
+from posenc.reporting import paired, report, verdicts
 
 PES = ["sinusoidal", "learned", "rope", "alibi", "nope"]  # the PEs these made-up numbers describe
 NAN = float("nan")
@@ -351,3 +351,19 @@ def test_extrapolation_along_training_is_read_from_the_tracked_scores(inputs):
     two = verdicts.course(seeds([0.6, 0.4], [0.7, 0.5], [0.5, 0.3]), "exact_32", 64)[4]
     four = verdicts.course(seeds([0.6, 0.5, 0.5, 0.4], [0.7, 0.6, 0.6, 0.5], [0.5, 0.4, 0.4, 0.3]), "exact_32", 64)[4]
     assert four == pytest.approx(3 * two)  # the peak picked from 3 earlier steps, not 1: its p counts 3 times
+
+def test_imdb_sentences_say_where_the_changed_predictions_go_against_the_positionless_classifier(inputs):
+    label = "0" * 30 + "1" * 30
+    ways = {"learned": ("1" * 20 + "0" * 40, "0" * 60),  # 20 to negative: pushed one way
+            "nope": ("1" * 10 + "0" * 50, "0" * 10 + "1" * 10 + "0" * 40)}  # 10 each way: the text alone
+    evals = {(pe, 0): {str(L): {"per_review": {"pred": p, "label": label}} for L, p in zip((16, 32), ways.get(
+        pe, (label, label)))} for pe in PES}
+    text = report.build_report(report.Inputs(**{**inputs.__dict__,
+                                                "imdb_leans": paired.lean_tests(evals, 16, 32)}))
+    imdb = text.split("## IMDb")[1].split("## Stability")[0]
+    assert "the 20 predictions that change between 16 and 32 go 20 to negative and 0 to positive" in imdb
+    assert "the 20 predictions that change between 16 and 32 go 10 to negative and 10 to positive" in imdb
+    assert "(85.0 %); no prediction changes between 16 and 32; on the" in imdb  # alibi: same verdicts at both
+    assert "nope, which has no position signal, sends 50.0 % of its changed predictions" in imdb
+    assert "(Fisher's exact test on the counts per class): learned (100.0 %) differs from it beyond noise" in imdb
+    assert "more go to negative beyond noise" in section(text, "learned")

@@ -15,11 +15,21 @@ import math
 import numpy as np
 from scipy import stats as sps
 
+from posenc.data.imdb import LABELS
+from posenc.nn.pe import pe_class
 from posenc.reporting import stats
 from posenc.reporting.results import key
 
 SAME_POINTS = 0.5  # a change smaller than this many accuracy points is "unchanged" whatever its p-value
 ALPHA = 0.05
+
+
+CLASS_NAMES = tuple({"neg": "negative", "pos": "positive"}[c] for c in LABELS)  # by label id
+
+
+def digits(s: str) -> np.ndarray:
+    """A string of per-review digits (analysis/evaluate_imdb) as an array of label ids."""
+    return np.frombuffer(s.encode(), np.uint8) - ord("0")
 
 
 def correct(pred: str, label: str) -> np.ndarray:
@@ -80,3 +90,115 @@ def imdb_tests(imdb_evals: dict, seeds: list[int], T: int, L: int) -> dict[str, 
     adjusted = stats.holm([t["p"] for t in tests.values()])
     return {name: {**t, "p_raw": t["p"], "p": float(q), "holm": len(tests)}
             for (name, t), q in zip(tests.items(), adjusted)}
+
+
+def lean(at_t: dict, at_l: dict) -> dict:
+    """Where the predictions that differ between two evaluations of the same reviews go: "to" counts them by the
+    class they change to (label id order), "p" is the two-sided sign test at 1/2 of those counts."""
+    if at_t["label"] != at_l["label"]:
+        raise ValueError("the two evaluations do not score the same reviews (their labels differ)")
+    a, b = digits(at_t["pred"]), digits(at_l["pred"])
+    to = [int(((a != b) & (b == c)).sum()) for c in range(len(CLASS_NAMES))]
+    n = sum(to)
+    return {"test": "sign", "changed": n, "to": to, "p": float(sps.binomtest(to[0], n).pvalue) if n else 1.0}
+
+
+def lean_tests(imdb_evals: dict, T: int, L: int) -> dict[str, list[dict]]:
+    """lean() from T to L of every model in imdb_evals ((name, seed) -> {str(length): evaluation}) that recorded
+    its per-review verdicts, per name in seed order, each p Holm-corrected over all of them ("p_raw": its own)."""
+    keys = sorted(k for k, ev in imdb_evals.items() if all("per_review" in ev.get(str(x), {}) for x in (T, L)))
+    raw = [lean(imdb_evals[k][str(T)]["per_review"], imdb_evals[k][str(L)]["per_review"]) for k in keys]
+    adjusted = stats.holm([t["p"] for t in raw])
+    out: dict[str, list[dict]] = {}
+    for (name, seed), t, q in zip(keys, raw, adjusted):
+        out.setdefault(name, []).append({**t, "seed": seed, "p_raw": t["p"], "p": float(q), "holm": len(raw)})
+    return out
+
+
+def leaning(t: dict) -> int | None:
+    """The class a model's changed predictions go to beyond noise (its label id), or None."""
+    return int(np.argmax(t["to"])) if t["changed"] and t["p"] < ALPHA else None
+
+
+def share(t: dict) -> str:
+    """The share of a model's changed predictions that go to the first class: '64.3 %'."""
+    return f"{100 * t['to'][0] / t['changed']:.1f} %" if t["changed"] else "none changed"
+
+
+def lean_text(tests: list[dict], T: int, L: int) -> str:
+    """Where one classifier's changed predictions go, from lean_tests: a sentence for one seed, shares per seed
+    for several."""
+    holm = f", Holm over {tests[0]['holm']} models" if tests[0]["holm"] > 1 else ""
+    if len(tests) == 1:
+        t = tests[0]
+        n, c = t["changed"], leaning(t)
+        if not n:
+            return f"no prediction changes between {T} and {L}"
+        split = " and ".join(f"{k:,} to {name}" for k, name in zip(t["to"], CLASS_NAMES))
+        verdict = "no lean beyond noise" if c is None else f"more go to {CLASS_NAMES[c]} beyond noise"
+        return (f"the {n:,} predictions that change between {T} and {L} go {split} (sign test p = {_p(t['p'])}"
+                f"{holm}): {verdict}")
+    cells = [f"{share(t)}{'*' if leaning(t) is not None else ''} of {t['changed']:,}" for t in tests]
+    return (f"of the predictions that change between {T} and {L}, the share going to {CLASS_NAMES[0]} per seed: "
+            f"{', '.join(cells)} (*: not half and half beyond noise, sign test{holm})")
+
+
+def positionless(pes, rows: dict) -> str | None:
+    """The first PE of `pes` among `rows` whose class gives no position signal: the reference for where the added
+    text alone sends a classifier's verdicts (for the bidirectional classifier it reads a bag of tokens)."""
+    return next((pe for pe in pes if pe in rows and pe_class(pe).theory.kind == "none"), None)
+
+
+def against_reference(leans: dict[str, list[dict]], ref: str) -> dict[str, list[dict]]:
+    """Each other row's changed predictions against the reference row's of the same seed (the classifier without
+    positions: where the longer text alone sends them): Fisher's exact test on the two rows' counts per class,
+    Holm over every comparison. {name: [{"seed", "p", "p_raw", "holm"}]}."""
+    ref_by_seed = {t["seed"]: t for t in leans[ref]}
+    raw = [(name, t["seed"], float(sps.fisher_exact([t["to"], ref_by_seed[t["seed"]]["to"]]).pvalue))
+           for name in sorted(leans) if name != ref for t in leans[name]
+           if t["seed"] in ref_by_seed and t["changed"] and ref_by_seed[t["seed"]]["changed"]]
+    out: dict[str, list[dict]] = {}
+    for (name, seed, p), q in zip(raw, stats.holm([p for *_, p in raw])):
+        out.setdefault(name, []).append({"seed": seed, "p": float(q), "p_raw": p, "holm": len(raw)})
+    return out
+
+
+def reference_text(leans: dict[str, list[dict]], ref: str, T: int, L: int) -> str:
+    """Which classifiers' changed predictions go elsewhere than the positionless reference's, beyond noise."""
+    comp = against_reference(leans, ref)
+    if not comp:
+        return ""
+    r, n_seeds = leans[ref], len(leans[ref])
+
+    def listed(names: list[str], mark: bool) -> str:
+        """'learned (99.8 %)' per name; with several seeds every seed's share, '*' on those that differ."""
+        if n_seeds == 1:
+            return ", ".join(f"{n} ({share(leans[n][0])})" for n in names)
+        return ", ".join(f"{n} (" + " / ".join(f"{share(t)}{'*' if mark and c['p'] < ALPHA else ''}"
+                                               for t, c in zip(leans[n], comp[n])) + ")" for n in names)
+
+    every = [n for n, cs in comp.items() if all(c["p"] < ALPHA for c in cs)]
+    some = [n for n, cs in comp.items() if n not in every and any(c["p"] < ALPHA for c in cs)]
+    rest = [n for n in comp if n not in every and n not in some]
+    one = {True: ("differs", "does"), False: ("differ", "do")}  # a verb for one name or several
+    seeds = f" in each of its {n_seeds} seeds" if n_seeds > 1 else ""
+    parts = [f"{listed(every, False)} {one[len(every) == 1][0]} from it{seeds} beyond noise: there the position "
+             "signal moves the verdicts beyond what the added text does" if every else "",
+             f"{listed(some, True)} {one[len(some) == 1][0]} from it in some seeds only (*: those seeds)"
+             if some else "",
+             f"{', '.join(rest)} {one[len(rest) == 1][1]} not differ from it beyond noise" if rest else ""]
+    ref_share = " / ".join(share(t) for t in r)
+    per_seed = ", per seed" if n_seeds > 1 else ""
+    holm = next(iter(comp.values()))[0]["holm"]
+    per_seed += f", Holm over {holm}" if holm > 1 else ""
+    return (f"What the added text does without positions: {ref}, which has no position signal, sends {ref_share} "
+            f"of its changed predictions between {T} and {L} to {CLASS_NAMES[0]}. Against that share (Fisher's exact "
+            f"test on the counts per class{per_seed}): "
+            + "; ".join(x for x in parts if x) + ".")
+
+
+def lean_cells(leans: dict[str, list[dict]]) -> str:
+    """Every row's share of changed predictions going to the first class, per seed, '*' where the sign test
+    separates it from one half: 'learned 99.8* / 99.8* / 50.0'."""
+    return "; ".join(f"{name} " + " / ".join(f"{share(t).removesuffix(' %')}{'*' if leaning(t) is not None else ''}"
+                                             for t in tests) for name, tests in leans.items())

@@ -51,6 +51,7 @@ class Inputs:
     study_pick: str = ""  # the pick with the study's seeds (reporting/study_pick.py), if any parts
     study_profile: dict | None = None  # study/profile.json: the cost of every PE of the study, if measured
     imdb_tests: dict | None = None  # IMDb row -> paired.length_change at its longest length vs the training one
+    imdb_leans: dict | None = None  # IMDb row -> paired.lean_tests per seed: where its changed predictions go
 
 
 def num(x, fmt: str = ".3g") -> str:
@@ -203,7 +204,10 @@ def synthetic_section(inp: Inputs) -> str:
 
 
 def imdb_change(inp: Inputs, name: str, T: int, L: int) -> str:
-    return paired.change_text(inp.results["imdb"][name], T, L, (inp.imdb_tests or {}).get(name), pct)
+    """How the accuracy changes from T to L, and where the predictions that change go (when the leans were read)."""
+    change = paired.change_text(inp.results["imdb"][name], T, L, (inp.imdb_tests or {}).get(name), pct)
+    leans = (inp.imdb_leans or {}).get(name)
+    return f"{change}; {paired.lean_text(leans, T, L)}" if leans else change
 
 
 def longest_bucket(inp: Inputs, pe: str, L: int) -> tuple[str, dict]:
@@ -217,12 +221,18 @@ def imdb_section(inp: Inputs) -> str:
     T, L = reference_length(i.eval_lengths, i.train_max_len), max(i.eval_lengths)
     lines = ["## IMDb: real text", "",
              f"Test reviews truncated at L tokens ({i.truncation} truncation); reviews shorter than L are "
-             "unchanged, so a longer L only changes the long reviews.", "", imdb_markdown(inp.results)]
+             "unchanged, so a longer L only changes the long reviews. A classifier that only gets noisier on "
+             "the longer inputs changes its predictions both ways about equally; one whose changed predictions "
+             "go mostly to one class is pushed towards that class by the longer input (a two-sided sign test "
+             "at 1/2 on the changed predictions).", "", imdb_markdown(inp.results)]
     for pe, row in inp.results["imdb"].items():
         name, b_long = longest_bucket(inp, pe, L)
         _, b_short = longest_bucket(inp, pe, T)
         lines.append(f"- {pe}: {pct(row[key('acc', T)])} at {T}, {imdb_change(inp, pe, T, L)}; on the {b_long['n']} "
                      f"reviews of {name} tokens {pct(b_short['acc'])} at {T} and {pct(b_long['acc'])} at {L}.")
+    ref = paired.positionless(inp.cfg.pes, inp.imdb_leans or {})
+    if ref:
+        lines.append(f"- {paired.reference_text(inp.imdb_leans, ref, T, L)}")
     lines += ["", figure(inp, "imdb_vs_length.png", "IMDb accuracy and loss vs truncation length")]
     return "\n".join(lines + review_lines(inp))
 

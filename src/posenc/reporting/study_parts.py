@@ -14,14 +14,14 @@ from pathlib import Path
 
 from posenc import config
 from posenc.artifacts import IMDB
-from posenc.reporting import partial, slips, stats
+from posenc.reporting import paired, partial, slips, stats
 from posenc.reporting.claims import comparisons, plain_task, sentence
 from posenc.reporting.formats_text import format_claims
 from posenc.reporting.part_files import tracks
 from posenc.reporting.recipes import differences
 from posenc.reporting.results import key
 from posenc.reporting.sweep import part_rows, part_sweep, part_verdict
-from posenc.reporting.verdicts import course_lines
+from posenc.reporting.verdicts import course_lines, reference_length
 
 
 def folders(root: Path) -> list[Path]:
@@ -74,7 +74,21 @@ def imdb_lines(folder: Path) -> list[str]:
     if len(full) >= 2 and len(cfg.seeds) >= stats.MIN_SEEDS:
         results = {"seeds": list(cfg.seeds), "tasks": {}, IMDB: full}
         out.append(f"- {sentence(results, comparisons(results, []), IMDB, 'acc', far)}")
-    return out
+    return out + lean_lines(cfg, evals)
+
+
+def lean_lines(cfg: config.Config, evals: dict) -> list[str]:
+    """Where the IMDb classifiers' predictions that change with the longer input go (reporting/paired.py)."""
+    T, far = reference_length(cfg.imdb.eval_lengths, cfg.imdb.train_max_len), max(cfg.imdb.eval_lengths)
+    leans = paired.lean_tests(evals, T, far)
+    if not leans:
+        return []
+    holm = next(iter(leans.values()))[0]["holm"]
+    out = [f"- IMDb, the predictions that change between {T} and {far} tokens: the share going to "
+           f"{paired.CLASS_NAMES[0]} (%, per seed; *: not half and half beyond noise, sign test, Holm over {holm} "
+           f"models): {paired.lean_cells(leans)}."]
+    ref = paired.positionless(cfg.pes, leans)
+    return out + ([f"- {paired.reference_text(leans, ref, T, far)}"] if ref else [])
 
 
 def drifted(cfg: config.Config, study: config.Config, sections: tuple[str, ...]) -> list[str]:
