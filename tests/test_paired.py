@@ -103,6 +103,9 @@ def test_the_sentence_names_a_class_only_when_the_sign_test_separates_it_from_ha
     assert f"go {to_neg} to negative and {to_pos} to positive" in text
     assert text.endswith("no lean beyond noise" if leans is None else
                          f"more go to {paired.CLASS_NAMES[leans]} beyond noise")
+    one = paired.lean_tests(evals_of({"rope": [("1" + "0" * 9, "0" * 10)]}, "0" * 10), 16, 32)["rope"]
+    assert paired.lean_text(one, 16, 32) == ("the one prediction that changes between 16 and 32 goes to negative "
+                                             "(sign test p = 1): no lean beyond noise")
 
 
 def test_the_leans_are_holm_corrected_over_every_model_and_listed_per_seed():

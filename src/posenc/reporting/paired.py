@@ -136,8 +136,9 @@ def lean_text(tests: list[dict], T: int, L: int) -> str:
             return f"no prediction changes between {T} and {L}"
         split = " and ".join(f"{k:,} to {name}" for k, name in zip(t["to"], CLASS_NAMES))
         verdict = "no lean beyond noise" if c is None else f"more go to {CLASS_NAMES[c]} beyond noise"
-        return (f"the {n:,} predictions that change between {T} and {L} go {split} (sign test p = {_p(t['p'])}"
-                f"{holm}): {verdict}")
+        which = f"the {n:,} predictions that change between {T} and {L} go {split}" if n > 1 else \
+            f"the one prediction that changes between {T} and {L} goes to {CLASS_NAMES[int(t['to'][1] > 0)]}"
+        return f"{which} (sign test p = {_p(t['p'])}{holm}): {verdict}"
     cells = [f"{share(t)}{'*' if leaning(t) is not None else ''} of {t['changed']:,}" for t in tests]
     return (f"of the predictions that change between {T} and {L}, the share going to {CLASS_NAMES[0]} per seed: "
             f"{', '.join(cells)} (*: not half and half beyond noise, sign test{holm})")
