@@ -6,7 +6,7 @@ import math
 import pytest
 from scipy import stats as sps
 
-from posenc.reporting import paired
+from posenc.reporting import paired, results
 
 
 def record(pred: str, label: str) -> dict:
@@ -83,13 +83,14 @@ def evals_of(rows: dict[str, list[tuple[str, str]]], label: str) -> dict:
 
 def test_a_lean_counts_the_changed_predictions_by_the_class_they_go_to():
     label = "0" * 10 + "1" * 10
-    t = paired.lean(record("0" * 10 + "1" * 10, label), record("1" * 3 + "0" * 7 + "0" * 8 + "1" * 2, label))
-    assert (t["to"], t["changed"]) == ([8, 3], 11)  # 8 of the positives turned negative, 3 negatives positive
-    assert t["p"] == pytest.approx(sps.binomtest(8, 11).pvalue)
-    assert paired.lean(record(label, label), record(label, label)) == {"test": "sign", "changed": 0, "to": [0, 0],
-                                                                       "p": 1.0}
+    to = results.changed_to(record("0" * 10 + "1" * 10, label), record("1" * 3 + "0" * 7 + "0" * 8 + "1" * 2, label))
+    assert to == [8, 3]  # 8 of the positives turned negative, 3 negatives positive
+    t = paired.lean(to)
+    assert (t["to"], t["changed"]) == ([8, 3], 11) and t["p"] == pytest.approx(sps.binomtest(8, 11).pvalue)
+    assert results.changed_to(record(label, label), record(label, label)) == [0, 0]
+    assert paired.lean([0, 0]) == {"test": "sign", "changed": 0, "to": [0, 0], "p": 1.0}
     with pytest.raises(ValueError, match="same reviews"):
-        paired.lean(record(label, label), record(label, label[::-1]))
+        results.changed_to(record(label, label), record(label, label[::-1]))
 
 
 @pytest.mark.parametrize("to_neg,to_pos,leans", [(30, 0, 0), (0, 30, 1), (15, 15, None), (20, 10, None)])

@@ -106,3 +106,16 @@ def test_copy_head_is_the_head_with_most_source_mass():
     assert plots.copy_head(probe, 16) == (1, 0, 0.9)
     nan_probe = {"attention": {"16": {"source_mass": [[float("nan")] * 2]}}}
     assert plots.copy_head(nan_probe, 16)[:2] == (0, 0)
+
+
+def test_the_imdb_figure_draws_where_the_changed_predictions_go_when_results_hold_them(inputs):
+    cfg, results, *_ = inputs
+    assert len(plots.imdb_vs_length(results, PES, 16).axes) == 3  # no imdb_leans: the three panels alone
+    leans = {"from": 16, "rows": {"learned": {"32": [[9, 1], [10, 0]]}, "alibi": {"32": [[0, 0]]}}}
+    fig = plots.imdb_vs_length({**results, "imdb_leans": leans}, PES, 16)
+    panel = fig.axes[3]
+    lines = {ln.get_label(): ln.get_ydata() for ln in panel.get_lines() if ln.get_label() in PES}
+    assert set(lines) == {"learned", "alibi"}  # the PEs with counts; seeds pooled: 19 of 20 to negative
+    assert lines["learned"][0] == pytest.approx(95.0) and np.isnan(lines["alibi"][0])  # nothing changed: no share
+    assert "changed to negative" in panel.get_ylabel() and "from 16 to L" in panel.get_title()
+    plots.plt.close(fig)

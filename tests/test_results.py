@@ -86,3 +86,27 @@ def test_an_exact_match_of_zero_gets_an_interval_that_256_sequences_can_carry():
     nan = [{**ev, "loss": float("nan")} for ev in evs]  # three NaN models score 0: their interval is left alone
     assert lm_interval(nan, "acc") == [0.0, 0.0]
     assert np.isfinite(lm_interval(evs, "loss")).all()
+
+
+def test_imdb_leans_count_the_changed_predictions_per_class_seed_and_longer_length(tiny_params_dict):
+    """results.json's imdb_leans: from the training length to each longer one, per row and seed, how many
+    predictions change to each class (reporting/paired.py tests them, plots.py draws them)."""
+    from posenc import config
+    from posenc.reporting.results import imdb_leans
+
+    tiny_params_dict.update(seeds=[0, 1], pes=["learned", "nope"])
+    cfg = config.from_dict(tiny_params_dict)
+    i = cfg.imdb
+    T, longer = i.train_max_len, [L for L in i.eval_lengths if L > i.train_max_len]
+    label, at_t = "0" * 6 + "1" * 6, "0" * 6 + "1" * 6
+
+    def preds(pe, sd, L):  # k predictions change each way at every longer length: learned 2 + seed, nope 1
+        k = 0 if L == T else (2 + sd if pe == "learned" else 1)
+        return "1" * k + at_t[k:6] + "0" * k + at_t[6 + k:]
+
+    evals = {(pe, sd): {str(L): {"per_review": {"label": label, "pred": preds(pe, sd, L)}} for L in i.eval_lengths}
+             for pe in cfg.pes for sd in cfg.seeds}
+    out = imdb_leans(cfg, evals)
+    assert out["from"] == T and list(out["rows"]) == ["learned", "nope"] and longer
+    assert out["rows"]["learned"] == {str(L): [[2, 2], [3, 3]] for L in longer}
+    assert out["rows"]["nope"] == {str(L): [[1, 1], [1, 1]] for L in longer}

@@ -18,18 +18,13 @@ from scipy import stats as sps
 from posenc.data.imdb import LABELS
 from posenc.nn.pe import pe_class
 from posenc.reporting import stats
-from posenc.reporting.results import key
+from posenc.reporting.results import changed_to, key
 
 SAME_POINTS = 0.5  # a change smaller than this many accuracy points is "unchanged" whatever its p-value
 ALPHA = 0.05
 
 
 CLASS_NAMES = tuple({"neg": "negative", "pos": "positive"}[c] for c in LABELS)  # by label id
-
-
-def digits(s: str) -> np.ndarray:
-    """A string of per-review digits (analysis/evaluate_imdb) as an array of label ids."""
-    return np.frombuffer(s.encode(), np.uint8) - ord("0")
 
 
 def correct(pred: str, label: str) -> np.ndarray:
@@ -92,22 +87,18 @@ def imdb_tests(imdb_evals: dict, seeds: list[int], T: int, L: int) -> dict[str, 
             for (name, t), q in zip(tests.items(), adjusted)}
 
 
-def lean(at_t: dict, at_l: dict) -> dict:
-    """Where the predictions that differ between two evaluations of the same reviews go: "to" counts them by the
-    class they change to (label id order), "p" is the two-sided sign test at 1/2 of those counts."""
-    if at_t["label"] != at_l["label"]:
-        raise ValueError("the two evaluations do not score the same reviews (their labels differ)")
-    a, b = digits(at_t["pred"]), digits(at_l["pred"])
-    to = [int(((a != b) & (b == c)).sum()) for c in range(len(CLASS_NAMES))]
+def lean(to: list[int]) -> dict:
+    """A model's predictions that change between two lengths, counted by the class they change to (label id
+    order, results.changed_to), with the two-sided sign test at 1/2 of those counts as "p"."""
     n = sum(to)
-    return {"test": "sign", "changed": n, "to": to, "p": float(sps.binomtest(to[0], n).pvalue) if n else 1.0}
+    return {"test": "sign", "changed": n, "to": list(to), "p": float(sps.binomtest(to[0], n).pvalue) if n else 1.0}
 
 
 def lean_tests(imdb_evals: dict, T: int, L: int) -> dict[str, list[dict]]:
     """lean() from T to L of every model in imdb_evals ((name, seed) -> {str(length): evaluation}) that recorded
     its per-review verdicts, per name in seed order, each p Holm-corrected over all of them ("p_raw": its own)."""
     keys = sorted(k for k, ev in imdb_evals.items() if all("per_review" in ev.get(str(x), {}) for x in (T, L)))
-    raw = [lean(imdb_evals[k][str(T)]["per_review"], imdb_evals[k][str(L)]["per_review"]) for k in keys]
+    raw = [lean(changed_to(imdb_evals[k][str(T)]["per_review"], imdb_evals[k][str(L)]["per_review"])) for k in keys]
     adjusted = stats.holm([t["p"] for t in raw])
     out: dict[str, list[dict]] = {}
     for (name, seed), t, q in zip(keys, raw, adjusted):

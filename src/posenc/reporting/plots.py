@@ -22,6 +22,8 @@ from matplotlib.colors import LogNorm  # noqa: E402
 
 from posenc import io  # noqa: E402
 from posenc.nn.pe import available  # noqa: E402
+from posenc.reporting import stats  # noqa: E402
+from posenc.reporting.paired import CLASS_NAMES  # noqa: E402
 from posenc.reporting.results import key, lengths_of  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="notebook")
@@ -141,14 +143,35 @@ def errors_along_span(results: dict, tasks: list[str]):
     return fig
 
 
+def lean_panel(ax, leans: dict, pes: list[str], colors) -> None:
+    """Where each classifier's predictions that change with the longer input go: the share that changes to the
+    first class (pooled over seeds, 95 % Wilson band), against one half (a classifier that only gets noisier)."""
+    for pe in [pe for pe in pes if pe in leans["rows"]]:
+        per_length = leans["rows"][pe]
+        Ls = [int(L) for L in per_length]
+        to = np.array([np.sum(per_length[str(L)], axis=0) for L in Ls])  # (lengths, classes), seeds pooled
+        n = to.sum(axis=1)
+        share = np.where(n > 0, 100 * to[:, 0] / np.maximum(n, 1), np.nan)
+        ax.plot(Ls, share, marker="o", color=colors[pe], label=pe)
+        band = np.array([stats.proportion_interval(int(k), int(m)) if m else [np.nan, np.nan]
+                         for k, m in zip(to[:, 0], n)], dtype=float) * 100
+        ax.fill_between(Ls, band[:, 0], band[:, 1], color=colors[pe], alpha=0.15, lw=0)
+    ax.axhline(50, color="0.4", ls=":", lw=1)
+    ax.text(0.01, 50, "half and half: only noisier", transform=ax.get_yaxis_transform(), fontsize=8, color="0.3",
+            va="bottom", ha="left")
+    ax.set_ylim(-2, 102)
+
+
 def imdb_vs_length(results: dict, pes: list[str], train_len: int):
-    """IMDb test accuracy and loss vs truncation length, and accuracy on the longest review bucket."""
+    """IMDb test accuracy and loss vs truncation length, accuracy on the longest review bucket, and where the
+    predictions that change with the longer input go (results.json imdb_leans)."""
     colors = pe_colors()
     lengths = lengths_of(results["imdb"][pes[0]], "acc")
     buckets = list(results["imdb_buckets"][pes[0]][str(lengths[-1])])
     longest = buckets[-1]
     n_long = results["imdb_buckets"][pes[0]][str(lengths[-1])][longest]["n"]
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
+    leans = results.get("imdb_leans")
+    fig, axes = plt.subplots(1, 4 if leans else 3, figsize=(21 if leans else 16, 4.2))
     panels = [("accuracy (%)", lambda pe, L: 100 * results["imdb"][pe][key("acc", L)], "accuracy, all test reviews"),
               ("mean cross-entropy (nats)", lambda pe, L: results["imdb"][pe][key("loss", L)],
                "loss, all test reviews"),
@@ -164,6 +187,13 @@ def imdb_vs_length(results: dict, pes: list[str], train_len: int):
         ax.set_xlim(0, lengths[-1] * 1.05)
         _mark_training_length(ax, train_len)
         ax.set(xticks=lengths, xlabel="test reviews cut to L tokens", ylabel=ylabel, title=f"IMDb: {subset}")
+    if leans:
+        lean_panel(axes[3], leans, pes, colors)
+        axes[3].set_xlim(0, lengths[-1] * 1.05)
+        _mark_training_length(axes[3], train_len)
+        axes[3].set(xticks=lengths, xlabel="test reviews cut to L tokens",
+                    ylabel=f"changed to {CLASS_NAMES[0]} (%)",
+                    title=f"IMDb: predictions that change from {leans['from']} to L")
     axes[0].legend(title="PE")
     fig.tight_layout()
     return fig

@@ -233,7 +233,8 @@ def imdb_section(inp: Inputs) -> str:
     ref = paired.positionless(inp.cfg.pes, inp.imdb_leans or {})
     if ref:
         lines.append(f"- {paired.reference_text(inp.imdb_leans, ref, T, L)}")
-    lines += ["", figure(inp, "imdb_vs_length.png", "IMDb accuracy and loss vs truncation length")]
+    lines += ["", figure(inp, "imdb_vs_length.png", "IMDb accuracy and loss vs truncation length, and where the "
+                                                  "predictions that change with the longer input go")]
     return "\n".join(lines + review_lines(inp))
 
 

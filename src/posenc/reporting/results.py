@@ -16,6 +16,7 @@ from posenc.config import Config
 from posenc.metrics import macro_f1
 from posenc.reporting import stats
 from posenc.reporting.errors import error_results
+from posenc.reporting.verdicts import reference_length
 
 
 def key(metric: str, L) -> str:
@@ -243,9 +244,33 @@ def imdb_interval(evs: list[dict], metric: str) -> list[float]:
     return stats.share_interval(ci, (pred == label).sum(), pred.size)
 
 
+def digits(s: str) -> np.ndarray:
+    """A string of per-review digits (analysis/evaluate_imdb) as an array of label ids."""
+    return np.frombuffer(s.encode(), np.uint8) - ord("0")
+
+
+def changed_to(at_t: dict, at_l: dict, n_classes: int = 2) -> list[int]:
+    """Of the predictions that differ between two evaluations' per_review records of the same reviews, how many
+    change to each class (label id order)."""
+    if at_t["label"] != at_l["label"]:
+        raise ValueError("the two evaluations do not score the same reviews (their labels differ)")
+    a, b = digits(at_t["pred"]), digits(at_l["pred"])
+    return [int(((a != b) & (b == c)).sum()) for c in range(n_classes)]
+
+
+def imdb_leans(cfg: Config, evals: dict) -> dict:
+    """Where the predictions that change with the longer input go: {"from": T, "rows": {pe: {L: [counts per class]
+    per seed}}} from the training length T to every longer one (reporting/paired.py tests them)."""
+    T = reference_length(cfg.imdb.eval_lengths, cfg.imdb.train_max_len)
+    rows = {pe: {str(L): [changed_to(evals[(pe, sd)][str(T)]["per_review"], evals[(pe, sd)][str(L)]["per_review"])
+                          for sd in cfg.seeds] for L in cfg.imdb.eval_lengths if L > T}
+            for pe in rows_of(cfg, evals, IMDB)}
+    return {"from": T, "rows": rows}
+
+
 def imdb_results(cfg: Config, evals: dict, trains: dict, data: dict) -> dict:
     """imdb[pe] (seed means, flat, for `dvc metrics diff`) with per_seed and ci beside them,
-    imdb_buckets[pe][L][bucket] (first seed) and imdb_data."""
+    imdb_buckets[pe][L][bucket] (first seed), imdb_leans and imdb_data."""
     lengths, seeds = [str(L) for L in cfg.imdb.eval_lengths], cfg.seeds
     out: dict = {"imdb": {}, "imdb_buckets": {}}
     for pe in rows_of(cfg, evals, IMDB):  # the PEs and their evaluation variants (trained as their PE)
@@ -261,6 +286,7 @@ def imdb_results(cfg: Config, evals: dict, trains: dict, data: dict) -> dict:
         out["imdb_buckets"][pe] = {L: {name: {k: b[k] for k in ("acc", "f1", "loss", "n")}
                                        for name, b in evs[0][L]["buckets"].items()} for L in lengths}
     test = data["lengths"]["test"]
+    out["imdb_leans"] = imdb_leans(cfg, evals)
     out["imdb_data"] = {"vocab_size": data["vocab_size"],
                         **{f"{k}_reviews": data["lengths"][k]["n_reviews"] for k in ("train", "val", "test")},
                         "test_lengths": {k: v for k, v in test.items() if k.startswith(("p", "frac_", "buckets"))}}
