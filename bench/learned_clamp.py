@@ -15,7 +15,9 @@ each truncation length, per review-length bucket), in the workspace's precision 
 
     python bench/learned_clamp.py --root /tmp/ws --seeds 0 1 2 --vectors trained zero row:100
 
-About 25 s per classifier and vector on a 2-core CPU (5,000 test reviews). Writes bench/learned_clamp.json.
+About 25 s per classifier and vector on a 2-core CPU (5,000 test reviews). Writes bench/learned_clamp.json:
+per run and length the accuracy, per bucket, and from the training length on "changed_to", how many predictions
+change to each class (negative, positive): a shared vector that pushes every long review one way shows there.
 """
 
 import argparse
@@ -35,6 +37,8 @@ from posenc.data import imdb  # noqa: E402
 from posenc.engine import runtime  # noqa: E402
 from posenc.errors import ConfigError, PosencError  # noqa: E402
 from posenc.nn.checkpoint import load_model  # noqa: E402
+from posenc.reporting.results import changed_to  # noqa: E402
+from posenc.reporting.verdicts import reference_length  # noqa: E402
 
 
 def replacement(pe, how: str) -> torch.Tensor | None:
@@ -69,6 +73,22 @@ def late_vector(model, vector: torch.Tensor | None):
         del pe.clamp_row  # back to the class's method
 
 
+def changed(scores: dict, T: int, L: str) -> dict:
+    """Where the predictions that change from T to L go: {"changed_to": [to negative, to positive]} (label id
+    order, reporting/results.changed_to), {} at T itself."""
+    if int(L) == T:
+        return {}
+    return {"changed_to": changed_to(scores[str(T)]["per_review"], scores[L]["per_review"])}
+
+
+def scored(model, test, cfg, rt, T: int, how: str) -> dict:
+    """One classifier evaluated with `how` past its table: per length the accuracy, per bucket, and changed()."""
+    with late_vector(model, replacement(model.pe, how)):
+        scores = evaluate_classifier(model, test, cfg, rt)
+    return {L: {"acc": s["acc"], "buckets": {b: v["acc"] for b, v in s["buckets"].items()}, **changed(scores, T, L)}
+            for L, s in scores.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", required=True, help="a workspace holding params.yaml, models/ and data/imdb/")
@@ -79,17 +99,17 @@ def main() -> None:
     root = Path(args.root).expanduser()
     cfg, layout = config.load(root / "params.yaml"), Layout(root)
     rt = runtime.load(layout.runtime, cfg.runtime.dtype)
+    T = reference_length(cfg.imdb.eval_lengths, cfg.imdb.train_max_len)
     test = imdb.test_subset(imdb.load_split(layout.imdb_data / "test.npz"), cfg.imdb.test_reviews, cfg.seed)
     old = io.read_json(args.out) if Path(args.out).exists() else {"runs": {}}
     runs = old["runs"]
     for seed in args.seeds:
         model, _ = load_model(layout.checkpoint(IMDB, "learned", seed))
         for how in args.vectors:
-            with late_vector(model, replacement(model.pe, how)):
-                scores = evaluate_classifier(model, test, cfg, rt)
-            runs[f"learned-{seed}-{how}"] = {L: {"acc": s["acc"], "buckets": {b: v["acc"] for b, v in s["buckets"].items()}}
-                                             for L, s in scores.items()}
-            print(f"learned seed {seed}, {how}: " + ", ".join(f"acc@{L} {s['acc']:.4f}" for L, s in scores.items()))
+            run = runs[f"learned-{seed}-{how}"] = scored(model, test, cfg, rt, T, how)
+            print(f"learned seed {seed}, {how}: " + ", ".join(f"acc@{L} {r['acc']:.4f}" for L, r in run.items())
+                  + "; changed to negative / positive: "
+                  + ", ".join(f"@{L} {r['changed_to']}" for L, r in run.items() if "changed_to" in r))
     io.write_json(args.out, {"cpu_model": cpu_model(), "torch": torch.__version__, "dtype": rt.dtype,
                              "test_reviews": len(test), "runs": runs})
 

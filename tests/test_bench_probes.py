@@ -104,6 +104,13 @@ def test_a_wrong_late_vector_is_a_one_line_error(clamp, how):
         clamp.replacement(build_model(tiny_spec("learned")).pe, how)
 
 
+def test_the_changed_predictions_are_counted_from_the_training_length_on(clamp):
+    label = "0011"
+    scores = {L: {"per_review": {"label": label, "pred": p}} for L, p in (("16", "0101"), ("32", "1100"))}
+    assert clamp.changed(scores, 16, "16") == {}  # the training length itself: nothing to compare
+    assert clamp.changed(scores, 16, "32") == {"changed_to": [1, 1]}  # review 3 -> negative, review 0 -> positive
+
+
 @pytest.fixture(scope="module")
 def roles():
     return bench_script("head_roles")
