@@ -194,7 +194,7 @@ def imdb_vs_length(results: dict, pes: list[str], train_len: int):
         axes[3].set(xticks=lengths, xlabel="test reviews cut to L tokens",
                     ylabel=f"changed to {CLASS_NAMES[0]} (%)",
                     title=f"IMDb: predictions that change from {leans['from']} to L")
-    axes[0].legend(title="PE")
+    axes[-1].legend(title="PE", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: lines fill the panels
     fig.tight_layout()
     return fig
 
