@@ -135,3 +135,14 @@ def test_a_row_differs_from_the_positionless_reference_only_where_fisher_separat
     text = paired.reference_text(leans, "nope", 16, 32)
     assert "learned (100.0 %) differs from it beyond noise" in text
     assert text.endswith("rope does not differ from it beyond noise.")
+
+
+def test_a_seed_without_changed_predictions_is_not_counted_as_differing():
+    label = "0" * 40
+    both_ways = ("1" * 12 + "0" * 28, "0" * 12 + "1" * 12 + "0" * 16)
+    to_neg, still = ("1" * 24 + "0" * 16, "0" * 40), (label, label)
+    rows = {"nope": [both_ways, both_ways], "learned": [to_neg, still]}  # learned's seed 1 changes nothing
+    leans = paired.lean_tests(evals_of(rows, label), 16, 32)
+    text = paired.reference_text(leans, "nope", 16, 32)
+    assert "in each of its" not in text  # one seed of two compared: not "every seed"
+    assert "learned (100.0 %* / none changed) differs from it in some seeds only" in text

@@ -166,11 +166,12 @@ def reference_text(leans: dict[str, list[dict]], ref: str, T: int, L: int) -> st
         """'learned (99.8 %)' per name; with several seeds every seed's share, '*' on those that differ."""
         if n_seeds == 1:
             return ", ".join(f"{n} ({share(leans[n][0])})" for n in names)
-        return ", ".join(f"{n} (" + " / ".join(f"{share(t)}{'*' if mark and c['p'] < ALPHA else ''}"
-                                               for t, c in zip(leans[n], comp[n])) + ")" for n in names)
+        return ", ".join(f"{n} (" + " / ".join(f"{share(t)}{'*' if mark and t['seed'] in apart[n] else ''}"
+                                               for t in leans[n]) + ")" for n in names)
 
-    every = [n for n, cs in comp.items() if all(c["p"] < ALPHA for c in cs)]
-    some = [n for n, cs in comp.items() if n not in every and any(c["p"] < ALPHA for c in cs)]
+    apart = {n: {c["seed"] for c in cs if c["p"] < ALPHA} for n, cs in comp.items()}  # the seeds that differ
+    every = [n for n, cs in comp.items() if len(apart[n]) == len(leans[n])]  # every seed compared, and apart
+    some = [n for n in comp if n not in every and apart[n]]
     rest = [n for n in comp if n not in every and n not in some]
     one = {True: ("differs", "does"), False: ("differ", "do")}  # a verb for one name or several
     seeds = f" in each of its {n_seeds} seeds" if n_seeds > 1 else ""
