@@ -408,3 +408,33 @@ def test_the_bucket_probe_refuses_a_pe_without_t5_buckets_before_scoring(t5_buck
 
     with pytest.raises(ConfigError, match="T5"):
         t5_buckets.probe(build_model(tiny_spec("alibi")), {}, "copy", tiny_cfg, None, [32])
+
+
+@pytest.fixture(scope="module")
+def late():
+    return bench_script("sinusoidal_late")
+
+
+def test_late_codes_change_only_positions_past_the_training_length_and_are_undone(late):
+    import torch
+
+    from conftest import tiny_spec
+    from posenc.nn.backbone import build_model
+    model = build_model(tiny_spec("sinusoidal")).eval()
+    pe, T = model.pe, 8
+    table, positions, x = pe.table, torch.arange(3 * T), torch.zeros(1, 3 * T, pe.table.shape[1])
+    trained = late.late_codes(table, positions, T, "trained")
+    assert torch.equal(trained, table[:3 * T])
+    for how in ("zero", "clamp", "squeeze"):
+        codes = late.late_codes(table, positions, T, how)
+        assert torch.equal(codes[:1], trained[:1]) and not torch.equal(codes[T:], trained[T:]), how
+    assert torch.equal(late.late_codes(table, positions, T, "zero")[T:], torch.zeros(2 * T, table.shape[1]))
+    assert torch.equal(late.late_codes(table, positions, T, "clamp")[T:], table[T - 1].expand(2 * T, -1))
+    squeezed = late.late_codes(table, positions, T, "squeeze")  # position 3T-1 -> T-1: its code, to float precision
+    assert torch.allclose(squeezed[-1], table[T - 1], atol=1e-6) and torch.allclose(squeezed[0], table[0])
+    assert torch.equal(late.late_codes(table, positions[:T], T, "squeeze"), trained[:T])  # nothing past T
+    with late.replaced(model, T, "zero"):
+        assert torch.equal(pe.embed(x, positions)[0, T:], torch.zeros(2 * T, table.shape[1]))
+    assert torch.equal(pe.embed(x, positions)[0], trained) and "embed" not in vars(pe)  # undone
+    with pytest.raises(ConfigError, match="--codes"):
+        late.late_codes(table, positions, T, "mean")
