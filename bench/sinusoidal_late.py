@@ -90,7 +90,7 @@ def main() -> None:
     rt = runtime.load(layout.runtime, cfg.runtime.dtype)
     T = reference_length(cfg.imdb.eval_lengths, cfg.imdb.train_max_len)
     test = imdb.test_subset(imdb.load_split(layout.imdb_data / "test.npz"), cfg.imdb.test_reviews, cfg.seed)
-    runs = {}
+    runs = io.read_json(args.out)["runs"] if Path(args.out).exists() else {}  # other seeds' runs are kept
     for seed in args.seeds:
         model, _ = load_model(layout.checkpoint(IMDB, "sinusoidal", seed))
         for how in args.codes:
