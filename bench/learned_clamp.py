@@ -89,6 +89,31 @@ def scored(model, test, cfg, rt, T: int, how: str) -> dict:
             for L, s in scores.items()}
 
 
+def workspace(root: Path) -> tuple:
+    """(cfg, layout, runtime, the training length T, the params' test subset) of a workspace."""
+    cfg, layout = config.load(root / "params.yaml"), Layout(root)
+    rt = runtime.load(layout.runtime, cfg.runtime.dtype)
+    T = reference_length(cfg.imdb.eval_lengths, cfg.imdb.train_max_len)
+    test = imdb.test_subset(imdb.load_split(layout.imdb_data / "test.npz"), cfg.imdb.test_reviews, cfg.seed)
+    return cfg, layout, rt, T, test
+
+
+def run_all(root: Path, pe: str, seeds: list[int], hows: list[str], out: str, score) -> None:
+    """score(model, test, cfg, rt, T, how) for every seed's `pe` classifier and every `how`, printed, and
+    written to `out` beside the runs it already holds (other seeds' are kept)."""
+    cfg, layout, rt, T, test = workspace(root)
+    runs = io.read_json(out)["runs"] if Path(out).exists() else {}
+    for seed in seeds:
+        model, _ = load_model(layout.checkpoint(IMDB, pe, seed))
+        for how in hows:
+            run = runs[f"{pe}-{seed}-{how}"] = score(model, test, cfg, rt, T, how)
+            print(f"{pe} seed {seed}, {how}: " + ", ".join(f"acc@{L} {r['acc']:.4f}" for L, r in run.items())
+                  + "; changed to negative / positive: "
+                  + ", ".join(f"@{L} {r['changed_to']}" for L, r in run.items() if "changed_to" in r))
+    io.write_json(out, {"cpu_model": cpu_model(), "torch": torch.__version__, "dtype": rt.dtype,
+                        "test_reviews": len(test), "runs": runs})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", required=True, help="a workspace holding params.yaml, models/ and data/imdb/")
@@ -96,22 +121,7 @@ def main() -> None:
     ap.add_argument("--vectors", nargs="+", default=["trained", "zero"])
     ap.add_argument("--out", default="bench/learned_clamp.json")
     args = ap.parse_args()
-    root = Path(args.root).expanduser()
-    cfg, layout = config.load(root / "params.yaml"), Layout(root)
-    rt = runtime.load(layout.runtime, cfg.runtime.dtype)
-    T = reference_length(cfg.imdb.eval_lengths, cfg.imdb.train_max_len)
-    test = imdb.test_subset(imdb.load_split(layout.imdb_data / "test.npz"), cfg.imdb.test_reviews, cfg.seed)
-    old = io.read_json(args.out) if Path(args.out).exists() else {"runs": {}}
-    runs = old["runs"]
-    for seed in args.seeds:
-        model, _ = load_model(layout.checkpoint(IMDB, "learned", seed))
-        for how in args.vectors:
-            run = runs[f"learned-{seed}-{how}"] = scored(model, test, cfg, rt, T, how)
-            print(f"learned seed {seed}, {how}: " + ", ".join(f"acc@{L} {r['acc']:.4f}" for L, r in run.items())
-                  + "; changed to negative / positive: "
-                  + ", ".join(f"@{L} {r['changed_to']}" for L, r in run.items() if "changed_to" in r))
-    io.write_json(args.out, {"cpu_model": cpu_model(), "torch": torch.__version__, "dtype": rt.dtype,
-                             "test_reviews": len(test), "runs": runs})
+    run_all(Path(args.root).expanduser(), "learned", args.seeds, args.vectors, args.out, scored)
 
 
 if __name__ == "__main__":

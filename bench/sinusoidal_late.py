@@ -29,17 +29,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
-from learned_clamp import changed  # noqa: E402
-from time_to_accuracy import cpu_model  # noqa: E402
+from learned_clamp import changed, run_all  # noqa: E402
 
-from posenc import config, io  # noqa: E402
 from posenc.analysis.evaluate_imdb import evaluate_classifier  # noqa: E402
-from posenc.artifacts import IMDB, Layout  # noqa: E402
-from posenc.data import imdb  # noqa: E402
-from posenc.engine import runtime  # noqa: E402
 from posenc.errors import ConfigError, PosencError  # noqa: E402
-from posenc.nn.checkpoint import load_model  # noqa: E402
-from posenc.reporting.verdicts import reference_length  # noqa: E402
 
 CODES = ("trained", "zero", "clamp", "squeeze")
 
@@ -78,6 +71,13 @@ def replaced(model, T: int, how: str):
         del pe.embed  # back to the class's method
 
 
+def scored(model, test, cfg, rt, T: int, how: str) -> dict:
+    """One classifier evaluated with the late codes `how`: per length the accuracy and changed()."""
+    with replaced(model, cfg.imdb.train_max_len, how):
+        scores = evaluate_classifier(model, test, cfg, rt)
+    return {L: {"acc": s["acc"], **changed(scores, T, L)} for L, s in scores.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", required=True, help="a workspace holding params.yaml, models/ and data/imdb/")
@@ -85,24 +85,7 @@ def main() -> None:
     ap.add_argument("--codes", nargs="+", default=list(CODES))
     ap.add_argument("--out", default="bench/sinusoidal_late.json")
     args = ap.parse_args()
-    root = Path(args.root).expanduser()
-    cfg, layout = config.load(root / "params.yaml"), Layout(root)
-    rt = runtime.load(layout.runtime, cfg.runtime.dtype)
-    T = reference_length(cfg.imdb.eval_lengths, cfg.imdb.train_max_len)
-    test = imdb.test_subset(imdb.load_split(layout.imdb_data / "test.npz"), cfg.imdb.test_reviews, cfg.seed)
-    runs = io.read_json(args.out)["runs"] if Path(args.out).exists() else {}  # other seeds' runs are kept
-    for seed in args.seeds:
-        model, _ = load_model(layout.checkpoint(IMDB, "sinusoidal", seed))
-        for how in args.codes:
-            with replaced(model, cfg.imdb.train_max_len, how):
-                scores = evaluate_classifier(model, test, cfg, rt)
-            run = runs[f"sinusoidal-{seed}-{how}"] = {L: {"acc": s["acc"], **changed(scores, T, L)}
-                                                      for L, s in scores.items()}
-            print(f"sinusoidal seed {seed}, {how}: " + ", ".join(f"acc@{L} {r['acc']:.4f}" for L, r in run.items())
-                  + "; changed to negative / positive: "
-                  + ", ".join(f"@{L} {r['changed_to']}" for L, r in run.items() if "changed_to" in r))
-    io.write_json(args.out, {"cpu_model": cpu_model(), "torch": torch.__version__, "dtype": rt.dtype,
-                             "test_reviews": len(test), "runs": runs})
+    run_all(Path(args.root).expanduser(), "sinusoidal", args.seeds, args.codes, args.out, scored)
 
 
 if __name__ == "__main__":
