@@ -146,3 +146,17 @@ def test_a_seed_without_changed_predictions_is_not_counted_as_differing():
     text = paired.reference_text(leans, "nope", 16, 32)
     assert "in each of its" not in text  # one seed of two compared: not "every seed"
     assert "learned (100.0 %* / none changed) differs from it in some seeds only" in text
+
+
+def test_the_report_reads_the_same_leans_from_results_json_as_from_the_evaluations():
+    label = "0" * 40
+    rows = {"learned": [("1" * 9 + "0" * 31, "0" * 40), ("1" * 5 + "0" * 35, "0" * 5 + "1" * 2 + "0" * 33)],
+            "nope": [("1" * 3 + "0" * 37, "0" * 3 + "1" * 3 + "0" * 34)] * 2}
+    evals = evals_of(rows, label)
+    results = {"seeds": [0, 1], "imdb_leans": {"from": 16, "rows": {
+        name: {"32": [results_changed(evals[(name, sd)]) for sd in (0, 1)]} for name in rows}}}
+    assert paired.leans_of(results, 32) == paired.lean_tests(evals, 16, 32)
+
+
+def results_changed(ev: dict) -> list[int]:
+    return results.changed_to(ev["16"]["per_review"], ev["32"]["per_review"])

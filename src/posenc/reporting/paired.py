@@ -18,7 +18,7 @@ from scipy import stats as sps
 from posenc.data.imdb import LABELS
 from posenc.nn.pe import pe_class
 from posenc.reporting import stats
-from posenc.reporting.results import changed_to, key
+from posenc.reporting.results import changed_to, digits, key
 
 SAME_POINTS = 0.5  # a change smaller than this many accuracy points is "unchanged" whatever its p-value
 ALPHA = 0.05
@@ -29,7 +29,7 @@ CLASS_NAMES = tuple({"neg": "negative", "pos": "positive"}[c] for c in LABELS)  
 
 def correct(pred: str, label: str) -> np.ndarray:
     """Per review, whether the prediction is right; pred and label are strings of digits (analysis/evaluate_imdb)."""
-    return np.frombuffer(pred.encode(), np.uint8) == np.frombuffer(label.encode(), np.uint8)
+    return digits(pred) == digits(label)
 
 
 def mcnemar(at_t: dict, at_l: dict) -> dict:
@@ -94,16 +94,30 @@ def lean(to: list[int]) -> dict:
     return {"test": "sign", "changed": n, "to": list(to), "p": float(sps.binomtest(to[0], n).pvalue) if n else 1.0}
 
 
-def lean_tests(imdb_evals: dict, T: int, L: int) -> dict[str, list[dict]]:
-    """lean() from T to L of every model in imdb_evals ((name, seed) -> {str(length): evaluation}) that recorded
-    its per-review verdicts, per name in seed order, each p Holm-corrected over all of them ("p_raw": its own)."""
-    keys = sorted(k for k, ev in imdb_evals.items() if all("per_review" in ev.get(str(x), {}) for x in (T, L)))
-    raw = [lean(changed_to(imdb_evals[k][str(T)]["per_review"], imdb_evals[k][str(L)]["per_review"])) for k in keys]
+def counted_tests(counts: dict[tuple[str, int], list[int]]) -> dict[str, list[dict]]:
+    """lean() of every model ((name, seed) -> its changed predictions per class), per name in seed order, each p
+    Holm-corrected over all of them ("p_raw": its own)."""
+    keys = sorted(counts)
+    raw = [lean(counts[k]) for k in keys]
     adjusted = stats.holm([t["p"] for t in raw])
     out: dict[str, list[dict]] = {}
     for (name, seed), t, q in zip(keys, raw, adjusted):
         out.setdefault(name, []).append({**t, "seed": seed, "p_raw": t["p"], "p": float(q), "holm": len(raw)})
     return out
+
+
+def lean_tests(imdb_evals: dict, T: int, L: int) -> dict[str, list[dict]]:
+    """counted_tests() from T to L of every model in imdb_evals ((name, seed) -> {str(length): evaluation}) that
+    recorded its per-review verdicts (a study part's files)."""
+    return counted_tests({k: changed_to(ev[str(T)]["per_review"], ev[str(L)]["per_review"])
+                          for k, ev in imdb_evals.items() if all("per_review" in ev.get(str(x), {}) for x in (T, L))})
+
+
+def leans_of(results: dict, L: int) -> dict[str, list[dict]]:
+    """counted_tests() at L of the counts results.json holds (imdb_leans, written by the aggregate stage)."""
+    rows = results["imdb_leans"]["rows"]
+    return counted_tests({(pe, sd): per[str(L)][i] for pe, per in rows.items()
+                          for i, sd in enumerate(results["seeds"])})
 
 
 def leaning(t: dict) -> int | None:
