@@ -413,3 +413,66 @@ def test_the_imdb_subset_names_a_part_without_classifiers_in_one_line(subset, tm
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
     with pytest.raises(SystemExit, match="has no IMDb classifiers"):
         subset.main()
+
+
+@pytest.fixture(scope="module")
+def spike():
+    return bench_script("length_spike")
+
+
+def _pool_sampler(long_share=0.5):
+    import numpy as np
+
+    from posenc.data import synthetic
+    lengths = np.repeat(np.arange(1, 21), 5)
+    src = synthetic.Sources(lengths, np.zeros(int(lengths.sum()), dtype=np.int64))
+    return synthetic.LengthSampler(src, "copy", 4, 9, 10, np.random.default_rng(3), long_share=long_share)
+
+
+def test_a_spike_of_share_zero_is_the_default_draw_draw_for_draw(spike):
+    s = _pool_sampler()
+    plain = [len(s.sample(step)[0]) for step in range(300)]
+    drawn = []
+    with spike.spiked(7, 0.0, drawn):
+        s = _pool_sampler()
+        assert [len(s.sample(step)[0]) for step in range(300)] == plain == drawn
+
+
+def test_a_spike_takes_its_share_from_the_uniform_steps_and_keeps_the_longest_ones(spike):
+    from posenc.data import synthetic
+    original, drawn, base = synthetic.LengthSampler.draw_n, [], []
+    with spike.spiked(7, 0.3, drawn):
+        s = _pool_sampler()
+        for step in range(4000):
+            s.sample(step)
+    assert synthetic.LengthSampler.draw_n is original
+    with spike.spiked(7, 0.0, base):
+        s = _pool_sampler()
+        for step in range(4000):
+            s.sample(step)
+    after = drawn[10:]  # past the curriculum of 10 steps
+    assert abs(after.count(7) / len(after) - (0.3 + 0.2 / 20)) < 0.03  # the spike plus the uniform share of 7
+    assert abs(after.count(20) / len(after) - (0.5 + 0.2 / 20)) < 0.03  # the longest n keeps its half
+    assert abs(base[10:].count(7) / len(after) - 0.5 / 20) < 0.01
+    assert drawn[:10] == base[:10]  # the curriculum's draws are the default's
+
+
+def test_the_grid_sets_are_fresh_sequences_of_each_source_length(spike, tiny_cfg):
+    from posenc.data import synthetic
+    grid = (3, 5, 7)
+    sets = spike.grid_splits(tiny_cfg, "copy", grid)
+    assert list(sets) == [f"eval_{synthetic.total_length('copy', n)}" for n in grid]
+    for n, src in zip(grid, sets.values()):
+        assert len(src) == tiny_cfg.synthetic.eval_size and set(src.lengths.tolist()) == {n}
+    again = spike.grid_splits(tiny_cfg, "copy", grid[1:])
+    assert (again["eval_11"].tokens == sets["eval_11"].tokens).all()  # a length's set never depends on the others
+
+
+@pytest.mark.parametrize("share, n, key", [(0.6, 5, "--share"), (-0.1, 5, "--share"), (0.2, 99, "--spike")])
+def test_a_spike_it_cannot_make_is_a_one_line_error(spike, tiny_cfg, share, n, key):
+    with pytest.raises(ConfigError, match=key):
+        spike.check(tiny_cfg, "copy", n, share, (3, 4))
+
+
+def test_steps_at_counts_each_grid_length_and_zero_for_the_others(spike):
+    assert spike.steps_at([3, 3, 5, 7, 3], (3, 4, 5)) == {"3": 3, "4": 0, "5": 1}

@@ -1,0 +1,149 @@
+"""Does an absolute PE learn the copy once, or once per length? Train with extra steps at one source length.
+
+Under the default draw (train.long_share: half the steps at the pool's longest n, the rest n uniform) the
+absolute PEs copy the 256-token sequences they train most and almost none of the 192-token ones, which
+they also trained on, in fewer steps (REPORT.md, "lower at a shorter length it trained on"). A reading
+(docs/recipe.md, "What the lever costs inside the training range"): each n puts the copy offset n + 1
+between its own pair of absolute positions, so an absolute PE learns the copy per length, from the steps
+of that length, while a relative PE (RoPE) learns one rule for every n. This tests it. Of the steps that
+the default draw gives to the uniform n, a share `--share` of all steps after the curriculum goes to one
+source length `--spike` instead (the steps at the longest n are the same ones: one uniform draw decides
+both, as in data/synthetic.LengthSampler):
+
+    n = longest        if r < long_share
+        spike          if r < long_share + share
+        uniform n      otherwise                     (r uniform on [0, 1), one per step)
+
+With --share 0 this is the default draw, draw for draw (the model is the pipeline's, in this precision).
+Each model is then scored on 256 fresh sequences at every n of --grid (the copy offsets around the
+spike and the training length): if the reading holds, an absolute PE's exact match rises at the spike's
+n and not a few lengths away, and a relative PE's is high everywhere with or without the spike.
+
+    python bench/length_spike.py learned --share 0.25      # about 9 minutes on a 2-core CPU
+    python bench/length_spike.py learned --share 0         # the default draw, scored on the same grid
+
+Each run goes into bench/length_spike.json under "<pe>-<task>-s<seed>-n<spike>-p<share>" with the CPU,
+the steps each n of the grid got, and per n the token accuracy and exact match. Nothing here writes to the
+pipeline's outputs.
+"""
+
+import argparse
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from pe_sweep import changed, merged, run_args, sweep_splits  # noqa: E402
+from time_to_accuracy import cpu_model  # noqa: E402
+
+from posenc import config, io  # noqa: E402
+from posenc.analysis.evaluate import evaluate_lm  # noqa: E402
+from posenc.data import synthetic  # noqa: E402
+from posenc.engine.lm import train_lm  # noqa: E402
+from posenc.engine.runtime import resolve  # noqa: E402
+from posenc.errors import ConfigError  # noqa: E402
+
+GRID = (63, 79, 87, 91, 93, 94, 95, 96, 97, 99, 103, 111, 119, 127)  # source lengths n (copy: 2n + 1 tokens)
+
+
+@contextmanager
+def spiked(n_spike: int, share: float, drawn: list[int]):
+    """While open, LengthSampler gives a share `share` of the steps after the curriculum to n_spike, taken
+    from its uniform steps (module docstring), and appends every n it draws to `drawn`."""
+    plain = synthetic.LengthSampler.draw_n
+
+    def draw_n(self, step: int) -> int:
+        if step < self.ramp_steps:
+            drawn.append(plain(self, step))  # the curriculum: the default's draws
+            return drawn[-1]
+        r = self.rng.random()
+        if r < self.long_share:
+            drawn.append(int(self.n_values[-1]))
+        elif r < self.long_share + share:
+            drawn.append(n_spike)
+        else:
+            drawn.append(int(self.rng.choice(self.n_values)))  # past the curriculum every n is allowed
+        return drawn[-1]
+
+    synthetic.LengthSampler.draw_n = draw_n
+    try:
+        yield
+    finally:
+        synthetic.LengthSampler.draw_n = plain
+
+
+def check(cfg: config.Config, task: str, n_spike: int, share: float, grid: tuple[int, ...]) -> None:
+    """One-line errors for a run this script cannot make as described, before any training."""
+    n_full = synthetic.n_for_length(task, cfg.synthetic.train_max_len)
+    if cfg.train.long_share <= 0:
+        raise ConfigError("train.long_share: this bench changes the draw of train.long_share > 0; it is 0 here")
+    if not 0 <= share <= 1 - cfg.train.long_share:
+        raise ConfigError(f"--share {share}: must be in [0, 1 - train.long_share] = [0, {1 - cfg.train.long_share:g}]")
+    if not all(1 <= n <= n_full for n in (n_spike, *grid)):
+        raise ConfigError(f"--spike/--grid: every n must be in 1..{n_full}, the training sources' lengths for {task}")
+
+
+def grid_splits(cfg: config.Config, task: str, grid: tuple[int, ...]) -> dict[str, synthetic.Sources]:
+    """cfg.synthetic.eval_size fresh sequences at each source length n of `grid`, keyed eval_<tokens> as
+    the evaluation's sets are (one generator per length, from params' seed, as data/synthetic does)."""
+    lengths = tuple(synthetic.total_length(task, n) for n in grid)
+    arrays = synthetic.generate_far(replace(cfg.synthetic, far_lengths=lengths), task, cfg.seed)
+    return {f"eval_{L}": synthetic.Sources(arrays[f"eval_{L}_lengths"], arrays[f"eval_{L}_tokens"]) for L in lengths}
+
+
+def steps_at(drawn: list[int], grid: tuple[int, ...]) -> dict[str, int]:
+    """{n: steps drawn at n} for every n of the grid."""
+    values, counts = np.unique(drawn, return_counts=True)
+    at = dict(zip(values.tolist(), counts.tolist()))
+    return {str(n): int(at.get(n, 0)) for n in grid}
+
+
+def run(cfg: config.Config, pe: str, task: str, seed: int, n_spike: int, share: float,
+        grid: tuple[int, ...]) -> dict:
+    """Train one model on the spiked draw and score it at every n of the grid."""
+    data = Path(tempfile.gettempdir()) / "posenc_sweep" / f"{task}.npz"  # deterministic in params' seed
+    data.parent.mkdir(exist_ok=True)
+    splits = sweep_splits(cfg, task, data)
+    rt, drawn = resolve(cfg.runtime.dtype), []
+    start = time.perf_counter()
+    with spiked(n_spike, share, drawn):
+        out = train_lm(cfg, pe, task, splits, seed, progress=False, rt=rt)
+    trained = time.perf_counter() - start
+    evals = grid_splits(cfg, task, grid)
+    scores = evaluate_lm(out["model"], evals, task, cfg, [int(k[5:]) for k in evals], rt=rt)
+    return {"pe": pe, "task": task, "seed": seed, "spike": n_spike, "share": share, "dtype": rt.dtype,
+            "cpu_model": cpu_model(), "train_wall_s": round(trained, 1), "steps": len(drawn),
+            "steps_at": steps_at(drawn, grid), "checks": out["checks"],
+            "grid": {str(n): {k: scores[str(synthetic.total_length(task, n))][k] for k in ("token_acc", "exact_match")}
+                     for n in grid}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("pe")
+    ap.add_argument("--spike", type=int, default=95, help="the source length n given the extra steps")
+    ap.add_argument("--share", type=float, required=True, help="share of the steps after the curriculum at --spike")
+    ap.add_argument("--grid", type=int, nargs="+", default=list(GRID), help="source lengths n to score")
+    args = run_args(ap, "params.yaml", "bench/length_spike.json").parse_args()
+    cfg, done = changed(config.load(args.params), args.items)
+    grid = tuple(sorted(set(args.grid)))
+    check(cfg, args.task, args.spike, args.share, grid)
+    result = {**run(cfg, args.pe, args.task, args.seed, args.spike, args.share, grid), "set": done}
+    tag = f"{args.pe}-{args.task}-s{args.seed}-n{args.spike}-p{args.share:g}" + "".join(f"-{k}={v}" for k, v in done.items())
+    old = io.read_json(args.out) if Path(args.out).exists() else {"runs": {}}
+    io.write_json(args.out, merged(old, tag, result, args.params))
+    said = ", ".join(f"n={n} {v['exact_match']:.3f}" for n, v in result["grid"].items())
+    print(f"{tag}: exact match {said}; trained in {result['train_wall_s']:.0f} s")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except ConfigError as e:
+        sys.exit(f"error: {e}")
