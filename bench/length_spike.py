@@ -21,6 +21,7 @@ n and not a few lengths away, and a relative PE's is high everywhere with or wit
 
     python bench/length_spike.py learned --share 0.25      # about 9 minutes on a 2-core CPU
     python bench/length_spike.py learned --share 0         # the default draw, scored on the same grid
+    python bench/length_spike.py --table exact_match       # the runs so far as a markdown table
 
 Each run goes into bench/length_spike.json under "<pe>-<task>-s<seed>-n<spike>-p<share>" with the CPU,
 the steps each n of the grid got, and per n the token accuracy and exact match. Nothing here writes to the
@@ -48,6 +49,7 @@ from posenc.data import synthetic  # noqa: E402
 from posenc.engine.lm import train_lm  # noqa: E402
 from posenc.engine.runtime import resolve  # noqa: E402
 from posenc.errors import ConfigError  # noqa: E402
+from posenc.reporting.stats import proportion_interval  # noqa: E402
 
 GRID = (63, 79, 87, 91, 93, 94, 95, 96, 97, 99, 103, 111, 119, 127)  # source lengths n (copy: 2n + 1 tokens)
 
@@ -124,13 +126,46 @@ def run(cfg: config.Config, pe: str, task: str, seed: int, n_spike: int, share: 
                      for n in grid}}
 
 
+def table(doc: dict, metric: str = "exact_match") -> str:
+    """The runs of a length_spike.json as a markdown table: a row per source length n, a column per run,
+    exact match (%) with its 95 % Wilson interval over the n's evaluation sequences (or token accuracy,
+    without one: a sequence's targets are not independent), and the steps each n was drawn (they depend
+    on the seed and share only: the PE does not change the draws)."""
+    runs = doc["runs"]
+    sizes = {id(r): changed(config.load(doc["params"]), [f"{k}={v}" for k, v in r["set"].items()])[0].synthetic.eval_size
+             for r in runs.values()}  # sequences per n, as the run's params had it
+    grid = sorted({int(n) for r in runs.values() for n in r["grid"]})
+    draws = {f"s{r['seed']} p{r['share']:g}": r["steps_at"] for r in runs.values()}
+    head = ["n (tokens)", *(f"steps {d}" for d in draws), *runs]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for n in grid:
+        cells = [f"{n} ({synthetic.total_length(next(iter(runs.values()))['task'], n)})",
+                 *(str(at.get(str(n), "")) for at in draws.values())]
+        for r in runs.values():
+            v, size = r["grid"].get(str(n)), sizes[id(r)]
+            if v and metric == "exact_match":
+                lo, hi = proportion_interval(round(v[metric] * size), size)
+                cells.append(f"{100 * v[metric]:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]")
+            else:
+                cells.append(f"{100 * v[metric]:.1f}" if v else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("pe")
+    ap.add_argument("pe", nargs="?", help="the PE to train (not with --table)")
     ap.add_argument("--spike", type=int, default=95, help="the source length n given the extra steps")
-    ap.add_argument("--share", type=float, required=True, help="share of the steps after the curriculum at --spike")
+    ap.add_argument("--share", type=float, help="share of the steps after the curriculum at --spike (required to train)")
     ap.add_argument("--grid", type=int, nargs="+", default=list(GRID), help="source lengths n to score")
+    ap.add_argument("--table", choices=["exact_match", "token_acc"],
+                    help="print the runs of --out as a markdown table of this metric; train nothing")
     args = run_args(ap, "params.yaml", "bench/length_spike.json").parse_args()
+    if args.table:
+        print(table(io.read_json(args.out), args.table))
+        return
+    if args.pe is None or args.share is None:
+        ap.error("a run needs a PE and --share")
     cfg, done = changed(config.load(args.params), args.items)
     grid = tuple(sorted(set(args.grid)))
     check(cfg, args.task, args.spike, args.share, grid)
