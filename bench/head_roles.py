@@ -21,13 +21,12 @@ About 7 minutes a model on a 2-core CPU (training; the probe takes seconds). Wri
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
-from pe_sweep import changed, run_args, sweep_splits  # noqa: E402
+from pe_sweep import changed, run_args, sweep_data, sweep_splits  # noqa: E402
 from time_to_accuracy import cpu_model  # noqa: E402
 
 from posenc import config, io  # noqa: E402
@@ -72,9 +71,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=64, help="evaluation sequences probed")
     args = run_args(ap, "study/params.yaml", "bench/head_roles.json").parse_args()
     cfg, done = changed(config.load(args.params), args.items)
-    data = Path(tempfile.gettempdir()) / "posenc_sweep" / f"{args.task}.npz"  # pe_sweep's sets
-    data.parent.mkdir(exist_ok=True)
-    splits = sweep_splits(cfg, args.task, data)
+    splits = sweep_splits(cfg, args.task, sweep_data(args.task))  # pe_sweep's sets
     rt = resolve(cfg.runtime.dtype)
     for pe in args.pes:
         model = train_lm(cfg, pe, args.task, splits, args.seed, progress=False, rt=rt)["model"]

@@ -23,7 +23,6 @@ train.long_share (with the same draws, patched in). Nothing here writes to the p
 
 import argparse
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from pe_sweep import changed, run_args  # noqa: E402
+from pe_sweep import changed, run_args, sweep_data, sweep_splits  # noqa: E402
 from time_to_accuracy import cpu_model, timed_checks  # noqa: E402
 
 from posenc import config, io  # noqa: E402
@@ -76,9 +75,7 @@ def rows_in_loss(drawn: list[int], task: str, cfg: config.Config) -> dict[str, f
 
 def run(cfg: config.Config, pe: str, task: str, seed: int, data: Path) -> dict:
     """Train (validation checks timed from the start of training) and evaluate one model."""
-    if not data.exists():
-        io.save_npz(data, synthetic.generate(cfg.synthetic, task, cfg.seed))
-    splits = synthetic.load(data, task, cfg.synthetic.vocab_size)
+    splits = sweep_splits(cfg, task, data)
     rt, rows, drawn = resolve(cfg.runtime.dtype), [], []
     start = time.perf_counter()
     with recording(drawn):
@@ -99,9 +96,7 @@ def main() -> None:
     args = run_args(ap, "params.yaml", "bench/length_mix.json").parse_args()
     cfg, done = changed(config.load(args.params), [f"train.long_share={args.share}", *args.items])  # checked here
     done.pop("train.long_share")
-    data = Path(tempfile.gettempdir()) / "posenc_mix" / f"{args.task}.npz"  # deterministic in params' seed
-    data.parent.mkdir(exist_ok=True)
-    result = {**run(cfg, args.pe, args.task, args.seed, data), "set": done}
+    result = {**run(cfg, args.pe, args.task, args.seed, sweep_data(args.task, "posenc_mix")), "set": done}
     tag = f"{args.pe}-{args.task}-s{args.seed}-q{args.share:g}" + "".join(f"-{k}={v}" for k, v in done.items())
     old = io.read_json(args.out) if Path(args.out).exists() else {"runs": {}}
     io.write_json(args.out, {"cpu_model": cpu_model(), "threads": torch.get_num_threads(), "torch": torch.__version__,

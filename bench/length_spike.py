@@ -30,7 +30,6 @@ pipeline's outputs.
 
 import argparse
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import replace
@@ -39,8 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from pe_sweep import changed, merged, run_args, sweep_splits  # noqa: E402
+from pe_sweep import changed, run_args, save, sweep_data, sweep_splits  # noqa: E402
 from time_to_accuracy import cpu_model  # noqa: E402
 
 from posenc import config, io  # noqa: E402
@@ -109,9 +107,7 @@ def steps_at(drawn: list[int], grid: tuple[int, ...]) -> dict[str, int]:
 def run(cfg: config.Config, pe: str, task: str, seed: int, n_spike: int, share: float,
         grid: tuple[int, ...]) -> dict:
     """Train one model on the spiked draw and score it at every n of the grid."""
-    data = Path(tempfile.gettempdir()) / "posenc_sweep" / f"{task}.npz"  # deterministic in params' seed
-    data.parent.mkdir(exist_ok=True)
-    splits = sweep_splits(cfg, task, data)
+    splits = sweep_splits(cfg, task, sweep_data(task))
     rt, drawn = resolve(cfg.runtime.dtype), []
     start = time.perf_counter()
     with spiked(n_spike, share, drawn):
@@ -171,8 +167,7 @@ def main() -> None:
     check(cfg, args.task, args.spike, args.share, grid)
     result = {**run(cfg, args.pe, args.task, args.seed, args.spike, args.share, grid), "set": done}
     tag = f"{args.pe}-{args.task}-s{args.seed}-n{args.spike}-p{args.share:g}" + "".join(f"-{k}={v}" for k, v in done.items())
-    old = io.read_json(args.out) if Path(args.out).exists() else {"runs": {}}
-    io.write_json(args.out, merged(old, tag, result, args.params))
+    save(args.out, tag, result, args.params)
     said = ", ".join(f"n={n} {v['exact_match']:.3f}" for n, v in result["grid"].items())
     print(f"{tag}: exact match {said}; trained in {result['train_wall_s']:.0f} s")
 

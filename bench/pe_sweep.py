@@ -15,6 +15,8 @@ About 5 minutes a run on a 2-core CPU. Nothing here writes to the pipeline's out
 """
 
 import argparse
+import hashlib
+import json
 import sys
 import tempfile
 import time
@@ -53,11 +55,32 @@ def changed(base: config.Config, items: list[str]) -> tuple[config.Config, dict]
     return config.from_dict(d), done
 
 
+def sweep_data(task: str, folder: str = "posenc_sweep") -> Path:
+    """Where a bench keeps a task's generated sets: the system's temporary folder (sweep_splits names the
+    file after the params it was generated from)."""
+    return Path(tempfile.gettempdir()) / folder / f"{task}.npz"
+
+
+def keyed(cfg: config.Config, data: Path) -> Path:
+    """`data` with a digest of params' synthetic section and data seed in its name: the sets are
+    deterministic in those, so a file generated from other params is never read for these ones."""
+    made_from = json.dumps([config.to_dict(cfg)["synthetic"], cfg.seed], sort_keys=True)
+    return data.with_name(f"{data.stem}-{hashlib.md5(made_from.encode()).hexdigest()[:12]}{data.suffix}")
+
+
 def sweep_splits(cfg: config.Config, task: str, data: Path) -> dict:
-    """The task's sets, generated into `data` the first time (deterministic in params' seed), then loaded."""
+    """The task's sets, generated the first time into `data` named by keyed(), then loaded."""
+    data = keyed(cfg, data)
     if not data.exists():
+        data.parent.mkdir(parents=True, exist_ok=True)
         io.save_npz(data, synthetic.generate(cfg.synthetic, task, cfg.seed))
     return synthetic.load(data, task, cfg.synthetic.vocab_size)
+
+
+def save(out: str, tag: str, result: dict, params: str) -> None:
+    """Add `result` to the output file `out` under `tag` (merged(): a rerun of a tag replaces it)."""
+    old = io.read_json(out) if Path(out).exists() else {"runs": {}}
+    io.write_json(out, merged(old, tag, result, params))
 
 
 ERROR_KEYS = ("n_seqs", "targets", "seq_len")  # with per_seq right / wrong_at_pairs / pairs: bench/key_collisions.py
@@ -118,11 +141,9 @@ def errors_arg(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def record(args: argparse.Namespace, cfg: config.Config, done: dict, pe: str, **extra) -> str:
     """Train and score one run (run(), the options of run_args and errors_arg), add it to args.out under
     args.tag with `extra` fields, and say what it scored in one line."""
-    data = Path(tempfile.gettempdir()) / "posenc_sweep" / f"{args.task}.npz"  # deterministic in params' seed
-    data.parent.mkdir(exist_ok=True)
-    result = {**run(cfg, pe, args.task, args.seed, data, args.errors), "set": done, "cpu_model": cpu_model(), **extra}
-    old = io.read_json(args.out) if Path(args.out).exists() else {"runs": {}}
-    io.write_json(args.out, merged(old, args.tag, result, args.params))
+    result = {**run(cfg, pe, args.task, args.seed, sweep_data(args.task), args.errors), "set": done,
+              "cpu_model": cpu_model(), **extra}
+    save(args.out, args.tag, result, args.params)
     said = ", ".join(f"@{L} {v['token_acc']:.4f} / {v['exact_match']:.3f}"
                      for L, v in sorted({**result["shorter"], **result["eval"]}.items(), key=lambda kv: int(kv[0])))
     return (f"{args.tag}: {pe} on {args.task}, seed {args.seed}: token acc / exact {said}; "

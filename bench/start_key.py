@@ -20,10 +20,7 @@ The output (bench/start_key.json) holds each length's token accuracy, exact matc
 """
 
 import argparse
-import hashlib
-import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from pe_sweep import changed, merged, run_args, sweep_splits  # noqa: E402
+from pe_sweep import changed, keyed, merged, run_args, sweep_data, sweep_splits  # noqa: E402
 from time_to_accuracy import cpu_model  # noqa: E402
 
 from posenc import config, io  # noqa: E402
@@ -117,13 +114,11 @@ def main() -> None:
     cfg, done = changed(config.load(args.params), args.items)
     if not args.plain:
         synthetic.make_batch = start_keyed_batch  # fixed_batches and train_lm look it up in the module
-    tag = hashlib.sha256(json.dumps([config.to_dict(cfg)["synthetic"], cfg.seed]).encode()).hexdigest()[:12]
-    data = Path(tempfile.gettempdir()) / "posenc_start_key" / f"{args.task}_{tag}.npz"  # deterministic in params
-    data.parent.mkdir(exist_ok=True)
+    data = sweep_data(args.task, "posenc_start_key")
     splits = sweep_splits(cfg, args.task, data)
     lengths = list(cfg.synthetic.eval_lengths)
     if args.far:  # far_lengths' sets, their own file as in the pipeline
-        far = data.with_name(data.stem + "_far.npz")
+        far = keyed(cfg, data.with_name(data.stem + "_far.npz"))  # named after the params, as sweep_splits' file
         if not far.exists():
             io.save_npz(far, synthetic.generate_far(cfg.synthetic, args.task, cfg.seed))
         splits.update(synthetic.load(far, args.task, cfg.synthetic.vocab_size, train=False))

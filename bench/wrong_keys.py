@@ -18,18 +18,15 @@ evaluation sets with the pipeline's scoring (engine/lm.score_sequences) and read
 """
 
 import argparse
-import hashlib
-import json
 import math
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from pe_sweep import changed, sweep_splits  # noqa: E402
+from pe_sweep import changed, sweep_data, sweep_splits  # noqa: E402
 from time_to_accuracy import cpu_model  # noqa: E402
 
 from posenc import config, io  # noqa: E402
@@ -230,8 +227,7 @@ def main() -> None:
     args = parse_args()
     cfg, done = changed(config.load(args.params), args.items)
     rt = resolve(cfg.runtime.dtype)
-    synth = hashlib.sha256(json.dumps([config.to_dict(cfg)["synthetic"], cfg.seed]).encode()).hexdigest()[:12]
-    splits = sweep_splits(cfg, args.task, Path(tempfile.gettempdir()) / "posenc_wrong_keys" / f"{args.task}_{synth}.npz")
+    splits = sweep_splits(cfg, args.task, sweep_data(args.task, "posenc_wrong_keys"))
     if args.narrow:
         if len(args.narrow) < 2:
             raise ConfigError("--narrow needs SHARE and at least one alphabet size K")

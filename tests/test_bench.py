@@ -84,6 +84,21 @@ def test_a_sweep_sets_a_pe_key_and_changes_nothing_else(sweep, tiny_cfg):
     assert cfg.train.max_steps == tiny_cfg.train.max_steps and cfg.pe["fire"] == tiny_cfg.pe["fire"]
 
 
+def test_a_sweep_never_reads_sets_generated_from_other_params(sweep, tiny_cfg, tmp_path):
+    """The benches keep each task's sets in the temporary folder between runs; a file generated from other
+    params (another training length, say) once reached a run here under the same name."""
+    longer, _ = sweep.changed(tiny_cfg, [f"synthetic.train_max_len={2 * tiny_cfg.synthetic.train_max_len}"])
+    reseeded, _ = sweep.changed(tiny_cfg, [f"seed={tiny_cfg.seed + 1}"])
+    data = tmp_path / "copy.npz"
+    names = {sweep.keyed(c, data) for c in (tiny_cfg, longer, reseeded)}
+    assert len(names) == 3 and all(n.parent == tmp_path and n.suffix == ".npz" for n in names)
+    assert sweep.keyed(tiny_cfg, data) == sweep.keyed(sweep.changed(tiny_cfg, ["train.lr=1.0e-3"])[0], data)
+    short, long = sweep.sweep_splits(tiny_cfg, "copy", data), sweep.sweep_splits(longer, "copy", data)
+    assert short["train"].lengths.max() < long["train"].lengths.max()
+    again = sweep.sweep_splits(tiny_cfg, "copy", data)  # read back from its file
+    assert (again["train"].tokens == short["train"].tokens).all() and len(list(tmp_path.iterdir())) == 2
+
+
 @pytest.mark.parametrize("item", ["pe.hard_alibi.window=[2]", "pe.nosuch.windows=[2]", "train.lr", "model=3"])
 def test_a_wrong_sweep_key_is_a_one_line_error_before_any_training(sweep, tiny_cfg, item):
     with pytest.raises(ConfigError, match="--set"):
