@@ -122,20 +122,20 @@ def run(cfg: config.Config, pe: str, task: str, seed: int, n_spike: int, share: 
                      for n in grid}}
 
 
-def table(doc: dict, metric: str = "exact_match") -> str:
-    """The runs of a length_spike.json as a markdown table: a row per source length n, a column per run,
+def table(doc: dict, task: str, metric: str = "exact_match") -> str:
+    """The runs of one task in a length_spike.json as a markdown table: a row per source length n, a column per run,
     exact match (%) with its 95 % Wilson interval over the n's evaluation sequences (or token accuracy,
     without one: a sequence's targets are not independent), and the steps each n was drawn (they depend
-    on the seed and share only: the PE does not change the draws)."""
-    runs = doc["runs"]
+    on the seed, spike and share only: the PE does not change the draws)."""
+    runs = {tag: r for tag, r in doc["runs"].items() if r["task"] == task}
     sizes = {id(r): changed(config.load(doc["params"]), [f"{k}={v}" for k, v in r["set"].items()])[0].synthetic.eval_size
              for r in runs.values()}  # sequences per n, as the run's params had it
     grid = sorted({int(n) for r in runs.values() for n in r["grid"]})
-    draws = {f"s{r['seed']} p{r['share']:g}": r["steps_at"] for r in runs.values()}
+    draws = {f"s{r['seed']} n{r['spike']} p{r['share']:g}": r["steps_at"] for r in runs.values()}
     head = ["n (tokens)", *(f"steps {d}" for d in draws), *runs]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for n in grid:
-        cells = [f"{n} ({synthetic.total_length(next(iter(runs.values()))['task'], n)})",
+        cells = [f"{n} ({synthetic.total_length(task, n)})",
                  *(str(at.get(str(n), "")) for at in draws.values())]
         for r in runs.values():
             v, size = r["grid"].get(str(n)), sizes[id(r)]
@@ -158,7 +158,9 @@ def main() -> None:
                     help="print the runs of --out as a markdown table of this metric; train nothing")
     args = run_args(ap, "params.yaml", "bench/length_spike.json").parse_args()
     if args.table:
-        print(table(io.read_json(args.out), args.table))
+        doc = io.read_json(args.out)
+        for task in dict.fromkeys(r["task"] for r in doc["runs"].values()):
+            print(f"**{task}**\n\n{table(doc, task, args.table)}\n")
         return
     if args.pe is None or args.share is None:
         ap.error("a run needs a PE and --share")

@@ -494,12 +494,14 @@ def test_steps_at_counts_each_grid_length_and_zero_for_the_others(spike):
 
 
 def test_the_table_gives_each_n_a_row_with_its_steps_and_each_run_a_column(spike):
-    run = lambda pe, share, em: {"pe": pe, "task": "copy", "seed": 0, "share": share, "set": {},  # noqa: E731
+    run = lambda pe, share, em: {"pe": pe, "task": "copy", "seed": 0, "spike": 5, "share": share, "set": {},  # noqa: E731
                                  "steps_at": {"5": 40 if share else 2, "6": 3},
                                  "grid": {"5": {"exact_match": em, "token_acc": 0.9}, "6": {"exact_match": 0.0, "token_acc": 0.5}}}
     doc = {"params": str(ROOT / "params.yaml"), "runs": {"a": run("learned", 0.25, 0.5), "b": run("learned", 0.0, 0.0)}}
-    lines = spike.table(doc).splitlines()
-    assert lines[0] == "| n (tokens) | steps s0 p0.25 | steps s0 p0 | a | b |"
+    doc["runs"]["c"] = {**run("learned", 0.25, 1.0), "task": "duplicate"}  # a table per task
+    lines = spike.table(doc, "copy").splitlines()
+    assert lines[0] == "| n (tokens) | steps s0 n5 p0.25 | steps s0 n5 p0 | a | b |"
     assert lines[2].startswith("| 5 (11) | 40 | 2 | 50.0 [") and lines[2].endswith("| 0.0 [0.0, 1.5] |")  # 256 sequences
     assert lines[3] == "| 6 (13) | 3 | 3 | 0.0 [0.0, 1.5] | 0.0 [0.0, 1.5] |"
-    assert spike.table(doc, "token_acc").splitlines()[3] == "| 6 (13) | 3 | 3 | 50.0 | 50.0 |"
+    assert spike.table(doc, "copy", "token_acc").splitlines()[3] == "| 6 (13) | 3 | 3 | 50.0 | 50.0 |"
+    assert spike.table(doc, "duplicate").splitlines()[3] == "| 6 (19) | 3 | 0.0 [0.0, 1.5] |"
