@@ -151,7 +151,8 @@ def in_range_dips(inp: Inputs, task: str) -> list[str]:
         return []
     return [f"- {task}, lower at a shorter length it trained on than at {ref} (exact match, beyond noise; the lowest "
             f"such): {', '.join(low)}. Their numbers past {ref} extrapolate from a model that does not do the task "
-            "at every length it trained on (docs/recipe.md, 'What the lever costs inside the training range')."]
+            "at every length it trained on (docs/recipe.md, 'What the lever costs inside the training range'; "
+            "why: 'Once per length')."]
 
 
 def learning_speed(inp: Inputs, task: str) -> str:
