@@ -30,11 +30,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from pe_sweep import changed, run_args, sweep_data, sweep_splits  # noqa: E402
+from pe_sweep import changed, run_args, save, sweep_data, sweep_splits, tagged  # noqa: E402
 from time_to_accuracy import cpu_model, timed_checks  # noqa: E402
 
-from posenc import config, io  # noqa: E402
+from posenc import config  # noqa: E402
 from posenc.analysis.evaluate import evaluate_lm  # noqa: E402
 from posenc.data import synthetic  # noqa: E402
 from posenc.engine.lm import train_lm  # noqa: E402
@@ -96,11 +95,10 @@ def main() -> None:
     args = run_args(ap, "params.yaml", "bench/length_mix.json").parse_args()
     cfg, done = changed(config.load(args.params), [f"train.long_share={args.share}", *args.items])  # checked here
     done.pop("train.long_share")
-    result = {**run(cfg, args.pe, args.task, args.seed, sweep_data(args.task, "posenc_mix")), "set": done}
-    tag = f"{args.pe}-{args.task}-s{args.seed}-q{args.share:g}" + "".join(f"-{k}={v}" for k, v in done.items())
-    old = io.read_json(args.out) if Path(args.out).exists() else {"runs": {}}
-    io.write_json(args.out, {"cpu_model": cpu_model(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-                             "params": args.params, "runs": {**old["runs"], tag: result}})
+    result = {**run(cfg, args.pe, args.task, args.seed, sweep_data(args.task, "posenc_mix")), "set": done,
+              "cpu_model": cpu_model()}
+    tag = tagged(f"{args.pe}-{args.task}-s{args.seed}-q{args.share:g}", done)
+    save(args.out, tag, result, args.params)  # each run names its CPU (pe_sweep.merged)
     said = ", ".join(f"@{L} {v['token_acc']:.4f} / {v['exact_match']:.3f}" for L, v in result["eval"].items())
     print(f"{tag}: token acc / exact {said}; trained in {result['train_wall_s']:.0f} s")
 

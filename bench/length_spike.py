@@ -38,7 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from pe_sweep import changed, run_args, save, sweep_data, sweep_splits  # noqa: E402
+from pe_sweep import changed, run_args, save, sweep_data, sweep_splits, tagged  # noqa: E402
 from time_to_accuracy import cpu_model  # noqa: E402
 
 from posenc import config, io  # noqa: E402
@@ -168,7 +168,7 @@ def main() -> None:
     grid = tuple(sorted(set(args.grid)))
     check(cfg, args.task, args.spike, args.share, grid)
     result = {**run(cfg, args.pe, args.task, args.seed, args.spike, args.share, grid), "set": done}
-    tag = f"{args.pe}-{args.task}-s{args.seed}-n{args.spike}-p{args.share:g}" + "".join(f"-{k}={v}" for k, v in done.items())
+    tag = tagged(f"{args.pe}-{args.task}-s{args.seed}-n{args.spike}-p{args.share:g}", done)
     save(args.out, tag, result, args.params)
     said = ", ".join(f"n={n} {v['exact_match']:.3f}" for n, v in result["grid"].items())
     print(f"{tag}: exact match {said}; trained in {result['train_wall_s']:.0f} s")

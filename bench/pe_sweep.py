@@ -77,6 +77,11 @@ def sweep_splits(cfg: config.Config, task: str, data: Path) -> dict:
     return synthetic.load(data, task, cfg.synthetic.vocab_size)
 
 
+def tagged(head: str, done: dict) -> str:
+    """A run's name in its output file: `head`, then each changed params key as -key=value."""
+    return head + "".join(f"-{k}={v}" for k, v in done.items())
+
+
 def save(out: str, tag: str, result: dict, params: str) -> None:
     """Add `result` to the output file `out` under `tag` (merged(): a rerun of a tag replaces it)."""
     old = io.read_json(out) if Path(out).exists() else {"runs": {}}
