@@ -126,12 +126,12 @@ def table(doc: dict, task: str, metric: str = "exact_match") -> str:
     """The runs of one task in a length_spike.json as a markdown table: a row per source length n, a column per run,
     exact match (%) with its 95 % Wilson interval over the n's evaluation sequences (or token accuracy,
     without one: a sequence's targets are not independent), and the steps each n was drawn (they depend
-    on the seed, spike and share only: the PE does not change the draws)."""
+    on the seed, spike, share and changed params only: the PE does not change the draws)."""
     runs = {tag: r for tag, r in doc["runs"].items() if r["task"] == task}
     sizes = {id(r): changed(config.load(doc["params"]), [f"{k}={v}" for k, v in r["set"].items()])[0].synthetic.eval_size
              for r in runs.values()}  # sequences per n, as the run's params had it
     grid = sorted({int(n) for r in runs.values() for n in r["grid"]})
-    draws = {f"s{r['seed']} n{r['spike']} p{r['share']:g}": r["steps_at"] for r in runs.values()}
+    draws = {tagged(f"s{r['seed']} n{r['spike']} p{r['share']:g}", r["set"]): r["steps_at"] for r in runs.values()}
     head = ["n (tokens)", *(f"steps {d}" for d in draws), *runs]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for n in grid:

@@ -499,9 +499,13 @@ def test_the_table_gives_each_n_a_row_with_its_steps_and_each_run_a_column(spike
                                  "grid": {"5": {"exact_match": em, "token_acc": 0.9}, "6": {"exact_match": 0.0, "token_acc": 0.5}}}
     doc = {"params": str(ROOT / "params.yaml"), "runs": {"a": run("learned", 0.25, 0.5), "b": run("learned", 0.0, 0.0)}}
     doc["runs"]["c"] = {**run("learned", 0.25, 1.0), "task": "duplicate"}  # a table per task
+    doc["runs"]["d"] = {**run("learned", 0.0, 0.0), "task": "duplicate", "set": {"train.long_share": 0.75},
+                        "steps_at": {"5": 7, "6": 8}}  # other params draw other steps: a column of their own
     lines = spike.table(doc, "copy").splitlines()
     assert lines[0] == "| n (tokens) | steps s0 n5 p0.25 | steps s0 n5 p0 | a | b |"
     assert lines[2].startswith("| 5 (11) | 40 | 2 | 50.0 [") and lines[2].endswith("| 0.0 [0.0, 1.5] |")  # 256 sequences
     assert lines[3] == "| 6 (13) | 3 | 3 | 0.0 [0.0, 1.5] | 0.0 [0.0, 1.5] |"
     assert spike.table(doc, "copy", "token_acc").splitlines()[3] == "| 6 (13) | 3 | 3 | 50.0 | 50.0 |"
-    assert spike.table(doc, "duplicate").splitlines()[3] == "| 6 (19) | 3 | 0.0 [0.0, 1.5] |"
+    dup = spike.table(doc, "duplicate").splitlines()
+    assert dup[0] == "| n (tokens) | steps s0 n5 p0.25 | steps s0 n5 p0-train.long_share=0.75 | c | d |"
+    assert dup[3] == "| 6 (19) | 3 | 8 | 0.0 [0.0, 1.5] | 0.0 [0.0, 1.5] |"
