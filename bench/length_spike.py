@@ -23,9 +23,15 @@ n and not a few lengths away, and a relative PE's is high everywhere with or wit
     python bench/length_spike.py learned --share 0         # the default draw, scored on the same grid
     python bench/length_spike.py --table exact_match       # the runs so far as a markdown table
 
+With --share 0 and params changed (--set) it is the pipeline's draw under other params; docs/recipe.md's
+NoPE at shorter training ranges (--out bench/nope_short.json) is this:
+
+    python bench/length_spike.py nope --share 0 --spike 15 --grid 3 5 7 9 11 13 15 \
+        --set synthetic.train_max_len=32 --out bench/nope_short.json
+
 Each run goes into bench/length_spike.json under "<pe>-<task>-s<seed>-n<spike>-p<share>" with the CPU,
-the steps each n of the grid got, and per n the token accuracy and exact match. Nothing here writes to the
-pipeline's outputs.
+the steps each n of the grid got, and per n the token accuracy, exact match and the accuracy at each
+target index in order ("by_target"). Nothing here writes to the pipeline's outputs.
 """
 
 import argparse
@@ -42,6 +48,7 @@ from pe_sweep import changed, run_args, save, sweep_data, sweep_splits, tagged  
 from time_to_accuracy import cpu_model  # noqa: E402
 
 from posenc import config, io  # noqa: E402
+from posenc.analysis.errors import recorded_predictions, targets_right  # noqa: E402
 from posenc.analysis.evaluate import evaluate_lm  # noqa: E402
 from posenc.data import synthetic  # noqa: E402
 from posenc.engine.lm import train_lm  # noqa: E402
@@ -104,6 +111,18 @@ def steps_at(drawn: list[int], grid: tuple[int, ...]) -> dict[str, int]:
     return {str(n): int(at.get(n, 0)) for n in grid}
 
 
+def scored(model, evals: dict[str, synthetic.Sources], task: str, cfg: config.Config, rt) -> tuple[dict, dict]:
+    """evaluate_lm's scores at each length of `evals`, and {str(L): the accuracy at each target index, in
+    order}, read from the very passes that score the model (analysis/errors.recorded_predictions)."""
+    scores, by_target = {}, {}
+    for key, sources in evals.items():
+        with recorded_predictions(model) as preds:
+            scores.update(evaluate_lm(model, {key: sources}, task, cfg, [int(key[5:])], rt=rt))
+        right = targets_right(preds, sources, task, cfg.synthetic.vocab_size, cfg.evaluate.batch_size)  # (N, targets)
+        by_target[key[5:]] = np.round(right.mean(0), 4).tolist()
+    return scores, by_target
+
+
 def run(cfg: config.Config, pe: str, task: str, seed: int, n_spike: int, share: float,
         grid: tuple[int, ...]) -> dict:
     """Train one model on the spiked draw and score it at every n of the grid."""
@@ -113,13 +132,12 @@ def run(cfg: config.Config, pe: str, task: str, seed: int, n_spike: int, share: 
     with spiked(n_spike, share, drawn):
         out = train_lm(cfg, pe, task, splits, seed, progress=False, rt=rt)
     trained = time.perf_counter() - start
-    evals = grid_splits(cfg, task, grid)
-    scores = evaluate_lm(out["model"], evals, task, cfg, [int(k[5:]) for k in evals], rt=rt)
+    scores, by_target = scored(out["model"], grid_splits(cfg, task, grid), task, cfg, rt)
     return {"pe": pe, "task": task, "seed": seed, "spike": n_spike, "share": share, "dtype": rt.dtype,
             "cpu_model": cpu_model(), "train_wall_s": round(trained, 1), "steps": len(drawn),
             "steps_at": steps_at(drawn, grid), "checks": out["checks"],
-            "grid": {str(n): {k: scores[str(synthetic.total_length(task, n))][k] for k in ("token_acc", "exact_match")}
-                     for n in grid}}
+            "grid": {str(n): {**{k: scores[str(synthetic.total_length(task, n))][k] for k in ("token_acc", "exact_match")},
+                              "by_target": by_target[str(synthetic.total_length(task, n))]} for n in grid}}
 
 
 def table(doc: dict, task: str, metric: str = "exact_match") -> str:
@@ -148,19 +166,35 @@ def table(doc: dict, task: str, metric: str = "exact_match") -> str:
     return "\n".join(lines)
 
 
+def by_target(doc: dict, task: str) -> str:
+    """The runs of one task that kept each target's accuracy, as a markdown table: a row per run and source
+    length n, with the accuracy (%) at the first target, at the lowest one (and its index, 1-based), at the
+    last, and over all targets (a run from before "by_target" was kept has no rows)."""
+    lines = ["| run | n (tokens) | first target | lowest (target) | last target | all targets |", "|---|---|---|---|---|---|"]
+    for tag, r in doc["runs"].items():
+        for n, v in sorted(((int(n), v) for n, v in r["grid"].items() if "by_target" in v) if r["task"] == task else ()):
+            acc = v["by_target"]
+            low = min(range(len(acc)), key=acc.__getitem__)
+            lines.append(f"| {tag} | {n} ({synthetic.total_length(task, n)}) | {100 * acc[0]:.1f} | "
+                         f"{100 * acc[low]:.1f} ({low + 1}) | {100 * acc[-1]:.1f} | {100 * v['token_acc']:.1f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("pe", nargs="?", help="the PE to train (not with --table)")
     ap.add_argument("--spike", type=int, default=95, help="the source length n given the extra steps")
     ap.add_argument("--share", type=float, help="share of the steps after the curriculum at --spike (required to train)")
     ap.add_argument("--grid", type=int, nargs="+", default=list(GRID), help="source lengths n to score")
-    ap.add_argument("--table", choices=["exact_match", "token_acc"],
-                    help="print the runs of --out as a markdown table of this metric; train nothing")
+    ap.add_argument("--table", choices=["exact_match", "token_acc", "by_target"],
+                    help="print the runs of --out as a markdown table of this metric (by_target: the accuracy "
+                         "at the first, lowest and last target); train nothing")
     args = run_args(ap, "params.yaml", "bench/length_spike.json").parse_args()
     if args.table:
         doc = io.read_json(args.out)
         for task in dict.fromkeys(r["task"] for r in doc["runs"].values()):
-            print(f"**{task}**\n\n{table(doc, task, args.table)}\n")
+            text = by_target(doc, task) if args.table == "by_target" else table(doc, task, args.table)
+            print(f"**{task}**\n\n{text}\n")
         return
     if args.pe is None or args.share is None:
         ap.error("a run needs a PE and --share")

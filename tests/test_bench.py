@@ -509,3 +509,31 @@ def test_the_table_gives_each_n_a_row_with_its_steps_and_each_run_a_column(spike
     dup = spike.table(doc, "duplicate").splitlines()
     assert dup[0] == "| n (tokens) | steps s0 n5 p0.25 | steps s0 n5 p0-train.long_share=0.75 | c | d |"
     assert dup[3] == "| 6 (19) | 3 | 8 | 0.0 [0.0, 1.5] | 0.0 [0.0, 1.5] |"
+
+
+def test_the_accuracy_by_target_comes_from_the_scoring_passes(spike, tiny_cfg):
+    import numpy as np
+    import torch
+
+    from posenc.engine import lm
+    from posenc.engine.runtime import resolve
+    torch.manual_seed(0)
+    model = lm.build_model(lm.lm_spec(tiny_cfg, "learned"))
+    evals = spike.grid_splits(tiny_cfg, "copy", (3, 7))
+    scores, by_target = spike.scored(model, evals, "copy", tiny_cfg, resolve("float32"))
+    assert list(scores) == list(by_target) == ["7", "15"]
+    for L, n in (("7", 3), ("15", 7)):
+        assert len(by_target[L]) == n  # one accuracy per target index, each a fraction of the sequences
+        assert np.mean(by_target[L]) == pytest.approx(scores[L]["token_acc"], abs=1e-4)
+        assert all(0 <= a <= 1 for a in by_target[L])
+
+
+def test_the_by_target_table_gives_the_first_lowest_and_last_target_of_each_run_and_n(spike):
+    grid = {"3": {"exact_match": 0.5, "token_acc": 0.7, "by_target": [1.0, 0.4, 0.7]},
+            "2": {"exact_match": 0.9, "token_acc": 0.95, "by_target": [1.0, 0.9]}}
+    doc = {"runs": {"a": {"task": "copy", "grid": grid},
+                    "old": {"task": "copy", "grid": {"3": {"exact_match": 0.5, "token_acc": 0.7}}},  # kept no by_target
+                    "d": {"task": "duplicate", "grid": grid}}}
+    lines = spike.by_target(doc, "copy").splitlines()
+    assert lines[2:] == ["| a | 2 (5) | 100.0 | 90.0 (2) | 90.0 | 95.0 |", "| a | 3 (7) | 100.0 | 40.0 (2) | 70.0 | 70.0 |"]
+    assert spike.by_target(doc, "duplicate").splitlines()[3].startswith("| d | 3 (10) |")
