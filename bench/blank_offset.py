@@ -13,6 +13,7 @@ relative PEs, they learn the fixed arm; ALiBi should not even then (its bias onl
 so it cannot single out the token n+1 back).
 
     python bench/blank_offset.py rope alibi learned nope --steps 2000   # output bench/blank_offset.json
+    python bench/blank_offset.py fire --steps 4000 --arms fixed --set pe.fire.init_L=64   # one arm, a PE's params changed
 
 About 1-2 minutes a model on a 2-core CPU. Nothing here writes to the pipeline's outputs.
 """
@@ -26,8 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from pe_sweep import changed  # noqa: E402
+from pe_sweep import changed, keyed, save, tagged  # noqa: E402
 from time_to_accuracy import cpu_model  # noqa: E402
 
 from posenc import config, io  # noqa: E402
@@ -78,6 +78,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--params", default="study/params.yaml")
     ap.add_argument("--out", default="bench/blank_offset.json")
+    ap.add_argument("--arms", nargs="+", choices=["varied", "fixed"], default=["varied", "fixed"])
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", dest="items",
+                    help="params keys changed for these runs, after the bench's own (section.key=value, YAML)")
     args = ap.parse_args()
     L = args.length
     cfg, _ = changed(config.load(args.params), [
@@ -85,20 +88,18 @@ def main() -> None:
         "synthetic.far_lengths=[]", "synthetic.tasks=[copy_blank]", "synthetic.headline_task=copy_blank",
         f"train.max_steps={args.steps}", f"train.track_every={args.steps}",
         f"probe.lengths=[{L}]", f"probe.map_lengths=[{L}]"])  # unused here, but validated against the lengths
-    data = Path(tempfile.gettempdir()) / "posenc_blank_offset" / f"{TASK}_{L}.npz"  # deterministic in the seed
+    cfg, done = changed(cfg, args.items)
+    data = keyed(cfg, Path(tempfile.gettempdir()) / "posenc_blank_offset" / f"{TASK}.npz")  # named by what made it
     data.parent.mkdir(exist_ok=True)
     splits = arms(cfg, data)
-    old = io.read_json(args.out) if Path(args.out).exists() else {"runs": {}}
-    runs = old["runs"]
     for pe in args.pes:
-        for arm, s in splits.items():
-            r = run(cfg, pe, s, args.seed)
-            runs[f"{pe}_{arm}_L{L}_{args.steps}_s{args.seed}"] = {"pe": pe, "arm": arm, "length": L,
-                                                                   "steps": args.steps, "seed": args.seed, **r}
-            print(f"{pe} {arm}: token acc {r['token_acc']:.4f}, exact {r['exact_match']:.3f} "
+        for arm in args.arms:
+            r = run(cfg, pe, splits[arm], args.seed)
+            tag = tagged(f"{pe}_{arm}_L{L}_{args.steps}_s{args.seed}", done)
+            save(args.out, tag, {"pe": pe, "task": TASK, "arm": arm, "length": L, "steps": args.steps,
+                                 "seed": args.seed, "set": done, "cpu_model": cpu_model(), **r}, args.params)
+            print(f"{tag}: token acc {r['token_acc']:.4f}, exact {r['exact_match']:.3f} "
                   f"({r['train_wall_s']:.0f} s)", flush=True)
-            io.write_json(args.out, {"cpu_model": cpu_model(), "threads": torch.get_num_threads(),
-                                     "torch": torch.__version__, "params": args.params, "task": TASK, "runs": runs})
 
 
 if __name__ == "__main__":

@@ -537,3 +537,24 @@ def test_the_by_target_table_gives_the_first_lowest_and_last_target_of_each_run_
     lines = spike.by_target(doc, "copy").splitlines()
     assert lines[2:] == ["| a | 2 (5) | 100.0 | 90.0 (2) | 90.0 | 95.0 |", "| a | 3 (7) | 100.0 | 40.0 (2) | 70.0 | 70.0 |"]
     assert spike.by_target(doc, "duplicate").splitlines()[3].startswith("| d | 3 (10) |")
+
+
+def test_the_offset_bench_runs_one_arm_with_changed_params_and_keeps_the_earlier_runs_cpu(offset, monkeypatch, tmp_path):
+    import json
+    out = tmp_path / "o.json"
+    out.write_text(json.dumps({"cpu_model": "Earlier CPU", "runs": {"rope_fixed_L64_4000_s0": {"pe": "rope"}}}))
+    seen = []
+    monkeypatch.setattr(offset, "run", lambda cfg, pe, splits, seed: seen.append(cfg.pe[pe]) or
+                        {"token_acc": 0.5, "exact_match": 0.25, "train_wall_s": 1.0})
+    monkeypatch.setattr(offset, "arms", lambda cfg, data: {"varied": {}, "fixed": {}})
+    monkeypatch.setattr(sys, "argv", ["blank_offset.py", "fire", "--steps", "10", "--arms", "fixed", "--out", str(out),
+                                      "--set", "pe.fire.init_L=64"])
+    offset.main()
+    doc = json.loads(out.read_text())
+    run = doc["runs"]["fire_fixed_L64_10_s0-pe.fire.init_L=64"]
+    assert run["set"] == {"pe.fire.init_L": 64} and run["arm"] == "fixed" and len(doc["runs"]) == 2
+    assert len(seen) == 1 and seen[0]["init_L"] == 64  # one arm, with the changed params
+    assert doc["runs"]["rope_fixed_L64_4000_s0"]["cpu_model"] == "Earlier CPU"  # not relabelled by this machine
+    with pytest.raises(ConfigError, match="pe.fire.nope"):
+        monkeypatch.setattr(sys, "argv", ["blank_offset.py", "fire", "--out", str(out), "--set", "pe.fire.nope=1"])
+        offset.main()
