@@ -171,8 +171,8 @@ def by_target(doc: dict, task: str) -> str:
     length n, with the accuracy (%) at the first target, at the lowest one (and its index, 1-based), at the
     last, and over all targets (a run from before "by_target" was kept has no rows)."""
     lines = ["| run | n (tokens) | first target | lowest (target) | last target | all targets |", "|---|---|---|---|---|---|"]
-    for tag, r in doc["runs"].items():
-        for n, v in sorted(((int(n), v) for n, v in r["grid"].items() if "by_target" in v) if r["task"] == task else ()):
+    for tag, r in ((t, r) for t, r in doc["runs"].items() if r["task"] == task):
+        for n, v in sorted((int(n), v) for n, v in r["grid"].items() if "by_target" in v):
             acc = v["by_target"]
             low = min(range(len(acc)), key=acc.__getitem__)
             lines.append(f"| {tag} | {n} ({synthetic.total_length(task, n)}) | {100 * acc[0]:.1f} | "
