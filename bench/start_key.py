@@ -15,6 +15,13 @@ the pipeline's format, data and results stay as they are.
     python bench/start_key.py hard_alibi_ngram --seed 0 --tag start_far_s0 --far   # also at 2048 and 4096
     python bench/start_key.py hard_alibi_ngram --summary study/cpu_ngram   # the seeds so far, with intervals
 
+Which property of the start token helps (T5, docs/study.md "With the start token"), `--start`: `sep` (the
+default, copy_start's format), `blank` (a fixed token that is not SEP: a fixed first key, but the first
+source token's predecessor no longer matches the middle SEP) or `random` (a content token that changes from
+sequence to sequence: the same shift, no fixed key):
+
+    python bench/start_key.py t5 --seed 0 --tag t5_blank_s0 --start blank --out bench/start_kind.json
+
 The output (bench/start_key.json) holds each length's token accuracy, exact match and where the slips are
 (copy index 0, 1, 2+), the CPU and the wall time (measured on whatever else ran: say so when quoting it).
 """
@@ -22,6 +29,7 @@ The output (bench/start_key.json) holds each length's token accuracy, exact matc
 import argparse
 import sys
 import time
+import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -43,12 +51,30 @@ from posenc.reporting.study_pick import welch  # noqa: E402
 _plain_batch = synthetic.make_batch
 
 
-def start_keyed_batch(sources, task, vocab_size):
-    """make_batch with SEP prepended to every sequence: idx (B, T + 1), labels (B, T + 1), same targets."""
-    idx, labels = _plain_batch(sources, task, vocab_size)  # (B, T): right-padded, so one column in front fits all
-    B = idx.shape[0]
-    start = torch.full((B, 1), synthetic.sep_id(vocab_size), dtype=idx.dtype)
-    return torch.cat([start, idx], 1), torch.cat([torch.full((B, 1), synthetic.IGNORE, dtype=labels.dtype), labels], 1)
+START = ("sep", "blank", "random")  # the token in front: SEP (copy_start's), another fixed one, or none fixed
+
+
+def start_tokens(sources, vocab_size: int, kind: str) -> torch.Tensor:
+    """(B, 1) the token in front of each sequence: SEP; BLANK (fixed, in the embedding, unused by copy, so
+    the first source token's predecessor no longer matches the middle SEP); or a content token drawn from
+    the sequence's own bytes (crc32 mod V: the same for a sequence at every step, no key fixed across them)."""
+    if kind == "sep":
+        ids = [synthetic.sep_id(vocab_size)] * len(sources)
+    elif kind == "blank":
+        ids = [synthetic.blank_id(vocab_size)] * len(sources)
+    else:
+        ids = [zlib.crc32(np.asarray(s, dtype=np.int64).tobytes()) % vocab_size for s in sources]
+    return torch.tensor(ids, dtype=torch.long)[:, None]
+
+
+def start_keyed(kind: str):
+    """make_batch with a start token (start_tokens) prepended: idx (B, T + 1), labels (B, T + 1), same targets."""
+    def batch(sources, task, vocab_size):
+        idx, labels = _plain_batch(sources, task, vocab_size)  # (B, T): right-padded, so one column in front fits all
+        start = start_tokens(sources, vocab_size, kind).to(idx.dtype)
+        ignore = torch.full((idx.shape[0], 1), synthetic.IGNORE, dtype=labels.dtype)
+        return torch.cat([start, idx], 1), torch.cat([ignore, labels], 1)
+    return batch
 
 
 def slips(right: np.ndarray) -> dict:
@@ -73,7 +99,8 @@ def score(model, splits, task, cfg, rt, lengths) -> dict:
 def summary(out: dict, pe: str, part: Path) -> list[str]:
     """One line per length: exact match with the start token over this file's seeds of `pe` against the same
     PE's models in a study part (the pipeline's format), mean [95 % t] over seeds and Welch's p; slips by index."""
-    runs = [r for r in out["runs"].values() if r["pe"] == pe and r["task"] == "copy" and r["start_token"]]
+    runs = [r for r in out["runs"].values()
+            if r["pe"] == pe and r["task"] == "copy" and r["start_token"] and r.get("start", "sep") == "sep"]
     seeds: dict[int, dict] = {}  # one model per seed: a rerun (--far) adds lengths, it is not another seed
     for r in runs:
         seeds[r["seed"]] = {**seeds.get(r["seed"], {}), **r["eval"]}
@@ -103,6 +130,8 @@ def main() -> None:
     ap.add_argument("pe")
     ap.add_argument("--tag", help="the run's name in the output file (a rerun replaces it)")
     ap.add_argument("--plain", action="store_true", help="the pipeline's format (no start token): the baseline")
+    ap.add_argument("--start", choices=START, default="sep",
+                    help="the token in front (sep: copy_start's; blank: another fixed token; random: none fixed)")
     ap.add_argument("--far", action="store_true", help="also score at far_lengths (2048, 4096 in the study)")
     ap.add_argument("--summary", metavar="PART", help="train nothing: the seeds so far against a study part's")
     args = run_args(ap, "study/params.yaml", "bench/start_key.json").parse_args()
@@ -112,8 +141,10 @@ def main() -> None:
     if not args.tag:
         raise ConfigError("--tag: required to train a run")
     cfg, done = changed(config.load(args.params), args.items)
+    if args.plain and args.start != "sep":
+        raise ConfigError(f"--start {args.start}: --plain has no start token")
     if not args.plain:
-        synthetic.make_batch = start_keyed_batch  # fixed_batches and train_lm look it up in the module
+        synthetic.make_batch = start_keyed(args.start)  # fixed_batches and train_lm look it up in the module
     data = sweep_data(args.task, "posenc_start_key")
     splits = sweep_splits(cfg, args.task, data)
     lengths = list(cfg.synthetic.eval_lengths)
@@ -128,8 +159,10 @@ def main() -> None:
     out = train_lm(cfg, args.pe, args.task, splits, args.seed, progress=False, rt=rt)
     wall = time.perf_counter() - start
     evals = score(out["model"], splits, args.task, cfg, rt, lengths)
-    result = {"pe": args.pe, "task": args.task, "seed": args.seed, "start_token": not args.plain, "set": done,
-              "dtype": rt.dtype, "train_wall_s": round(wall, 1), "cpu_model": cpu_model(), "eval": evals}
+    result = {"pe": args.pe, "task": args.task, "seed": args.seed, "start_token": not args.plain,
+              **({} if args.plain else {"start": args.start}), "set": done,
+              "dtype": rt.dtype, "train_wall_s": round(wall, 1), "cpu_model": cpu_model(), "eval": evals,
+              "checks": out["checks"]}
     old = io.read_json(args.out) if Path(args.out).exists() else {"runs": {}}
     io.write_json(args.out, merged(old, args.tag, result, args.params))
     print(f"{args.tag}: " + ", ".join(f"@{L} {v['token_acc']:.4f} / {v['exact_match']:.3f} "

@@ -230,11 +230,11 @@ def test_a_start_key_puts_sep_in_front_and_keeps_every_target(monkeypatch, tiny_
     for task in ("copy", "duplicate"):
         srcs = [np.arange(3), np.arange(5) + 1]
         idx0, lab0 = plain(srcs, task, V)
-        idx, lab = start.start_keyed_batch(srcs, task, V)
+        idx, lab = start.start_keyed("sep")(srcs, task, V)
         assert (idx[:, 0] == synthetic.sep_id(V)).all() and (idx[:, 1:] == idx0).all()
         assert (lab[:, 0] == synthetic.IGNORE).all() and (lab[:, 1:] == lab0).all()
     model, splits = untrained_copy
-    monkeypatch.setattr(synthetic, "make_batch", start.start_keyed_batch)
+    monkeypatch.setattr(synthetic, "make_batch", start.start_keyed("sep"))
     lengths = list(tiny_cfg.synthetic.eval_lengths)
     for L, r in start.score(model, splits, "copy", tiny_cfg, resolve("float32"), lengths).items():
         s = r["slips"]
@@ -243,7 +243,28 @@ def test_a_start_key_puts_sep_in_front_and_keeps_every_target(monkeypatch, tiny_
         assert abs(1 - s["all"] / s["targets"] - r["token_acc"]) < 1e-9
 
 
-def test_the_start_key_summary_sets_its_seeds_against_the_parts_and_leaves_out_plain_runs(tmp_path):
+def test_the_other_start_tokens_are_one_fixed_non_sep_token_or_one_drawn_per_sequence(tiny_cfg, monkeypatch):
+    """--start blank: BLANK in front of every sequence; --start random: a content token that is the same for a
+    sequence in every batch and not the same for all; the targets as with SEP; --plain takes no --start."""
+    import numpy as np
+
+    from posenc.data import synthetic
+    start = bench_script("start_key")
+    V = tiny_cfg.synthetic.vocab_size
+    srcs = [np.arange(i, i + 4) % V for i in range(12)]
+    lab0 = start.start_keyed("sep")(srcs, "copy", V)[1]
+    blank, lab = start.start_keyed("blank")(srcs, "copy", V)
+    assert (blank[:, 0] == synthetic.blank_id(V)).all() and (lab == lab0).all()
+    drawn, lab = start.start_keyed("random")(srcs, "copy", V)
+    again = start.start_keyed("random")(srcs[::-1], "copy", V)[0]
+    assert (drawn[:, 0] < V).all() and len(set(drawn[:, 0].tolist())) > 1 and (lab == lab0).all()
+    assert (again[:, 0].flip(0) == drawn[:, 0]).all() and (drawn[:, 1:] == blank[:, 1:]).all()
+    monkeypatch.setattr("sys.argv", ["start_key.py", "t5", "--tag", "x", "--plain", "--start", "blank"])
+    with pytest.raises(ConfigError, match="--start blank"):
+        start.main()
+
+
+def test_the_start_key_summary_sets_its_seeds_against_the_parts_and_leaves_out_plain_and_other_starts(tmp_path):
     import json
 
     start = bench_script("start_key")
@@ -255,6 +276,7 @@ def test_the_start_key_summary_sets_its_seeds_against_the_parts_and_leaves_out_p
     out = {"runs": {f"s{s}": {**run, "seed": s, "start_token": True, "eval": scored(v)}
                     for s, v in enumerate((0.9, 1.0, 0.95))}}
     out["runs"]["plain"] = {**run, "seed": 0, "start_token": False, "eval": scored(0.0)}  # not a seed of the arm
+    out["runs"]["blank"] = {**run, "seed": 3, "start_token": True, "start": "blank", "eval": scored(0.0)}  # another arm
     far = {"128": {"exact_match": 0.5, "slips": slips}}
     out["runs"]["s0_far"] = {**run, "seed": 0, "start_token": True, "eval": {**scored(0.9), **far}}  # seed 0 again
     (tmp_path / "part/metrics/eval").mkdir(parents=True)

@@ -438,3 +438,68 @@ def test_late_codes_change_only_positions_past_the_training_length_and_are_undon
     assert torch.equal(pe.embed(x, positions)[0], trained) and "embed" not in vars(pe)  # undone
     with pytest.raises(ConfigError, match="--codes"):
         late.late_codes(table, positions, T, "mean")
+
+
+@pytest.fixture(scope="module")
+def blur():
+    return bench_script("nope_blur")
+
+
+def test_a_slip_is_binned_by_the_nearest_source_position_holding_its_token(blur):
+    import numpy as np
+    src = np.array([5, 6, 7, 8, 9, 6, 1, 2, 3, 4], dtype=np.uint8)
+    assert [blur.offset_bin(src, 2, t) for t in (6, 8, 9, 5, 42)] == ["-1", "+1", "+2", "-2", "none"]
+    assert blur.offset_bin(src, 0, 3) == ">=+3" and blur.offset_bin(src, 9, 5) == "<=-3"
+    assert blur.offset_bin(np.array([1, 2, 3, 2]), 2, 2) == "-1"  # a tie goes to the earlier position
+
+
+def test_blur_slips_count_each_wrong_target_once_beside_a_null_that_sums_to_one(blur):
+    import numpy as np
+    import torch
+
+    from posenc.data import synthetic
+    V = 20
+    srcs = [np.array([1, 2, 3, 4, 5]), np.array([6, 7, 8, 9, 10])]
+    sources = synthetic.Sources(np.array([5, 5]), np.concatenate(srcs).astype(np.uint8))
+    idx, labels = synthetic.make_batch(srcs, "copy", V)
+    pred = torch.where(labels == synthetic.IGNORE, 0, labels)  # every target right
+    t = torch.nonzero(labels[0] != synthetic.IGNORE).flatten()
+    pred[0, t[1]] = 3  # target k = 1 (token 2) said as the source's next token: +1
+    pred[1, t[4]] = 15  # target k = 4 said as a token the source does not hold: none
+    out = blur.slips([pred], sources, "copy", V, batch_size=2)
+    assert out["slips"] == 2 and out["counts"]["+1"] == 1 and out["counts"]["none"] == 1
+    assert out["by_k"] == {"slips": [0, 1, 0, 0, 1], "near": [0, 1, 0, 0, 0]}
+    assert abs(sum(out["null_share"].values()) - 1) < 1e-3
+    # of the 18 other tokens one stands at -1 in each case (1 before k = 1; 9 before k = 4); 15 and 14 nowhere
+    assert out["null_share"]["-1"] == round(1 / 18, 4) and out["null_share"]["none"] == round(29 / 36, 4)
+
+
+def test_the_blur_profile_finds_the_copy_head_and_its_weight_around_the_right_key(blur):
+    import numpy as np
+    import torch
+
+    from posenc.data import synthetic
+
+    class Attends(torch.nn.Module):  # head 0 spreads evenly, head 1 reads the source key t - n
+        def forward(self, idx, need_weights=False):
+            B, T = idx.shape
+            n = (T - 1) // 2
+            w = torch.tril(torch.ones(T, T)) / torch.arange(1, T + 1)[:, None]
+            w = w.expand(B, 2, T, T).clone()
+            w[:, 1] = 0
+            w[:, 1, torch.arange(n, 2 * n), torch.arange(n)] = 1.0
+            return None, [w]
+
+    sources = synthetic.Sources(np.array([4, 4]), np.arange(8, dtype=np.uint8))
+    out = blur.profile(Attends(), sources, "copy", 20, size=2)
+    assert (out["layer"], out["head"], out["source_mass"]) == (0, 1, 1.0)
+    assert out["by_k"][0] == [None, None, 1.0, 0.0, 0.0] and out["by_k"][3] == [0.0, 0.0, 1.0, None, None]
+
+
+@pytest.mark.parametrize("argv, key", [(["nope", "--task", "duplicate"], "--task"),
+                                       (["nope", "--grid", "500"], "--grid")])
+def test_a_blur_run_it_cannot_make_is_a_one_line_error_before_training(blur, monkeypatch, argv, key):
+    monkeypatch.setattr(blur, "train_lm", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr("sys.argv", ["nope_blur.py", *argv, "--out", "/nonexistent/x.json"])
+    with pytest.raises(ConfigError, match=key):
+        blur.main()
