@@ -12,7 +12,8 @@ causal mask (Kazemnejad et al. 2023), so that reading makes two predictions this
               prediction): a wrong token picked blindly, which with 100 tokens is mostly "none".
     attention the copy head's weight (the head, over every layer, with the most weight on the right source
               key t - n, analysis/probes.source_mass) spreads from that key to its neighbours k - 2 .. k + 2
-              where the copy fails, and stays on it where the copy holds.
+              where the copy fails, and stays on it where the copy holds; and the previous-token head's
+              weight (each source query j on keys j - 1, j - 2, j - 3), which a copy by content depends on.
 
 A content confusion (a similar key read from anywhere) predicts offsets spread as the null's and no such
 spread. The model is trained as bench/length_spike.py trains one with `--share 0` (the pipeline's own draw,
@@ -103,7 +104,20 @@ def profile(model, sources: synthetic.Sources, task: str, vocab_size: int, size:
     w = weights[layer][:, head].double().mean(0)  # (T, T)
     rows = [[round(float(w[n + k, k + d]), 4) if 0 <= k + d < n else None for d in SPREAD] for k in range(n)]
     return {"layer": layer, "head": head, "source_mass": round(mass[layer][head], 4), "spread": list(SPREAD),
-            "by_k": rows}
+            "by_k": rows, "prev": previous_token(weights, n)}
+
+
+def previous_token(weights: list[torch.Tensor], n: int) -> dict:
+    """The previous-token head (most mean weight on key j - 1 from the source's queries j = 1 .. n-1, over every
+    layer) and its mean weight on keys j - 1, j - 2, j - 3 from each source query j (None before the start).
+    A copy by content (induction, Olsson et al. 2022) matches the query's token against each key's predecessor
+    as this head hands it on: weight on j - 2 makes key k + 1 match as well, and the token after it is read."""
+    j = torch.arange(1, n)
+    prev = [w[:, :, j, j - 1].double().mean(dim=(0, 2)) for w in weights]  # per layer (H,)
+    layer, head = max(((i, h) for i, p in enumerate(prev) for h in range(len(p))), key=lambda lh: prev[lh[0]][lh[1]])
+    w = weights[layer][:, head].double().mean(0)  # (T, T)
+    rows = [[round(float(w[q, q - b]), 4) if q - b >= 0 else None for b in (1, 2, 3)] for q in range(1, n)]
+    return {"layer": layer, "head": head, "by_j": rows}
 
 
 def run(cfg: config.Config, pe: str, task: str, seed: int, grid: tuple[int, ...], size: int) -> dict:

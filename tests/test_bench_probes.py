@@ -480,20 +480,24 @@ def test_the_blur_profile_finds_the_copy_head_and_its_weight_around_the_right_ke
 
     from posenc.data import synthetic
 
-    class Attends(torch.nn.Module):  # head 0 spreads evenly, head 1 reads the source key t - n
+    class Attends(torch.nn.Module):  # head 0 spreads evenly, head 1 reads the source key t - n, head 2 mostly t - 1
         def forward(self, idx, need_weights=False):
             B, T = idx.shape
             n = (T - 1) // 2
             w = torch.tril(torch.ones(T, T)) / torch.arange(1, T + 1)[:, None]
-            w = w.expand(B, 2, T, T).clone()
-            w[:, 1] = 0
+            w = w.expand(B, 3, T, T).clone()
+            w[:, 1:] = 0
             w[:, 1, torch.arange(n, 2 * n), torch.arange(n)] = 1.0
+            w[:, 2, 1, 0] = 1.0
+            w[:, 2, torch.arange(2, n), torch.arange(1, n - 1)] = 0.75
+            w[:, 2, torch.arange(2, n), torch.arange(0, n - 2)] = 0.25
             return None, [w]
 
     sources = synthetic.Sources(np.array([4, 4]), np.arange(8, dtype=np.uint8))
     out = blur.profile(Attends(), sources, "copy", 20, size=2)
     assert (out["layer"], out["head"], out["source_mass"]) == (0, 1, 1.0)
     assert out["by_k"][0] == [None, None, 1.0, 0.0, 0.0] and out["by_k"][3] == [0.0, 0.0, 1.0, None, None]
+    assert out["prev"] == {"layer": 0, "head": 2, "by_j": [[1.0, None, None], [0.75, 0.25, None], [0.75, 0.25, 0.0]]}
 
 
 @pytest.mark.parametrize("argv, key", [(["nope", "--task", "duplicate"], "--task"),
