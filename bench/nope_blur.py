@@ -141,8 +141,10 @@ def run(cfg: config.Config, pe: str, task: str, seed: int, grid: tuple[int, ...]
 
 def table(doc: dict) -> str:
     """A row per run and n: exact match, slips, the share of slips at each offset (and the null's), the near
-    misses' share, and the copy head's weight on the right key and on its +-1 neighbours at the worst k."""
-    head = ["run", "n", "exact (%)", "slips", *(f"{b} (null)" for b in BINS), "near (%)", "head", "worst k: w(k) / w(k+-1)"]
+    misses' share, the copy head's weight on the right key and on its +-1 neighbours at the worst k, and the
+    previous-token head's weight on j - 1 and j - 2 from the middle source query j."""
+    head = ["run", "n", "exact (%)", "slips", *(f"{b} (null)" for b in BINS), "near (%)", "head", "worst k: w(k) / w(k+-1)",
+            "prev-token head: w(j-1) / w(j-2), mid-source"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for tag, r in doc["runs"].items():
         for n, v in sorted((int(n), v) for n, v in r["grid"].items()):
@@ -152,8 +154,11 @@ def table(doc: dict) -> str:
             k = int(np.argmax(v["by_k"]["slips"]))
             w = a["by_k"][k]
             side = "/".join(f"{x:.2f}" for x in (w[1], w[3]) if x is not None)
+            p = a["prev"]
+            mid = p["by_j"][len(p["by_j"]) // 2]
             lines.append(f"| {tag} | {n} | {100 * v['exact_match']:.1f} | {v['slips']} | " + " | ".join(shares)
-                         + f" | {near:.0f} | L{a['layer']}H{a['head']} | k={k + 1}: {w[2]:.2f} / {side} |")
+                         + f" | {near:.0f} | L{a['layer']}H{a['head']} | k={k + 1}: {w[2]:.2f} / {side} | "
+                         + f"L{p['layer']}H{p['head']}: {mid[0]:.2f} / " + (f"{mid[1]:.2f} |" if mid[1] is not None else "- |"))
     return "\n".join(lines)
 
 
