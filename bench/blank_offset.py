@@ -14,6 +14,10 @@ so it cannot single out the token n+1 back).
 
     python bench/blank_offset.py rope alibi learned nope --steps 2000   # output bench/blank_offset.json
     python bench/blank_offset.py fire --steps 4000 --arms fixed --set pe.fire.init_L=64   # one arm, a PE's params changed
+    python bench/blank_offset.py fire --steps 4000 --arms fixed --mlp-lr 10   # FIRE's MLP at 10x the learning rate
+
+Each run also keeps `peak_margin`: the PE's learned distance bias at the copy offset above its neighbours'
+(bench/fire_offset.json; None for a PE with no score bias).
 
 About 1-2 minutes a model on a 2-core CPU. Nothing here writes to the pipeline's outputs.
 """
@@ -22,11 +26,14 @@ import argparse
 import sys
 import tempfile
 import time
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch.nn.utils import parametrize  # noqa: E402
 from pe_sweep import changed, keyed, save, tagged  # noqa: E402
 from time_to_accuracy import cpu_model  # noqa: E402
 
@@ -58,16 +65,72 @@ def arms(cfg: config.Config, data: Path) -> dict[str, dict[str, Sources]]:
     return {"varied": varied, "fixed": {**varied, "train": pool}}
 
 
-def run(cfg: config.Config, pe: str, splits: dict[str, Sources], seed: int) -> dict:
+class Scaled(torch.nn.Module):
+    """A parametrization: the stored tensor times `scale` (stored as the initial tensor / scale)."""
+
+    def __init__(self, scale: float):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, stored: torch.Tensor) -> torch.Tensor:
+        return stored * self.scale
+
+    def right_inverse(self, used: torch.Tensor) -> torch.Tensor:
+        return used / self.scale
+
+
+@contextmanager
+def mlp_lr(scale: float):
+    """While open, every model built has its PE's `mlp` (FIRE's f_theta) trained at `scale` times the learning
+    rate and nothing else changed: each weight and bias is stored divided by `scale` and used multiplied by it
+    (torch.nn.utils.parametrize), so the function at initialisation is the same, and Adam, whose step does not
+    depend on the gradient's size, moves the used weights `scale` times as far a step."""
+    import posenc.engine.lm as lm
+
+    build = lm.build_model
+
+    def scaled(spec):
+        model = build(spec)
+        for layer in getattr(model.pe, "mlp", []):
+            for name in ("weight", "bias") if isinstance(layer, torch.nn.Linear) else ():
+                parametrize.register_parametrization(layer, name, Scaled(scale))
+        return model
+
+    lm.build_model = scaled
+    try:
+        yield
+    finally:
+        lm.build_model = build
+
+
+@torch.no_grad()
+def peak_margin(model, n: int, length: int) -> float | None:
+    """A learned distance bias (score_bias) at the copy offset n + 1 minus the larger of its two neighbours',
+    per head, largest over heads, mean over the placeholders' queries; None for a PE with no such bias."""
+    pos = torch.arange(length)
+    bias = model.pe.score_bias(pos, pos)  # (H, T, T) or None
+    if bias is None:
+        return None
+    bias = bias.float()
+    q = torch.arange(n + 1, min(2 * n + 1, length))  # the placeholders read key q - (n + 1)
+    at = bias[:, q, q - n - 1]
+    nearer, farther = bias[:, q, q - n], bias[:, q, (q - n - 2).clamp(min=0)]
+    side = torch.where(q - n - 2 >= 0, torch.maximum(nearer, farther), nearer)  # the first has no key farther back
+    return round(float((at - side).max(0).values.mean()), 4)
+
+
+def run(cfg: config.Config, pe: str, splits: dict[str, Sources], seed: int, lr_scale: float = 1.0) -> dict:
     """Train one model on `splits` and score it at the training length."""
     rt = resolve(cfg.runtime.dtype)
     start = time.perf_counter()
-    out = train_lm(cfg, pe, TASK, splits, seed, progress=False, rt=rt)
+    with mlp_lr(lr_scale) if lr_scale != 1 else nullcontext():
+        out = train_lm(cfg, pe, TASK, splits, seed, progress=False, rt=rt)
     wall = time.perf_counter() - start
     L = cfg.synthetic.train_max_len
     s = evaluate_lm(out["model"], splits, TASK, cfg, [L], rt=rt)[str(L)]
     return {"dtype": rt.dtype, "train_wall_s": round(wall, 1), "train_sequences": len(splits["train"]),
-            "checks": out["checks"], "token_acc": s["token_acc"], "exact_match": s["exact_match"]}
+            "checks": out["checks"], "token_acc": s["token_acc"], "exact_match": s["exact_match"],
+            "peak_margin": peak_margin(out["model"], synthetic.n_for_length(TASK, L), L)}
 
 
 def main() -> None:
@@ -79,9 +142,13 @@ def main() -> None:
     ap.add_argument("--params", default="study/params.yaml")
     ap.add_argument("--out", default="bench/blank_offset.json")
     ap.add_argument("--arms", nargs="+", choices=["varied", "fixed"], default=["varied", "fixed"])
+    ap.add_argument("--mlp-lr", type=float, default=1.0, metavar="X",
+                    help="train the PE's mlp (FIRE's f_theta) at X times the learning rate, nothing else changed")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", dest="items",
                     help="params keys changed for these runs, after the bench's own (section.key=value, YAML)")
     args = ap.parse_args()
+    if args.mlp_lr <= 0:
+        raise ConfigError(f"--mlp-lr: must be > 0, got {args.mlp_lr}")
     L = args.length
     cfg, _ = changed(config.load(args.params), [
         f"synthetic.train_max_len={L}", f"synthetic.eval_lengths=[{L}]", "synthetic.curve_lengths=[]",
@@ -94,10 +161,12 @@ def main() -> None:
     splits = arms(cfg, data)
     for pe in args.pes:
         for arm in args.arms:
-            r = run(cfg, pe, splits[arm], args.seed)
-            tag = tagged(f"{pe}_{arm}_L{L}_{args.steps}_s{args.seed}", done)
+            r = run(cfg, pe, splits[arm], args.seed, args.mlp_lr)
+            lr_tag = f"_mlp_lr{args.mlp_lr:g}" if args.mlp_lr != 1 else ""
+            tag = tagged(f"{pe}_{arm}_L{L}_{args.steps}_s{args.seed}{lr_tag}", done)
             save(args.out, tag, {"pe": pe, "task": TASK, "arm": arm, "length": L, "steps": args.steps,
-                                 "seed": args.seed, "set": done, "cpu_model": cpu_model(), **r}, args.params)
+                                 "seed": args.seed, "set": done, "mlp_lr": args.mlp_lr, "cpu_model": cpu_model(), **r},
+                 args.params)
             print(f"{tag}: token acc {r['token_acc']:.4f}, exact {r['exact_match']:.3f} "
                   f"({r['train_wall_s']:.0f} s)", flush=True)
 

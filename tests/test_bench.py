@@ -566,7 +566,7 @@ def test_the_offset_bench_runs_one_arm_with_changed_params_and_keeps_the_earlier
     out = tmp_path / "o.json"
     out.write_text(json.dumps({"cpu_model": "Earlier CPU", "runs": {"rope_fixed_L64_4000_s0": {"pe": "rope"}}}))
     seen = []
-    monkeypatch.setattr(offset, "run", lambda cfg, pe, splits, seed: seen.append(cfg.pe[pe]) or
+    monkeypatch.setattr(offset, "run", lambda cfg, pe, splits, seed, lr_scale: seen.append(cfg.pe[pe]) or
                         {"token_acc": 0.5, "exact_match": 0.25, "train_wall_s": 1.0})
     monkeypatch.setattr(offset, "arms", lambda cfg, data: {"varied": {}, "fixed": {}})
     monkeypatch.setattr(sys, "argv", ["blank_offset.py", "fire", "--steps", "10", "--arms", "fixed", "--out", str(out),
@@ -574,9 +574,63 @@ def test_the_offset_bench_runs_one_arm_with_changed_params_and_keeps_the_earlier
     offset.main()
     doc = json.loads(out.read_text())
     run = doc["runs"]["fire_fixed_L64_10_s0-pe.fire.init_L=64"]
-    assert run["set"] == {"pe.fire.init_L": 64} and run["arm"] == "fixed" and len(doc["runs"]) == 2
+    assert run["set"] == {"pe.fire.init_L": 64} and run["arm"] == "fixed" and len(doc["runs"]) == 2 and run["mlp_lr"] == 1
     assert len(seen) == 1 and seen[0]["init_L"] == 64  # one arm, with the changed params
     assert doc["runs"]["rope_fixed_L64_4000_s0"]["cpu_model"] == "Earlier CPU"  # not relabelled by this machine
     with pytest.raises(ConfigError, match="pe.fire.nope"):
         monkeypatch.setattr(sys, "argv", ["blank_offset.py", "fire", "--out", str(out), "--set", "pe.fire.nope=1"])
         offset.main()
+
+
+def test_a_faster_mlp_starts_as_the_same_function_moves_scale_times_as_far_and_is_undone(offset, tiny_cfg):
+    """--mlp-lr: FIRE's f_theta stored / scale and used * scale; one Adam step moves its used weights `scale`
+    times as far as the plain model's, and every other parameter exactly as far."""
+    import torch
+
+    import posenc.engine.lm as lm
+    plain_build = lm.build_model
+    pos = torch.arange(12)
+
+    def stepped(scale):
+        torch.manual_seed(0)
+        with offset.mlp_lr(scale):
+            model = lm.build_model(lm.lm_spec(tiny_cfg, "fire"))
+
+        def used():  # the weights the forward uses: f_theta's first layer, and the token embedding
+            return {"w1": model.pe.mlp[0].weight.detach().clone(), "tok": model.tok_emb.weight.detach().clone()}
+
+        before, bias = used(), model.pe.score_bias(pos, pos).detach()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        model(torch.arange(12)[None] % tiny_cfg.synthetic.vocab_size)[0].sum().backward()
+        opt.step()
+        return bias, {k: v - before[k] for k, v in used().items()}
+
+    bias1, moved1 = stepped(1.0)
+    bias10, moved10 = stepped(10.0)
+    assert lm.build_model is plain_build
+    assert torch.allclose(bias1, bias10, atol=1e-6)
+    assert torch.allclose(moved10["w1"], 10 * moved1["w1"], rtol=1e-3, atol=1e-7)
+    assert torch.allclose(moved10["tok"], moved1["tok"], atol=1e-7)
+
+
+def test_the_peak_margin_is_the_bias_at_the_offset_above_its_neighbours(offset):
+    import torch
+
+    class Pe:
+        def __init__(self, f):
+            self.f = f
+
+        def score_bias(self, q, k):
+            d = (q[:, None] - k[None, :]).float()
+            return torch.stack([self.f(d), torch.zeros_like(d)])  # (H=2, T, T): the second head flat
+
+    class Model:
+        pe = None
+
+    model, n = Model(), 5
+    model.pe = Pe(lambda d: (d == n + 1).float() * 3 + (d == n).float())  # peak 3 at n + 1, 1 beside it
+    assert offset.peak_margin(model, n, 2 * n + 2) == 2.0
+    model.pe = Pe(lambda d: -d)  # falls with distance (ALiBi's shape): the offset is below its nearer neighbour
+    assert offset.peak_margin(model, n, 2 * n + 2) == 0.0  # the flat head's 0 is the largest
+    model.pe = type("NoBias", (), {"score_bias": lambda self, q, k: None})()
+    assert offset.peak_margin(model, n, 2 * n + 2) is None
