@@ -91,7 +91,9 @@ def mlp_lr(scale: float):
 
     def scaled(spec):
         model = build(spec)
-        for layer in getattr(model.pe, "mlp", []):
+        if not isinstance(getattr(model.pe, "mlp", None), torch.nn.Module):
+            raise ConfigError(f"--mlp-lr: {type(model.pe).__name__} has no mlp to train faster (FIRE has)")
+        for layer in model.pe.mlp.modules():
             for name in ("weight", "bias") if isinstance(layer, torch.nn.Linear) else ():
                 parametrize.register_parametrization(layer, name, Scaled(scale))
         return model

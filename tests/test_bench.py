@@ -611,6 +611,9 @@ def test_a_faster_mlp_starts_as_the_same_function_moves_scale_times_as_far_and_i
     assert torch.allclose(bias1, bias10, atol=1e-6)
     assert torch.allclose(moved10["w1"], 10 * moved1["w1"], rtol=1e-3, atol=1e-7)
     assert torch.allclose(moved10["tok"], moved1["tok"], atol=1e-7)
+    with pytest.raises(ConfigError, match="--mlp-lr"), offset.mlp_lr(10.0):
+        lm.build_model(lm.lm_spec(tiny_cfg, "rope"))  # no mlp: a one-line error, not a silent plain run
+    assert lm.build_model is plain_build
 
 
 def test_the_peak_margin_is_the_bias_at_the_offset_above_its_neighbours(offset):
