@@ -26,15 +26,14 @@ import argparse
 import sys
 import tempfile
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from torch.nn.utils import parametrize  # noqa: E402
-from pe_sweep import changed, keyed, save, tagged  # noqa: E402
+from pe_sweep import changed, keyed, mlp_lr, save, tagged  # noqa: E402
 from time_to_accuracy import cpu_model  # noqa: E402
 
 from posenc import config, io  # noqa: E402
@@ -63,46 +62,6 @@ def arms(cfg: config.Config, data: Path) -> dict[str, dict[str, Sources]]:
     n = synthetic.n_for_length(TASK, cfg.synthetic.train_max_len)
     pool = fixed_pool(cfg.synthetic.train_size, n, cfg.synthetic.vocab_size, cfg.seed)
     return {"varied": varied, "fixed": {**varied, "train": pool}}
-
-
-class Scaled(torch.nn.Module):
-    """A parametrization: the stored tensor times `scale` (stored as the initial tensor / scale)."""
-
-    def __init__(self, scale: float):
-        super().__init__()
-        self.scale = scale
-
-    def forward(self, stored: torch.Tensor) -> torch.Tensor:
-        return stored * self.scale
-
-    def right_inverse(self, used: torch.Tensor) -> torch.Tensor:
-        return used / self.scale
-
-
-@contextmanager
-def mlp_lr(scale: float):
-    """While open, every model built has its PE's `mlp` (FIRE's f_theta) trained at `scale` times the learning
-    rate and nothing else changed: each weight and bias is stored divided by `scale` and used multiplied by it
-    (torch.nn.utils.parametrize), so the function at initialisation is the same, and Adam, whose step does not
-    depend on the gradient's size, moves the used weights `scale` times as far a step."""
-    import posenc.engine.lm as lm
-
-    build = lm.build_model
-
-    def scaled(spec):
-        model = build(spec)
-        if not isinstance(getattr(model.pe, "mlp", None), torch.nn.Module):
-            raise ConfigError(f"--mlp-lr: {type(model.pe).__name__} has no mlp to train faster (FIRE has)")
-        for layer in model.pe.mlp.modules():
-            for name in ("weight", "bias") if isinstance(layer, torch.nn.Linear) else ():
-                parametrize.register_parametrization(layer, name, Scaled(scale))
-        return model
-
-    lm.build_model = scaled
-    try:
-        yield
-    finally:
-        lm.build_model = build
 
 
 @torch.no_grad()

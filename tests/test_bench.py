@@ -127,6 +127,43 @@ def test_a_sweep_run_scores_every_evaluation_length(sweep, tiny_cfg, tmp_path):
     assert "per_seq" not in out["eval"][str(cfg.synthetic.eval_lengths[0])]
 
 
+def test_a_sweep_trains_the_pes_mlp_faster_only_when_asked_and_records_it(sweep, tiny_params_dict, tmp_path,
+                                                                           monkeypatch):
+    """pe_sweep --mlp-lr X: the model trained has FIRE's f_theta scaled (bench/fire_copy_mlp.json), the run
+    records X; a PE without an mlp, or X <= 0, is a one-line error that writes nothing."""
+    import json
+
+    import yaml
+    from torch.nn.utils import parametrize
+
+    import posenc.engine.lm as lm
+    plain_build, seen = lm.build_model, []
+
+    def built(cfg, pe, task, seed, data, errors=False):  # run() without the training: what model it would train
+        model = lm.build_model(lm.lm_spec(cfg, pe))
+        seen.append(parametrize.is_parametrized(model.pe.mlp[0], "weight"))
+        return {"eval": {}, "shorter": {}, "train_wall_s": 0.0}
+
+    monkeypatch.setattr(sweep, "run", built)
+    params, out = tmp_path / "params.yaml", tmp_path / "fire.json"
+    params.write_text(yaml.safe_dump(tiny_params_dict))
+
+    def main(pe, x):
+        monkeypatch.setattr(sys, "argv", ["pe_sweep.py", pe, "--tag", f"{pe}{x}", "--mlp-lr", x,
+                                          "--params", str(params), "--out", str(out)])
+        sweep.main()
+
+    main("fire", "1")
+    main("fire", "10")
+    assert seen == [False, True] and lm.build_model is plain_build
+    runs = json.loads(out.read_text())["runs"]
+    assert runs["fire1"]["mlp_lr"] == 1 and runs["fire10"]["mlp_lr"] == 10
+    for pe, x in (("rope", "10"), ("fire", "0")):
+        with pytest.raises(ConfigError, match="--mlp-lr"):
+            main(pe, x)
+    assert set(json.loads(out.read_text())["runs"]) == {"fire1", "fire10"} and lm.build_model is plain_build
+
+
 def test_a_sweep_run_kept_with_errors_is_read_by_key_collisions(sweep, tiny_cfg, tmp_path):
     import json
 
@@ -593,7 +630,7 @@ def test_a_faster_mlp_starts_as_the_same_function_moves_scale_times_as_far_and_i
 
     def stepped(scale):
         torch.manual_seed(0)
-        with offset.mlp_lr(scale):
+        with offset.mlp_lr(scale):  # pe_sweep's, imported by blank_offset
             model = lm.build_model(lm.lm_spec(tiny_cfg, "fire"))
 
         def used():  # the weights the forward uses: f_theta's first layer, and the token embedding
