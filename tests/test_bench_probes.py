@@ -507,3 +507,61 @@ def test_a_blur_run_it_cannot_make_is_a_one_line_error_before_training(blur, mon
     monkeypatch.setattr("sys.argv", ["nope_blur.py", *argv, "--out", "/nonexistent/x.json"])
     with pytest.raises(ConfigError, match=key):
         blur.main()
+
+
+@pytest.fixture(scope="module")
+def distance():
+    return bench_script("read_distance")
+
+
+def test_a_slips_distance_profile_marks_where_its_token_stands_beside_a_blind_null(distance):
+    import numpy as np
+    seq = np.array([1, 2, 3, 1, 9, 4, 5])  # 9: not a content token of a 6-token vocabulary
+    hits, null = distance.slip_profile(seq, 5, pred=1, target=2, vocab_size=6)  # tokens at d = 1..5: 9, 1, 3, 2, 1
+    assert hits.tolist() == [0, 0, 1, 0, 0, 1]
+    assert null.tolist() == [0, 0, 0, 0.25, 0, 0]  # only 3 is content, not the target and not the prediction
+
+
+class _Reader:
+    """A copy 'model' that predicts the token `D` places before the target (SEP where there is none)."""
+
+    def __new__(cls, D: int, vocab_size: int):
+        import torch
+
+        class Reader(torch.nn.Module):
+            def each_draw(self, n):
+                yield 0
+
+            def forward(self, idx):  # (B, T) -> (B, T, V + 2) one-hot logits
+                at = torch.arange(idx.shape[1]) + 1 - D  # the query at t predicts the token at t + 1
+                said = torch.where(at >= 0, idx[:, at.clamp(min=0)], vocab_size)
+                return torch.nn.functional.one_hot(said, vocab_size + 2).float()
+
+        return Reader()
+
+
+def test_a_reader_at_one_distance_peaks_there_and_a_near_miss_counts_near_the_right_one(distance, tiny_cfg, tmp_path):
+    from posenc import io
+    from posenc.data import synthetic
+    from posenc.engine.runtime import resolve
+    io.save_npz(tmp_path / "copy.npz", synthetic.generate(tiny_cfg.synthetic, "copy", 0))
+    splits = synthetic.load(tmp_path / "copy.npz", "copy", tiny_cfg.synthetic.vocab_size)
+    L = max(tiny_cfg.synthetic.eval_lengths)
+    sources, rt, V = splits[f"eval_{L}"], resolve("float32"), tiny_cfg.synthetic.vocab_size
+    n = int(sources.lengths[0])
+    right = distance.profile_length(_Reader(n + 1, V), sources, "copy", tiny_cfg, rt)
+    assert (right["slips"], right["right_distance"], right["exact_match"]) == (0, n + 1, 1.0)
+    far = distance.profile_length(_Reader(3, V), sources, "copy", tiny_cfg, rt)
+    assert far["top"][0]["d"] == 3 and far["top"][0]["hits"] == 1.0 and far["slips"] > 0
+    assert far["excess_near_right"] < 0.5 < far["top"][0]["excess"]
+    near = distance.profile_length(_Reader(n + 2, V), sources, "copy", tiny_cfg, rt)
+    # a token the copy has said stands twice: at d in the source and at d - (n + 1) in the copy, so a read one
+    # place behind the right one (d = n + 2) is also the query's own token (d = 1); both peak
+    assert {x["d"] for x in near["top"][:2]} == {1, n + 2} and near["top"][0]["hits"] == 1.0
+    assert near["excess_near_right"] > 0.5 and near["not_content"] == len(sources)  # k = 0 has no token n + 2 back
+
+
+def test_a_distance_run_without_a_pe_or_tag_is_a_one_line_error(distance, monkeypatch):
+    monkeypatch.setattr("sys.argv", ["read_distance.py", "alibi"])
+    with pytest.raises(ConfigError, match="--tag"):
+        distance.main()
