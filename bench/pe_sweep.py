@@ -38,6 +38,7 @@ from posenc.data import synthetic  # noqa: E402
 from posenc.engine.lm import train_lm  # noqa: E402
 from posenc.engine.runtime import resolve  # noqa: E402
 from posenc.errors import ConfigError  # noqa: E402
+from posenc.nn.checkpoint import save_model  # noqa: E402
 
 
 def changed(base: config.Config, items: list[str]) -> tuple[config.Config, dict]:
@@ -98,6 +99,19 @@ def mlp_lr(scale: float):
         lm.build_model = build
 
 
+def unscaled(model: torch.nn.Module) -> dict:
+    """`model`'s state dict with every parametrization (mlp_lr's) replaced by the tensor it computes: the
+    checkpoint of a faster-MLP run is then a plain model of its PE, which the pipeline's load_model
+    rebuilds. (Not remove_parametrizations on a copy: the copy shares the parametrized class, and removing
+    the property there would remove it from the trained model too.)"""
+    state = {k: v.detach() for k, v in model.state_dict().items() if ".parametrizations." not in k}
+    for prefix, module in model.named_modules():
+        if parametrize.is_parametrized(module):
+            for name in module.parametrizations:
+                state[f"{prefix}.{name}"] = getattr(module, name).detach()
+    return state
+
+
 def sweep_data(task: str, folder: str = "posenc_sweep") -> Path:
     """Where a bench keeps a task's generated sets: the system's temporary folder (sweep_splits names the
     file after the params it was generated from)."""
@@ -134,19 +148,22 @@ def save(out: str, tag: str, result: dict, params: str) -> None:
 ERROR_KEYS = ("n_seqs", "targets", "seq_len")  # with per_seq right / wrong_at_pairs / pairs: bench/key_collisions.py
 
 
-def run(cfg: config.Config, pe: str, task: str, seed: int, data: Path, errors: bool = False) -> dict:
+def run(cfg: config.Config, pe: str, task: str, seed: int, data: Path, errors: bool = False, keep: str = "") -> dict:
     """Train and evaluate one model; its numbers (fractions) and wall times. `errors`: also keep each
-    length's error records (where the wrong targets are, as the pipeline's evaluation records them)."""
+    length's error records (where the wrong targets are, as the pipeline's evaluation records them);
+    `keep`: a path to save the trained model at (nn/checkpoint.save_model, never committed)."""
     splits = sweep_splits(cfg, task, data)
     rt = resolve(cfg.runtime.dtype)
     start = time.perf_counter()
     out = train_lm(cfg, pe, task, splits, seed, progress=False, rt=rt)
     trained = time.perf_counter() - start
+    if keep:
+        save_model(keep, out["model"], {k: v.cpu() for k, v in unscaled(out["model"]).items()}, task=task, seed=seed)
     lengths = list(cfg.synthetic.eval_lengths)
     pairs = {L: pair_ambiguous(splits[f"eval_{L}"], task, cfg.synthetic.vocab_size) for L in lengths} if errors else None
     scores = evaluate_lm(out["model"], splits, task, cfg, lengths, rt=rt, pairs=pairs)
-    keep = ("token_acc", "exact_match") + (ERROR_KEYS if errors else ())
-    evals = {L: {k: s[k] for k in keep} for L, s in scores.items()}
+    fields = ("token_acc", "exact_match") + (ERROR_KEYS if errors else ())
+    evals = {L: {k: s[k] for k in fields} for L, s in scores.items()}
     shorter = [L for L in cfg.synthetic.curve_lengths if L < cfg.synthetic.train_max_len]  # trained on too
     inside = evaluate_lm(out["model"], splits, task, cfg, shorter, rt=rt) if shorter else {}
     if errors:
@@ -186,10 +203,10 @@ def errors_arg(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return ap
 
 
-def record(args: argparse.Namespace, cfg: config.Config, done: dict, pe: str, **extra) -> str:
-    """Train and score one run (run(), the options of run_args and errors_arg), add it to args.out under
-    args.tag with `extra` fields, and say what it scored in one line."""
-    result = {**run(cfg, pe, args.task, args.seed, sweep_data(args.task), args.errors), "set": done,
+def record(args: argparse.Namespace, cfg: config.Config, done: dict, pe: str, keep: str = "", **extra) -> str:
+    """Train and score one run (run(), the options of run_args and errors_arg; `keep`: where to save the
+    model), add it to args.out under args.tag with `extra` fields, and say what it scored in one line."""
+    result = {**run(cfg, pe, args.task, args.seed, sweep_data(args.task), args.errors, keep), "set": done,
               "cpu_model": cpu_model(), **extra}
     save(args.out, args.tag, result, args.params)
     said = ", ".join(f"@{L} {v['token_acc']:.4f} / {v['exact_match']:.3f}"
@@ -204,12 +221,13 @@ def main() -> None:
     ap.add_argument("--tag", required=True, help="the run's name in the output file (a rerun replaces it)")
     ap.add_argument("--mlp-lr", type=float, default=1.0, metavar="X",
                     help="train the PE's mlp (FIRE's f_theta) at X times the learning rate, nothing else changed")
+    ap.add_argument("--checkpoint", default="", help="also save the trained model here (load_model reads it)")
     args = errors_arg(run_args(ap, "study/params.yaml", "bench/pe_sweep.json")).parse_args()
     if args.mlp_lr <= 0:
         raise ConfigError(f"--mlp-lr: must be > 0, got {args.mlp_lr}")
     cfg, done = changed(config.load(args.params), args.items)
     with mlp_lr(args.mlp_lr) if args.mlp_lr != 1 else nullcontext():
-        print(record(args, cfg, done, args.pe, mlp_lr=args.mlp_lr))
+        print(record(args, cfg, done, args.pe, keep=args.checkpoint, mlp_lr=args.mlp_lr))
 
 
 if __name__ == "__main__":

@@ -139,7 +139,7 @@ def test_a_sweep_trains_the_pes_mlp_faster_only_when_asked_and_records_it(sweep,
     import posenc.engine.lm as lm
     plain_build, seen = lm.build_model, []
 
-    def built(cfg, pe, task, seed, data, errors=False):  # run() without the training: what model it would train
+    def built(cfg, pe, task, seed, data, errors=False, keep=""):  # run() without the training: the model it trains
         model = lm.build_model(lm.lm_spec(cfg, pe))
         seen.append(parametrize.is_parametrized(model.pe.mlp[0], "weight"))
         return {"eval": {}, "shorter": {}, "train_wall_s": 0.0}
@@ -162,6 +162,25 @@ def test_a_sweep_trains_the_pes_mlp_faster_only_when_asked_and_records_it(sweep,
         with pytest.raises(ConfigError, match="--mlp-lr"):
             main(pe, x)
     assert set(json.loads(out.read_text())["runs"]) == {"fire1", "fire10"} and lm.build_model is plain_build
+
+
+def test_a_faster_mlp_models_checkpoint_is_the_plain_model_of_its_pe(sweep, tiny_cfg, tmp_path):
+    """pe_sweep --checkpoint after --mlp-lr: the parametrization is folded into plain weights, so the
+    pipeline's load_model rebuilds a model that computes what the trained one does."""
+    import torch
+
+    import posenc.engine.lm as lm
+    from posenc.nn.checkpoint import load_model, save_model
+    torch.manual_seed(0)
+    with sweep.mlp_lr(10.0):
+        model = lm.build_model(lm.lm_spec(tiny_cfg, "fire")).eval()
+    with torch.no_grad():
+        model.pe.mlp[0].weight.add_(0.5)  # as if trained: the used weights are no longer the initial ones
+    save_model(tmp_path / "m.pt", model, sweep.unscaled(model))
+    loaded, meta = load_model(tmp_path / "m.pt")
+    idx = torch.arange(12)[None] % tiny_cfg.synthetic.vocab_size
+    assert meta["pe"] == "fire" and torch.equal(loaded.eval()(idx), model(idx))
+    assert any(torch.nn.utils.parametrize.is_parametrized(m) for m in model.modules())  # the original is left alone
 
 
 def test_a_sweep_run_kept_with_errors_is_read_by_key_collisions(sweep, tiny_cfg, tmp_path):
