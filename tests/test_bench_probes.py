@@ -565,3 +565,42 @@ def test_a_distance_run_without_a_pe_or_tag_is_a_one_line_error(distance, monkey
     monkeypatch.setattr("sys.argv", ["read_distance.py", "alibi"])
     with pytest.raises(ConfigError, match="--tag"):
         distance.main()
+
+
+@pytest.fixture(scope="module")
+def fire_stretch():
+    return bench_script("fire_stretch")
+
+
+def test_the_previous_token_weight_is_read_per_query_range(fire_stretch):
+    import torch
+    T = 10
+    w = torch.zeros(1, 2, T, T, dtype=torch.float64)
+    w[0, 0, torch.arange(1, T), torch.arange(0, T - 1)] = torch.linspace(0.1, 0.9, T - 1, dtype=torch.float64)
+    w[0, 1, :, 0] = 1.0  # head 1 always on the first key: on j - 1 only for j = 1
+    prev = fire_stretch.on_previous([w], 1, 4)  # queries 1, 2, 3
+    assert prev.shape == (1, 2) and float(prev[0, 0]) == pytest.approx(0.2) and float(prev[0, 1]) == pytest.approx(1 / 3)
+    assert float(fire_stretch.on_previous([w], 4, T)[0, 0]) == pytest.approx(0.65)
+
+
+def test_a_fire_models_heads_are_read_inside_and_past_the_training_length(fire_stretch, tiny_cfg, tmp_path):
+    import torch
+
+    from posenc import io
+    from posenc.data import synthetic
+    from posenc.engine.lm import lm_spec
+    from posenc.nn.backbone import build_model
+    io.save_npz(tmp_path / "copy.npz", synthetic.generate(tiny_cfg.synthetic, "copy", 0))
+    splits = synthetic.load(tmp_path / "copy.npz", "copy", tiny_cfg.synthetic.vocab_size)
+    T, L = tiny_cfg.synthetic.train_max_len, max(tiny_cfg.synthetic.eval_lengths)
+    torch.manual_seed(0)
+    fire = build_model(lm_spec(tiny_cfg, "fire")).eval()
+    r = fire_stretch.stretch(fire, splits, T, L, tiny_cfg.synthetic.vocab_size, size=4)
+    pos = torch.arange(L)
+    b = fire.pe.score_bias(pos, pos)[r["previous_head"]["head"]]
+    assert r["previous_head"]["bias_margin"][str(L - 1)] == round(float(b[L - 1, L - 2] - b[L - 1, L - 3]), 4)
+    assert list(r["previous_head"]["bias_margin"]) == list(dict.fromkeys(map(str, (T // 2, T - 1, L // 2 - 1, L - 1))))
+    assert all(0 <= r["copy_head"][k] <= 1 for k in ("mass_trained", "mass_longest")) and r["lengths"] == [T, L]
+    assert r["previous_head"]["w_longest_past"] is None  # at 32 tokens the source (15) ends before position 16
+    with pytest.raises(ConfigError, match="not FIRE"):
+        fire_stretch.stretch(build_model(lm_spec(tiny_cfg, "rope")).eval(), splits, T, L, 100, size=4)
