@@ -17,6 +17,8 @@ training length:
     copy head            the (layer, head) with the most weight on the right source key from the copy's
                          queries at 256 tokens (analysis/probes.source_mass); that weight at 256 and at 1,024
 
+and the learned c and L of psi and the normaliser.
+
     python bench/fire_stretch.py /tmp/fire_copy_mlp1_s1.pt /tmp/fire_copy_mlp10_s1.pt --out bench/fire_stretch.json
     python bench/fire_stretch.py --table --out bench/fire_stretch.json
 
@@ -82,7 +84,7 @@ def stretch(model, splits: dict, trained: int, longest: int, vocab_size: int, si
                               "bias_margin": margins(model, head, at)},
             "copy_head": {"layer": c_layer, "head": c_head, "mass_trained": round(float(mass_short[c_layer, c_head]), 4),
                           "mass_longest": round(float(mass_long[c_layer, c_head]), 4)},
-            "lengths": [trained, longest]}
+            "lengths": [trained, longest], "c": round(float(model.pe.c.abs()), 4), "L": round(float(model.pe.L.abs()), 2)}
 
 
 def table(out: Path) -> str:
