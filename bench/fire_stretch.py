@@ -84,7 +84,7 @@ def stretch(model, splits: dict, trained: int, longest: int, vocab_size: int, si
                               "bias_margin": margins(model, head, at)},
             "copy_head": {"layer": c_layer, "head": c_head, "mass_trained": round(float(mass_short[c_layer, c_head]), 4),
                           "mass_longest": round(float(mass_long[c_layer, c_head]), 4)},
-            "lengths": [trained, longest], "c": round(float(model.pe.c.abs()), 4), "L": round(float(model.pe.L.abs()), 2)}
+            "lengths": [trained, longest], "c": round(abs(model.pe.c.item()), 4), "L": round(abs(model.pe.L.item()), 2)}
 
 
 def table(out: Path) -> str:

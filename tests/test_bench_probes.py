@@ -601,7 +601,7 @@ def test_a_fire_models_heads_are_read_inside_and_past_the_training_length(fire_s
     assert r["previous_head"]["bias_margin"][str(L - 1)] == round(float(b[L - 1, L - 2] - b[L - 1, L - 3]), 4)
     assert list(r["previous_head"]["bias_margin"]) == list(dict.fromkeys(map(str, (T // 2, T - 1, L // 2 - 1, L - 1))))
     assert all(0 <= r["copy_head"][k] <= 1 for k in ("mass_trained", "mass_longest")) and r["lengths"] == [T, L]
-    assert (r["c"], r["L"]) == (round(abs(float(fire.pe.c)), 4), round(abs(float(fire.pe.L)), 2))
+    assert (r["c"], r["L"]) == (round(abs(fire.pe.c.item()), 4), round(abs(fire.pe.L.item()), 2))
     assert r["previous_head"]["w_longest_past"] is None  # at 32 tokens the source (15) ends before position 16
     with pytest.raises(ConfigError, match="not FIRE"):
         fire_stretch.stretch(build_model(lm_spec(tiny_cfg, "rope")).eval(), splits, T, L, 100, size=4)
