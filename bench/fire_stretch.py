@@ -15,7 +15,8 @@ training length:
                          its bias margin b(i, i - 1) - b(i, i - 2) at query positions i = 128, 255, 511, 1,023
                          (b is shared by the layers, one per head)
     copy head            the (layer, head) with the most weight on the right source key from the copy's
-                         queries at 256 tokens (analysis/probes.source_mass); that weight at 256 and at 1,024
+                         queries at 256 tokens (analysis/probes.source_mass); that weight at 256 and at 1,024,
+                         and its bias on that key below the largest bias the query sees (right_key_gap)
 
 and the learned c and L of psi and the normaliser.
 
@@ -66,6 +67,17 @@ def margins(model, head: int, at: list[int]) -> dict[str, float]:
     return {str(i): round(float(bias[i, i - 1] - bias[i, i - 2]), 4) for i in at}
 
 
+@torch.no_grad()
+def right_key_gap(model, head: int, n: int) -> float:
+    """Copy at source length n: the head's bias on the right source key t - n below its largest bias over the
+    keys the query t can see, mean over the copy's queries t = n .. 2n - 1 (0: the bias favours that key)."""
+    pos = torch.arange(2 * n + 1)
+    bias = model.pe.score_bias(pos, pos)[head].double()  # (T, T)
+    t = torch.arange(n, 2 * n)
+    seen = bias[t].masked_fill(pos[None, :] > t[:, None], float("-inf"))  # causal: keys j <= t
+    return round(float((bias[t, t - n] - seen.max(-1).values).mean()), 4)
+
+
 def stretch(model, splits: dict, trained: int, longest: int, vocab_size: int, size: int) -> dict:
     """The previous-token and copy heads of one model at the training length `trained` and at `longest`."""
     if not isinstance(getattr(model.pe, "mlp", None), torch.nn.Module):
@@ -83,20 +95,23 @@ def stretch(model, splits: dict, trained: int, longest: int, vocab_size: int, si
                               if n_long > trained else None,  # the source reaches past the training length
                               "bias_margin": margins(model, head, at)},
             "copy_head": {"layer": c_layer, "head": c_head, "mass_trained": round(float(mass_short[c_layer, c_head]), 4),
-                          "mass_longest": round(float(mass_long[c_layer, c_head]), 4)},
+                          "mass_longest": round(float(mass_long[c_layer, c_head]), 4),
+                          "bias_gap_trained": right_key_gap(model, c_head, n_short),
+                          "bias_gap_longest": right_key_gap(model, c_head, n_long)},
             "lengths": [trained, longest], "c": round(abs(model.pe.c.item()), 4), "L": round(abs(model.pe.L.item()), 2)}
 
 
 def table(out: Path) -> str:
     """The runs of `out` as markdown (lengths T = trained, L = longest; j the source query)."""
     rows = ["| checkpoint | prev-token head (layer, head) | its w(j-1): @T / @L, j < T / @L, j >= T "
-            "| its b(i-1) - b(i-2) at i = T/2, T-1, L/2-1, L-1 | copy head: weight on the right key @T / @L |",
-            "|---|---|---|---|---|"]
+            "| its b(i-1) - b(i-2) at i = T/2, T-1, L/2-1, L-1 | copy head: weight on the right key @T / @L "
+            "| its bias there below its largest @T / @L | learned c / L |", "|---|---|---|---|---|---|---|"]
     for tag, r in io.read_json(out)["runs"].items():
         p, c = r["previous_head"], r["copy_head"]
         rows.append(f"| {tag} | {p['layer']}, {p['head']} | {p['w_trained']:.2f} / {p['w_longest_inside']:.2f} / "
                     f"{p['w_longest_past'] if p['w_longest_past'] is None else round(p['w_longest_past'], 2)} | " + " / ".join(f"{v:.2f}" for v in p["bias_margin"].values())
-                    + f" | {c['mass_trained']:.2f} / {c['mass_longest']:.2f} |")
+                    + f" | {c['mass_trained']:.2f} / {c['mass_longest']:.2f} | {c['bias_gap_trained']:.2f} / "
+                    f"{c['bias_gap_longest']:.2f} | {r['c']:.4f} / {r['L']:.1f} |")
     return "\n".join(rows)
 
 

@@ -572,6 +572,26 @@ def fire_stretch():
     return bench_script("fire_stretch")
 
 
+def test_the_right_keys_bias_gap_is_zero_where_the_bias_favours_it_and_negative_elsewhere(fire_stretch):
+    import torch
+
+    class Pe:
+        def __init__(self, favour):
+            self.favour = favour
+
+        def score_bias(self, q, k):  # one head: 1 at distance `favour`, 0 elsewhere
+            return ((q[:, None] - k[None, :]) == self.favour).double()[None]
+
+    class Model:
+        def __init__(self, favour):
+            self.pe = Pe(favour)
+
+    n = 6
+    assert fire_stretch.right_key_gap(Model(n), 0, n) == 0.0  # the copy's key t - n is the favourite
+    assert fire_stretch.right_key_gap(Model(1), 0, n) == -1.0  # every copy query sees distance 1 favoured instead
+    assert torch.isfinite(torch.tensor(fire_stretch.right_key_gap(Model(3 * n), 0, n)))  # favoured nowhere in reach
+
+
 def test_the_previous_token_weight_is_read_per_query_range(fire_stretch):
     import torch
     T = 10
@@ -602,6 +622,7 @@ def test_a_fire_models_heads_are_read_inside_and_past_the_training_length(fire_s
     assert list(r["previous_head"]["bias_margin"]) == list(dict.fromkeys(map(str, (T // 2, T - 1, L // 2 - 1, L - 1))))
     assert all(0 <= r["copy_head"][k] <= 1 for k in ("mass_trained", "mass_longest")) and r["lengths"] == [T, L]
     assert (r["c"], r["L"]) == (round(abs(fire.pe.c.item()), 4), round(abs(fire.pe.L.item()), 2))
-    assert r["previous_head"]["w_longest_past"] is None  # at 32 tokens the source (15) ends before position 16
+    assert r["previous_head"]["w_longest_past"] is None
+    assert r["copy_head"]["bias_gap_trained"] <= 0 and r["copy_head"]["bias_gap_longest"] <= 0  # at 32 tokens the source (15) ends before position 16
     with pytest.raises(ConfigError, match="not FIRE"):
         fire_stretch.stretch(build_model(lm_spec(tiny_cfg, "rope")).eval(), splits, T, L, 100, size=4)
