@@ -96,8 +96,9 @@ def stretch(model, splits: dict, trained: int, longest: int, vocab_size: int, si
                               "bias_margin": margins(model, head, at)},
             "copy_head": {"layer": c_layer, "head": c_head, "mass_trained": round(float(mass_short[c_layer, c_head]), 4),
                           "mass_longest": round(float(mass_long[c_layer, c_head]), 4),
-                          "bias_gap_trained": right_key_gap(model, c_head, n_short),
-                          "bias_gap_longest": right_key_gap(model, c_head, n_long)},
+                          "bias_gap": {L: right_key_gap(model, c_head, synthetic.n_for_length(TASK, int(L)))
+                                       for L in sorted((k[5:] for k in splits if k.startswith("eval_")
+                                                        and int(k[5:]) <= longest), key=int)}},
             "lengths": [trained, longest], "c": round(abs(model.pe.c.item()), 4), "L": round(abs(model.pe.L.item()), 2)}
 
 
@@ -105,13 +106,15 @@ def table(out: Path) -> str:
     """The runs of `out` as markdown (lengths T = trained, L = longest; j the source query)."""
     rows = ["| checkpoint | prev-token head (layer, head) | its w(j-1): @T / @L, j < T / @L, j >= T "
             "| its b(i-1) - b(i-2) at i = T/2, T-1, L/2-1, L-1 | copy head: weight on the right key @T / @L "
-            "| its bias there below its largest @T / @L | learned c / L |", "|---|---|---|---|---|---|---|"]
+            "| its bias there below its largest, by length | learned c / L |", "|---|---|---|---|---|---|---|"]
     for tag, r in io.read_json(out)["runs"].items():
         p, c = r["previous_head"], r["copy_head"]
         rows.append(f"| {tag} | {p['layer']}, {p['head']} | {p['w_trained']:.2f} / {p['w_longest_inside']:.2f} / "
-                    f"{p['w_longest_past'] if p['w_longest_past'] is None else round(p['w_longest_past'], 2)} | " + " / ".join(f"{v:.2f}" for v in p["bias_margin"].values())
-                    + f" | {c['mass_trained']:.2f} / {c['mass_longest']:.2f} | {c['bias_gap_trained']:.2f} / "
-                    f"{c['bias_gap_longest']:.2f} | {r['c']:.4f} / {r['L']:.1f} |")
+                    f"{p['w_longest_past'] if p['w_longest_past'] is None else round(p['w_longest_past'], 2)} | "
+                    + " / ".join(f"{v:.2f}" for _, v in sorted(p["bias_margin"].items(), key=lambda kv: int(kv[0])))
+                    + f" | {c['mass_trained']:.2f} / {c['mass_longest']:.2f} | "
+                    + ", ".join(f"{L}: {v:.2f}" for L, v in sorted(c["bias_gap"].items(), key=lambda kv: int(kv[0])))
+                    + f" | {r['c']:.4f} / {r['L']:.1f} |")
     return "\n".join(rows)
 
 
