@@ -18,9 +18,12 @@ training length:
                          queries at 256 tokens (analysis/probes.source_mass); that weight at 256 and at 1,024,
                          and its bias on that key below the largest bias the query sees (right_key_gap)
 
-and the learned c and L of psi and the normaliser.
+and the learned c and L of psi and the normaliser; with `--score`, the model's token accuracy and exact match at
+every evaluation length up to the longest (analysis/evaluate.evaluate_lm, every sequence, in params' runtime.dtype as
+bench/pe_sweep.py scores: a few minutes).
 
     python bench/fire_stretch.py /tmp/fire_copy_mlp1_s1.pt /tmp/fire_copy_mlp10_s1.pt --out bench/fire_stretch.json
+    python bench/fire_stretch.py /tmp/fire_copy_mlp10_s1.pt --score --out bench/fire_stretch.json
     python bench/fire_stretch.py --table --out bench/fire_stretch.json
 
 Seconds a checkpoint (8 sequences a length, float32). Nothing here writes to the pipeline's outputs.
@@ -37,8 +40,10 @@ from pe_sweep import sweep_data, sweep_splits  # noqa: E402
 from time_to_accuracy import cpu_model  # noqa: E402
 
 from posenc import config, io  # noqa: E402
+from posenc.analysis.evaluate import evaluate_lm  # noqa: E402
 from posenc.analysis.probes import source_mass  # noqa: E402
 from posenc.data import synthetic  # noqa: E402
+from posenc.engine.runtime import resolve  # noqa: E402
 from posenc.errors import ConfigError, DataError  # noqa: E402
 from posenc.nn.checkpoint import load_model  # noqa: E402
 
@@ -115,6 +120,12 @@ def table(out: Path) -> str:
                     + f" | {c['mass_trained']:.2f} / {c['mass_longest']:.2f} | "
                     + ", ".join(f"{L}: {v:.2f}" for L, v in sorted(c["bias_gap"].items(), key=lambda kv: int(kv[0])))
                     + f" | {r['c']:.4f} / {r['L']:.1f} |")
+    scored = {tag: r["scores"] for tag, r in io.read_json(out)["runs"].items() if "scores" in r}
+    if scored:
+        lengths = sorted({L for sc in scored.values() for L in sc}, key=int)
+        rows += ["", "| exact match (%) | " + " | ".join(f"@{L}" for L in lengths) + " |", "|---" * (len(lengths) + 1) + "|"]
+        rows += [f"| {tag} | " + " | ".join(f"{100 * sc[L]['exact_match']:.1f}" if L in sc else "" for L in lengths) + " |"
+                 for tag, sc in scored.items()]
     return "\n".join(rows)
 
 
@@ -123,6 +134,7 @@ def main() -> None:
     ap.add_argument("checkpoints", nargs="*", type=Path)
     ap.add_argument("--params", default="study/params.yaml")
     ap.add_argument("--size", type=int, default=8, help="sequences a length")
+    ap.add_argument("--score", action="store_true", help="also score the model at every length up to the longest")
     ap.add_argument("--out", default="bench/fire_stretch.json")
     ap.add_argument("--table", action="store_true", help="print the runs of --out as markdown; reads no checkpoint")
     args = ap.parse_args()
@@ -142,8 +154,13 @@ def main() -> None:
         model, meta = load_model(path)
         if meta.get("task") not in (None, TASK):
             raise DataError(f"{path}: a {meta['task']} model, not {TASK}")
-        doc["runs"][path.stem] = r = {**stretch(model.eval(), splits, trained, longest, cfg.synthetic.vocab_size, args.size),
-                                      "seed": meta.get("seed"), "cpu_model": cpu_model()}
+        r = {**stretch(model.eval(), splits, trained, longest, cfg.synthetic.vocab_size, args.size),
+             "seed": meta.get("seed"), "cpu_model": cpu_model()}
+        if args.score:
+            lengths = [L for L in synthetic.eval_lengths(cfg.synthetic) if L <= longest]
+            r["scores"] = {L: {k: round(s[k], 4) for k in ("token_acc", "exact_match")} for L, s in
+                           evaluate_lm(model, splits, TASK, cfg, lengths, rt=resolve(cfg.runtime.dtype)).items()}
+        doc["runs"][path.stem] = r
         print(f"{path.stem}: {r}", flush=True)
     io.write_json(out, doc)
 

@@ -572,6 +572,19 @@ def fire_stretch():
     return bench_script("fire_stretch")
 
 
+def test_the_stretch_table_lists_each_checkpoints_heads_and_its_scores_by_length(fire_stretch, tmp_path):
+    from posenc import io
+    run = {"previous_head": {"layer": 0, "head": 2, "w_trained": 0.35, "w_longest_inside": 0.35, "w_longest_past": None,
+                             "bias_margin": {"1023": 0.3, "128": 0.6}},
+           "copy_head": {"layer": 1, "head": 1, "mass_trained": 0.9, "mass_longest": 0.1,
+                         "bias_gap": {"1024": -5.4, "256": 0.0}}, "c": 0.0156, "L": 255.8}
+    io.write_json(tmp_path / "s.json", {"runs": {"a": run, "b": {**run, "scores": {"256": {"exact_match": 0.84},
+                                                                                  "1024": {"exact_match": 0.0}}}}})
+    lines = fire_stretch.table(tmp_path / "s.json").splitlines()
+    assert "0.60 / 0.30" in lines[2] and "256: 0.00, 1024: -5.40" in lines[2] and "None" in lines[2]
+    assert lines[-2].startswith("|---") and lines[-1] == "| b | 84.0 | 0.0 |" and "@256 | @1024" in lines[-3]
+
+
 def test_the_right_keys_bias_gap_is_zero_where_the_bias_favours_it_and_negative_elsewhere(fire_stretch):
     import torch
 
