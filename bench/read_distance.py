@@ -37,12 +37,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 from pe_sweep import changed, sweep_data, sweep_splits  # noqa: E402
 from time_to_accuracy import cpu_model  # noqa: E402
 from wrong_keys import narrowed, trained  # noqa: E402
 
 from posenc import config, io  # noqa: E402
 from posenc.analysis.errors import recorded_predictions  # noqa: E402
+from posenc.analysis.probes import source_mass  # noqa: E402
 from posenc.data import synthetic  # noqa: E402
 from posenc.engine.lm import score_sequences  # noqa: E402
 from posenc.engine.runtime import resolve  # noqa: E402
@@ -88,6 +90,37 @@ def profile_length(model, sources: synthetic.Sources, task: str, cfg: config.Con
                      {"token_acc": int(sc["right"].sum()) / int(sc["targets"].sum()), "exact_match": float(sc["exact"].mean())})
 
 
+@torch.no_grad()
+def slip_attention(model, sources: synthetic.Sources, task: str, vocab_size: int, size: int,
+                   head: tuple[int, int] | None = None) -> dict:
+    """Where the copy head looks at the slips and at the right predictions of the first `size` sequences: its
+    mean weight on the right key t - n, the key one behind (t - n - 1: the query's own token, in the source)
+    and one ahead, and the share of queries whose largest weight is on each. `head` (layer, head): the copy
+    head, by default the one with the most weight on t - n here (analysis/probes.source_mass)."""
+    n = int(sources.lengths[0])
+    idx, labels = synthetic.make_batch([sources.get(i) for i in range(min(size, len(sources)))], task, vocab_size)
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    logits, weights = model(idx.to(device), need_weights=True)  # per layer (B, H, T, T)
+    logits, weights, labels = logits.cpu(), [w.cpu() for w in weights], labels
+    if head is None:
+        mass = source_mass([w.float() for w in weights], n)
+        head = max(((i, h) for i, row in enumerate(mass) for h in range(len(row))), key=lambda lh: mass[lh[0]][lh[1]])
+    w = weights[head[0]][:, head[1]].double()  # (B, T, T)
+    t = torch.arange(n + 1, 2 * n)  # queries of targets k >= 1, so that the key one behind exists
+    rows = w[:, t]  # (B, n - 1, T)
+    at = {d: rows[:, torch.arange(len(t)), t - n + d] for d in (-1, 0, 1)}  # (B, n - 1) each
+    top = rows.argmax(-1) - (t - n)  # (B, n - 1): the largest weight's key, from the right one
+    wrong = logits.argmax(-1)[:, t] != labels[:, t]
+    out = {"layer": head[0], "head": head[1]}
+    for name, mask in (("slips", wrong), ("right", ~wrong)):
+        k = int(mask.sum())
+        out[name] = {"count": k, **{f"w_{x}": round(float(at[d][mask].mean()), 4) if k else None
+                                     for d, x in ((-1, "behind"), (0, "right"), (1, "ahead"))},
+                     "top": {x: round(float((top[mask] == d).double().mean()), 4) if k else None
+                             for d, x in ((-1, "behind"), (0, "right"), (1, "ahead"))}}
+    return out
+
+
 def summarize(hits: np.ndarray, null: np.ndarray, slips: int, not_content: int, right: int, trained_to: int,
               scores: dict) -> dict:
     """The profile's summary: top distances by excess per slip, and the excess per slip over three ranges."""
@@ -129,6 +162,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--narrow", nargs="+", type=float, default=None, metavar="SHARE K",
                     help="train with SHARE of the sequences over a random K-token alphabet each (as wrong_keys.py)")
     ap.add_argument("--checkpoint", default="", help="keep the trained model here (pickled; reused if present)")
+    ap.add_argument("--attention-size", type=int, default=8, help="sequences a length for slip_attention")
     ap.add_argument("--out", default="bench/read_distance.json")
     ap.add_argument("--table", action="store_true", help="print the runs of --out as markdown; trains nothing")
     ap.set_defaults(task="copy", log_scale=False, first=None)  # what wrong_keys.trained reads besides these
@@ -154,12 +188,15 @@ def main() -> None:
     start = time.perf_counter()
     model = trained(args, cfg, splits, rt)
     wall = time.perf_counter() - start
-    lengths = {}
-    for L in cfg.synthetic.eval_lengths:
+    lengths, head = {}, None
+    for L in sorted(cfg.synthetic.eval_lengths):  # the copy head is chosen at the shortest, kept for the rest
         lengths[str(L)] = r = profile_length(model, splits[f"eval_{L}"], args.task, cfg, rt)
+        r["attention"] = a = slip_attention(model, splits[f"eval_{L}"], args.task, cfg.synthetic.vocab_size,
+                                            args.attention_size, head)
+        head = (a["layer"], a["head"])
         print(f"@{L}: exact {100 * r['exact_match']:.1f} %, {r['slips']} slips, right distance {r['right_distance']}; "
               f"most excess at {[(x['d'], x['excess']) for x in r['top'][:4]]}; excess near right / seen / beyond "
-              f"{r['excess_near_right']} / {r['excess_seen']} / {r['excess_beyond']}", flush=True)
+              f"{r['excess_near_right']} / {r['excess_seen']} / {r['excess_beyond']}; copy head {a}", flush=True)
     out = Path(args.out)
     old = io.read_json(out) if out.is_file() else {"runs": {}}
     old["runs"][args.tag] = {"pe": args.pe, "task": args.task, "seed": args.seed, "set": done, "narrow": args.narrow,

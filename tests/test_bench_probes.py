@@ -639,3 +639,30 @@ def test_a_fire_models_heads_are_read_inside_and_past_the_training_length(fire_s
     assert list(r["copy_head"]["bias_gap"]) == ["16", "24", "32"] and all(v <= 0 for v in r["copy_head"]["bias_gap"].values())
     with pytest.raises(ConfigError, match="not FIRE"):
         fire_stretch.stretch(build_model(lm_spec(tiny_cfg, "rope")).eval(), splits, T, L, 100, size=4)
+
+
+def test_slip_attention_says_where_the_copy_head_looks_at_slips_and_at_right_predictions(distance):
+    import numpy as np
+    import torch
+
+    from posenc.data import synthetic
+    V, n = 20, 6
+
+    class Looks(torch.nn.Module):  # head 1 reads the right key t - n except for k = 3, where it reads one behind
+        def forward(self, idx, need_weights=False):
+            B, T = idx.shape
+            w = torch.zeros(B, 2, T, T)
+            w[:, 0] = torch.tril(torch.ones(T, T)) / torch.arange(1, T + 1)[:, None]
+            t = torch.arange(n, 2 * n)
+            read = t - n - (t == n + 3).long()
+            w[:, 1, t, read] = 1.0
+            said = torch.zeros(B, T, dtype=torch.long)
+            said[:, t] = idx.gather(1, read[None].expand(B, -1))  # the token of the key it reads
+            return torch.nn.functional.one_hot(said, V + 2).float(), [w]
+
+    sources = synthetic.Sources(np.full(2, n), np.arange(2 * n, dtype=np.uint8))
+    out = distance.slip_attention(Looks(), sources, "copy", V, size=2)
+    assert (out["layer"], out["head"]) == (0, 1)
+    assert out["slips"]["count"] == 2 and out["slips"]["w_behind"] == 1.0 and out["slips"]["top"]["behind"] == 1.0
+    assert out["right"]["count"] == 2 * (n - 2) and out["right"]["w_right"] == 1.0 and out["right"]["w_behind"] == 0.0
+    assert distance.slip_attention(Looks(), sources, "copy", V, size=2, head=(0, 0))["head"] == 0  # a head given is kept
