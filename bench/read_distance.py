@@ -138,17 +138,27 @@ def summarize(hits: np.ndarray, null: np.ndarray, slips: int, not_content: int, 
             "excess_beyond": round(float(excess[(d >= trained_to) & ~near].sum()), 4)}
 
 
+def looks(attention: dict | None) -> str:
+    """slip_attention's argmax shares as 'behind / right / ahead' in %, at slips; at right predictions."""
+    if not attention:
+        return ""
+    part = [" / ".join("-" if (v := attention[k]["top"][x]) is None else f"{100 * v:.0f}" for x in ("behind", "right", "ahead"))
+            + f" (of {attention[k]['count']})" for k in ("slips", "right")]
+    return f"L{attention['layer']} H{attention['head']}: " + "; ".join(part)
+
+
 def table(out: Path) -> str:
     """The runs of `out` as markdown, one row per run and length."""
     doc = io.read_json(out)
     rows = ["| run | length | token acc / exact (%) | slips | right distance | most excess at d (excess / hits / null per slip) "
-            "| excess near right / seen / beyond |", "|---|---|---|---|---|---|---|"]
+            "| excess near right / seen / beyond | copy head's largest weight one behind / on / one ahead of the right key "
+            "(%), at slips; at right predictions |", "|---|---|---|---|---|---|---|---|"]
     for tag, r in doc["runs"].items():
         for L, s in r["lengths"].items():
             top = ", ".join(f"{x['d']} ({x['excess']:.3f} / {x['hits']:.3f} / {x['null']:.3f})" for x in s["top"][:3])
             rows.append(f"| {tag} | {L} | {100 * s['token_acc']:.1f} / {100 * s['exact_match']:.1f} | {s['slips']} "
                         f"| {s['right_distance']} | {top} | {s['excess_near_right']:.3f} / {s['excess_seen']:.3f} / "
-                        f"{s['excess_beyond']:.3f} |")
+                        f"{s['excess_beyond']:.3f} | {looks(s.get('attention'))} |")
     return "\n".join(rows)
 
 

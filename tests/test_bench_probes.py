@@ -666,3 +666,17 @@ def test_slip_attention_says_where_the_copy_head_looks_at_slips_and_at_right_pre
     assert out["slips"]["count"] == 2 and out["slips"]["w_behind"] == 1.0 and out["slips"]["top"]["behind"] == 1.0
     assert out["right"]["count"] == 2 * (n - 2) and out["right"]["w_right"] == 1.0 and out["right"]["w_behind"] == 0.0
     assert distance.slip_attention(Looks(), sources, "copy", V, size=2, head=(0, 0))["head"] == 0  # a head given is kept
+
+
+def test_the_distance_table_shows_the_peaks_and_where_the_copy_head_looks(distance, tmp_path):
+    from posenc import io
+    top = [{"d": 1, "excess": 0.9, "hits": 0.95, "null": 0.05}]
+    look = {"layer": 2, "head": 1, "slips": {"count": 10, "top": {"behind": 0.8, "right": 0.1, "ahead": 0.0}},
+            "right": {"count": 0, "top": {"behind": None, "right": None, "ahead": None}}}
+    length = {"token_acc": 0.5, "exact_match": 0.0, "slips": 10, "right_distance": 512, "top": top,
+              "excess_near_right": 0.9, "excess_seen": 0.95, "excess_beyond": 0.0}
+    io.write_json(tmp_path / "d.json", {"runs": {"a": {"lengths": {"1024": {**length, "attention": look}}},
+                                                 "b": {"lengths": {"1024": length}}}})
+    lines = distance.table(tmp_path / "d.json").splitlines()
+    assert lines[2].endswith("| L2 H1: 80 / 10 / 0 (of 10); - / - / - (of 0) |") and "1 (0.900 / 0.950 / 0.050)" in lines[2]
+    assert lines[3].endswith("|  |")  # a run from before the attention was kept
