@@ -95,7 +95,8 @@ def slip_attention(model, sources: synthetic.Sources, task: str, vocab_size: int
                    head: tuple[int, int] | None = None) -> dict:
     """Where the copy head looks at the slips and at the right predictions of the first `size` sequences: its
     mean weight on the right key t - n, the key one behind (t - n - 1: the query's own token, in the source)
-    and one ahead, and the share of queries whose largest weight is on each. `head` (layer, head): the copy
+    and one ahead, the share of queries whose largest weight is on each, and where that largest weight is
+    otherwise: the share of queries with it in the copy half (after SEP), and its median distance back. `head` (layer, head): the copy
     head, by default the one with the most weight on t - n here (analysis/probes.source_mass)."""
     n = int(sources.lengths[0])
     idx, labels = synthetic.make_batch([sources.get(i) for i in range(min(size, len(sources)))], task, vocab_size)
@@ -109,7 +110,8 @@ def slip_attention(model, sources: synthetic.Sources, task: str, vocab_size: int
     t = torch.arange(n + 1, 2 * n)  # queries of targets k >= 1, so that the key one behind exists
     rows = w[:, t]  # (B, n - 1, T)
     at = {d: rows[:, torch.arange(len(t)), t - n + d] for d in (-1, 0, 1)}  # (B, n - 1) each
-    top = rows.argmax(-1) - (t - n)  # (B, n - 1): the largest weight's key, from the right one
+    key = rows.argmax(-1)  # (B, n - 1): the key with the largest weight
+    top = key - (t - n)  # from the right one
     wrong = logits.argmax(-1)[:, t] != labels[:, t]
     out = {"layer": head[0], "head": head[1]}
     for name, mask in (("slips", wrong), ("right", ~wrong)):
@@ -117,7 +119,9 @@ def slip_attention(model, sources: synthetic.Sources, task: str, vocab_size: int
         out[name] = {"count": k, **{f"w_{x}": round(float(at[d][mask].mean()), 4) if k else None
                                      for d, x in ((-1, "behind"), (0, "right"), (1, "ahead"))},
                      "top": {x: round(float((top[mask] == d).double().mean()), 4) if k else None
-                             for d, x in ((-1, "behind"), (0, "right"), (1, "ahead"))}}
+                             for d, x in ((-1, "behind"), (0, "right"), (1, "ahead"))},
+                     "top_in_copy_half": round(float((key[mask] > n).double().mean()), 4) if k else None,
+                     "top_distance_median": float((t - key)[mask].median()) if k else None}
     return out
 
 
@@ -143,7 +147,10 @@ def looks(attention: dict | None) -> str:
     if not attention:
         return ""
     part = [" / ".join("-" if (v := attention[k]["top"][x]) is None else f"{100 * v:.0f}" for x in ("behind", "right", "ahead"))
-            + f" (of {attention[k]['count']})" for k in ("slips", "right")]
+            + f" (of {attention[k]['count']}" + (f"; elsewhere: {100 * attention[k]['top_in_copy_half']:.0f} % in the copy "
+                                                  f"half, median {attention[k]['top_distance_median']:.0f} back"
+                                                  if attention[k].get("top_in_copy_half") is not None else "") + ")"
+            for k in ("slips", "right")]
     return f"L{attention['layer']} H{attention['head']}: " + "; ".join(part)
 
 
@@ -152,7 +159,7 @@ def table(out: Path) -> str:
     doc = io.read_json(out)
     rows = ["| run | length | token acc / exact (%) | slips | right distance | most excess at d (excess / hits / null per slip) "
             "| excess near right / seen / beyond | copy head's largest weight one behind / on / one ahead of the right key "
-            "(%), at slips; at right predictions |", "|---|---|---|---|---|---|---|---|"]
+            "(%), at slips; at right predictions (the largest weight's key: in the copy half, distance back) |", "|---|---|---|---|---|---|---|---|"]
     for tag, r in doc["runs"].items():
         for L, s in r["lengths"].items():
             top = ", ".join(f"{x['d']} ({x['excess']:.3f} / {x['hits']:.3f} / {x['null']:.3f})" for x in s["top"][:3])

@@ -665,6 +665,8 @@ def test_slip_attention_says_where_the_copy_head_looks_at_slips_and_at_right_pre
     assert (out["layer"], out["head"]) == (0, 1)
     assert out["slips"]["count"] == 2 and out["slips"]["w_behind"] == 1.0 and out["slips"]["top"]["behind"] == 1.0
     assert out["right"]["count"] == 2 * (n - 2) and out["right"]["w_right"] == 1.0 and out["right"]["w_behind"] == 0.0
+    assert out["slips"]["top_distance_median"] == n + 1 and out["slips"]["top_in_copy_half"] == 0.0
+    assert out["right"]["top_distance_median"] == n
     assert distance.slip_attention(Looks(), sources, "copy", V, size=2, head=(0, 0))["head"] == 0  # a head given is kept
 
 
