@@ -91,6 +91,26 @@ def profile_length(model, sources: synthetic.Sources, task: str, cfg: config.Con
 
 
 @torch.no_grad()
+def content_gap(model, rows: torch.Tensor, t: torch.Tensor, n: int, head: tuple[int, int]) -> torch.Tensor | None:
+    """(B, n - 1): the copy head's score on the right key t - n minus its score on the query's own position t,
+    less the PE's bias for the two (score_bias; layer_biases for a PE whose layers differ): what the content
+    (q . k / sqrt(d)) alone gives the right key over the query itself. Softmax weights share one normaliser,
+    so a score difference is the log of a weight ratio. A PE without a bias (RoPE, NoPE) adds nothing to take
+    away; None for a model without a PE to ask (a test's stand-in)."""
+    if not hasattr(model, "pe"):
+        return None
+    pos = torch.arange(rows.shape[-1])
+    i = torch.arange(len(t))
+    logw = rows.clamp_min(1e-300).log()
+    gap = logw[:, i, t - n] - logw[:, i, t]
+    bias = (model.pe.layer_biases(pos, pos, len(model.blocks)) or [None] * len(model.blocks))[head[0]]
+    if bias is None:
+        return gap
+    bias = bias[head[1]].double()  # (T, T)
+    return gap - (bias[t, t - n] - bias[t, t])
+
+
+@torch.no_grad()
 def slip_attention(model, sources: synthetic.Sources, task: str, vocab_size: int, size: int,
                    head: tuple[int, int] | None = None) -> dict:
     """Where the copy head looks at the slips and at the right predictions of the first `size` sequences: its
@@ -113,6 +133,7 @@ def slip_attention(model, sources: synthetic.Sources, task: str, vocab_size: int
     key = rows.argmax(-1)  # (B, n - 1): the key with the largest weight
     top = key - (t - n)  # from the right one
     wrong = logits.argmax(-1)[:, t] != labels[:, t]
+    gap = content_gap(model, rows, t, n, head)  # (B, n - 1)
     out = {"layer": head[0], "head": head[1]}
     for name, mask in (("slips", wrong), ("right", ~wrong)):
         k = int(mask.sum())
@@ -121,7 +142,8 @@ def slip_attention(model, sources: synthetic.Sources, task: str, vocab_size: int
                      "top": {x: round(float((top[mask] == d).double().mean()), 4) if k else None
                              for d, x in ((-1, "behind"), (0, "right"), (1, "ahead"))},
                      "top_in_copy_half": round(float((key[mask] > n).double().mean()), 4) if k else None,
-                     "top_distance_median": float((t - key)[mask].median()) if k else None}
+                     "top_distance_median": float((t - key)[mask].median()) if k else None,
+                     "content_gap_median": round(float(gap[mask].median()), 3) if k and gap is not None else None}
     return out
 
 
@@ -147,8 +169,9 @@ def looks(attention: dict | None) -> str:
     if not attention:
         return ""
     part = [" / ".join("-" if (v := attention[k]["top"][x]) is None else f"{100 * v:.0f}" for x in ("behind", "right", "ahead"))
-            + f" (of {attention[k]['count']}" + (f"; elsewhere: {100 * attention[k]['top_in_copy_half']:.0f} % in the copy "
-                                                  f"half, median {attention[k]['top_distance_median']:.0f} back"
+            + f" (of {attention[k]['count']}" + (f"; largest weight {100 * attention[k]['top_in_copy_half']:.0f} % in the copy "
+                                                  f"half, median {attention[k]['top_distance_median']:.0f} back; "
+                                                  f"content gap median {attention[k].get('content_gap_median')}"
                                                   if attention[k].get("top_in_copy_half") is not None else "") + ")"
             for k in ("slips", "right")]
     return f"L{attention['layer']} H{attention['head']}: " + "; ".join(part)
@@ -159,7 +182,7 @@ def table(out: Path) -> str:
     doc = io.read_json(out)
     rows = ["| run | length | token acc / exact (%) | slips | right distance | most excess at d (excess / hits / null per slip) "
             "| excess near right / seen / beyond | copy head's largest weight one behind / on / one ahead of the right key "
-            "(%), at slips; at right predictions (the largest weight's key: in the copy half, distance back) |", "|---|---|---|---|---|---|---|---|"]
+            "(%), at slips; at right predictions (where the largest weight is; the right key's content score over the query's own) |", "|---|---|---|---|---|---|---|---|"]
     for tag, r in doc["runs"].items():
         for L, s in r["lengths"].items():
             top = ", ".join(f"{x['d']} ({x['excess']:.3f} / {x['hits']:.3f} / {x['null']:.3f})" for x in s["top"][:3])

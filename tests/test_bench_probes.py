@@ -682,3 +682,26 @@ def test_the_distance_table_shows_the_peaks_and_where_the_copy_head_looks(distan
     lines = distance.table(tmp_path / "d.json").splitlines()
     assert lines[2].endswith("| L2 H1: 80 / 10 / 0 (of 10); - / - / - (of 0) |") and "1 (0.900 / 0.950 / 0.050)" in lines[2]
     assert lines[3].endswith("|  |")  # a run from before the attention was kept
+
+
+def test_the_content_gap_is_the_score_difference_less_the_pes_bias(distance):
+    import torch
+    n, T = 4, 9
+
+    class Pe:
+        def layer_biases(self, q, k, n_layers):  # layer 1's head 0: -0.5 per step back
+            return [None, -0.5 * (q[:, None] - k[None, :]).abs().double()[None]]
+
+    class Model:
+        pe, blocks = Pe(), [0, 0]
+
+    content = torch.randn(1, T, T, dtype=torch.float64)
+    bias = Pe().layer_biases(torch.arange(T), torch.arange(T), 2)[1][0]
+    causal = torch.ones(T, T).tril().bool()
+    rows_all = (content[0] + bias).masked_fill(~causal, float("-inf")).softmax(-1)[None]  # (1, T, T)
+    t = torch.arange(n + 1, 2 * n)
+    gap = distance.content_gap(Model(), rows_all[:, t], t, n, (1, 0))
+    want = content[0, t, t - n] - content[0, t, t]
+    assert torch.allclose(gap[0], want, atol=1e-9)
+    plain = distance.content_gap(Model(), rows_all[:, t], t, n, (0, 0))  # no bias in that layer: the score gap
+    assert torch.allclose(plain[0], want + bias[t, t - n] - bias[t, t], atol=1e-9)
