@@ -225,9 +225,10 @@ def main() -> None:
         ks = [int(k) for k in args.narrow[1:]]
         splits = {**splits, "train": narrowed(splits["train"], args.narrow[0], ks if len(ks) > 1 else ks[0],
                                               cfg.synthetic.vocab_size, cfg.seed)}
+    loaded = bool(args.checkpoint) and Path(args.checkpoint).is_file()
     start = time.perf_counter()
     model = trained(args, cfg, splits, rt)
-    wall = time.perf_counter() - start
+    wall = None if loaded else round(time.perf_counter() - start, 1)  # None: read from --checkpoint
     lengths, head = {}, None
     for L in sorted(cfg.synthetic.eval_lengths):  # the copy head is chosen at the shortest, kept for the rest
         lengths[str(L)] = r = profile_length(model, splits[f"eval_{L}"], args.task, cfg, rt)
@@ -240,7 +241,7 @@ def main() -> None:
     out = Path(args.out)
     old = io.read_json(out) if out.is_file() else {"runs": {}}
     old["runs"][args.tag] = {"pe": args.pe, "task": args.task, "seed": args.seed, "set": done, "narrow": args.narrow,
-                             "dtype": rt.dtype, "cpu_model": cpu_model(), "model_wall_s": round(wall, 1),
+                             "dtype": rt.dtype, "cpu_model": cpu_model(), "model_wall_s": wall,
                              "lengths": lengths}
     io.write_json(out, old)
 
