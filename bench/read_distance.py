@@ -15,7 +15,12 @@ not the prediction: (1 if the token at p - d is such a token) / (vocabulary - 2)
 slip, the excess, is zero everywhere for a slip that reads from nowhere in particular; a read at one
 distance puts a peak there (near misses put theirs at n + 1 +- 1). Reported: the distances with the most
 excess, and the excess summed over three ranges: the right distance n + 1 +- 2, distances up to the
-training length (seen in training), and the rest.
+training length (seen in training), and the rest. A token the copy has already said stands twice, in the
+source and in the copy n + 1 places later, so a read at distance d > n + 1 also shows at d - (n + 1): a
+peak comes with its echo. Where the copy head looks tells the two apart (slip_attention, the first 8
+sequences of each length): on the right source key, one behind it (the query's own token), one ahead, or
+elsewhere (in the copy half, how far back); and its content gap (content_gap): its score on the right key
+over its score on the query's own position, less the PE's bias for the two.
 
 Trains the model exactly as bench/wrong_keys.py does (same sets, same `--narrow` curriculum, same
 `--checkpoint` reuse: a checkpoint kept by one is read by the other), then scores the evaluation sets
