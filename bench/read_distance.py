@@ -43,9 +43,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from pe_sweep import changed, sweep_data, sweep_splits  # noqa: E402
+from pe_sweep import changed  # noqa: E402
 from time_to_accuracy import cpu_model  # noqa: E402
-from wrong_keys import narrowed, trained  # noqa: E402
+from wrong_keys import probe_splits, trained  # noqa: E402
 
 from posenc import config, io  # noqa: E402
 from posenc.analysis.errors import recorded_predictions  # noqa: E402
@@ -223,13 +223,7 @@ def main() -> None:
         raise ConfigError("read_distance: a PE and --tag are needed (or --table)")
     cfg, done = changed(config.load(args.params), args.items)
     rt = resolve(cfg.runtime.dtype)
-    splits = sweep_splits(cfg, args.task, sweep_data(args.task, "posenc_wrong_keys"))
-    if args.narrow:
-        if len(args.narrow) < 2:
-            raise ConfigError("--narrow needs SHARE and at least one alphabet size K")
-        ks = [int(k) for k in args.narrow[1:]]
-        splits = {**splits, "train": narrowed(splits["train"], args.narrow[0], ks if len(ks) > 1 else ks[0],
-                                              cfg.synthetic.vocab_size, cfg.seed)}
+    splits = probe_splits(args, cfg)
     loaded = bool(args.checkpoint) and Path(args.checkpoint).is_file()
     start = time.perf_counter()
     model = trained(args, cfg, splits, rt)

@@ -205,6 +205,19 @@ def parse_args() -> argparse.Namespace:
     return ap.parse_args()
 
 
+def probe_splits(args: argparse.Namespace, cfg: config.Config) -> dict:
+    """The task's sets as the probes train on them (bench/read_distance.py too): the sweep's, kept in their own
+    folder, with --narrow's curriculum applied to the training set."""
+    splits = sweep_splits(cfg, args.task, sweep_data(args.task, "posenc_wrong_keys"))
+    if not args.narrow:
+        return splits
+    if len(args.narrow) < 2:
+        raise ConfigError("--narrow needs SHARE and at least one alphabet size K")
+    share, ks = args.narrow[0], [int(k) for k in args.narrow[1:]]
+    return {**splits, "train": narrowed(splits["train"], share, ks if len(ks) > 1 else ks[0],
+                                        cfg.synthetic.vocab_size, cfg.seed)}
+
+
 def trained(args: argparse.Namespace, cfg, splits, rt):
     """The model to probe: trained with args' options, or loaded from --checkpoint when it exists."""
     if args.log_scale:
@@ -227,13 +240,7 @@ def main() -> None:
     args = parse_args()
     cfg, done = changed(config.load(args.params), args.items)
     rt = resolve(cfg.runtime.dtype)
-    splits = sweep_splits(cfg, args.task, sweep_data(args.task, "posenc_wrong_keys"))
-    if args.narrow:
-        if len(args.narrow) < 2:
-            raise ConfigError("--narrow needs SHARE and at least one alphabet size K")
-        share, ks = args.narrow[0], [int(k) for k in args.narrow[1:]]
-        splits = {**splits, "train": narrowed(splits["train"], share, ks if len(ks) > 1 else ks[0],
-                                              cfg.synthetic.vocab_size, cfg.seed)}
+    splits = probe_splits(args, cfg)
     model = trained(args, cfg, splits, rt)
     lengths = {}
     for L in cfg.synthetic.eval_lengths:
