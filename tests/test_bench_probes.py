@@ -705,3 +705,84 @@ def test_the_content_gap_is_the_score_difference_less_the_pes_bias(distance):
     assert torch.allclose(gap[0], want, atol=1e-9)
     plain = distance.content_gap(Model(), rows_all[:, t], t, n, (0, 0))  # no bias in that layer: the score gap
     assert torch.allclose(plain[0], want + bias[t, t - n] - bias[t, t], atol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def window():
+    return bench_script("window_heads")
+
+
+def _alibi(pe="alibi"):
+    import torch
+
+    from posenc.nn.backbone import build_model
+    torch.manual_seed(0)
+    return build_model(tiny_spec(pe)).eval(), torch.randint(0, 10, (2, 24))
+
+
+@pytest.mark.parametrize("pe", ["alibi", "rope"])
+def test_windowed_heads_see_nothing_at_or_past_the_window_and_the_rest_is_untouched(window, pe):
+    import torch
+    model, idx = _alibi(pe)
+    with torch.no_grad():
+        before, (_, plain) = model(idx), model(idx, need_weights=True)
+        with window.windowed(model, {1: [0, 2]}, 5):
+            _, w = model(idx, need_weights=True)
+        again = model(idx)
+    far = (torch.arange(24)[:, None] - torch.arange(24)[None, :]) >= 5
+    assert torch.equal(w[0], plain[0])  # layer 0 untouched, so layer 1 sees the same input
+    assert (w[1][:, [0, 2]][..., far] == 0).all() and (w[1][:, [0, 2]][..., ~far] > 0).any()
+    assert torch.allclose(w[1][:, [1, 3]], plain[1][:, [1, 3]])
+    assert not torch.allclose(w[1][:, 0], plain[1][:, 0])
+    assert torch.equal(again, before) and "layer_biases" not in vars(model.pe)  # restored
+
+
+def test_a_window_past_every_distance_changes_nothing(window):
+    import torch
+    model, idx = _alibi()
+    with torch.no_grad():
+        plain = model(idx)
+        with window.windowed(model, {0: [0, 1, 2, 3], 1: [1]}, 24):
+            same = model(idx)
+    assert torch.allclose(same, plain)
+
+
+def test_the_variants_window_every_head_but_the_copy_head_between_them(window):
+    cells = lambda hs: {(layer, h) for layer, heads in hs.items() for h in heads}  # noqa: E731
+    below = cells(window.variant_heads("below", (1, 2), 3, 4))
+    beside = cells(window.variant_heads("beside", (1, 2), 3, 4))
+    others = cells(window.variant_heads("others", (1, 2), 3, 4))
+    assert below == {(0, h) for h in range(4)} and beside == {(1, 0), (1, 1), (1, 3)}
+    assert others == {(layer, h) for layer in range(3) for h in range(4)} - {(1, 2)}
+    assert window.variant_heads("none", (1, 2), 3, 4) == {}
+    with pytest.raises(ConfigError, match="--variants"):
+        window.variant_heads("all", (1, 2), 3, 4)
+
+
+def test_windowing_is_compared_sequence_by_sequence(window):
+    import numpy as np
+    base, other = np.array([1, 1, 0, 0, 0, 0.5]), np.array([1, 0, 1, 1, 1, 1])
+    r = window.compare(base, other)
+    assert (r["gained"], r["lost"]) == (4, 1) and r["p_mcnemar"] == pytest.approx(0.375)
+    assert window.compare(base, base) == {"gained": 0, "lost": 0, "p_mcnemar": 1.0}
+
+
+def test_a_wrong_variant_is_a_one_line_error_before_training(window, monkeypatch):
+    monkeypatch.setattr(window, "trained", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr("sys.argv", ["window_heads.py", "alibi", "--tag", "x", "--variants", "every"])
+    with pytest.raises(ConfigError, match="--variants"):
+        window.main()
+
+
+def test_every_length_scores_each_variant_against_the_unwindowed_model(window, tiny_cfg, untrained_copy):
+    from posenc.engine.runtime import resolve
+    model, splits = untrained_copy
+    W = tiny_cfg.synthetic.train_max_len
+    run = window.score_variants(model, splits, tiny_cfg, resolve("float32"), ["none", "others"], W, 4)
+    assert set(run["lengths"]) == {str(L) for L in tiny_cfg.synthetic.eval_lengths}
+    for L, r in run["lengths"].items():
+        assert (r["none"]["gained"], r["none"]["lost"], r["none"]["p_mcnemar"]) == (0, 0, 1.0)
+        if int(L) <= W:  # no distance reaches the window: windowing changes nothing
+            assert r["others"]["exact_match"] == r["none"]["exact_match"]
+            assert r["others"]["token_acc"] == r["none"]["token_acc"]
+    assert "layer_biases" not in vars(model.pe)
