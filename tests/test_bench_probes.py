@@ -709,7 +709,7 @@ def test_the_content_gap_is_the_score_difference_less_the_pes_bias(distance):
 
 @pytest.fixture(scope="module")
 def window():
-    return bench_script("window_heads")
+    return bench_script("sep_reach")
 
 
 def _alibi(pe="alibi"):
@@ -754,7 +754,7 @@ def test_the_variants_window_every_head_but_the_copy_head_between_them(window):
     others = cells(window.variant_heads("others", (1, 2), 3, 4))
     assert below == {(0, h) for h in range(4)} and beside == {(1, 0), (1, 1), (1, 3)}
     assert others == {(layer, h) for layer in range(3) for h in range(4)} - {(1, 2)}
-    assert window.variant_heads("none", (1, 2), 3, 4) == {}
+    assert window.variant_heads("none", (1, 2), 3, 4) == {} and cells(window.variant_heads("sep", (1, 2), 3, 4)) == below
     with pytest.raises(ConfigError, match="--variants"):
         window.variant_heads("all", (1, 2), 3, 4)
 
@@ -769,7 +769,7 @@ def test_windowing_is_compared_sequence_by_sequence(window):
 
 def test_a_wrong_variant_is_a_one_line_error_before_training(window, monkeypatch):
     monkeypatch.setattr(window, "trained", lambda *a, **k: pytest.fail("trained"))
-    monkeypatch.setattr("sys.argv", ["window_heads.py", "alibi", "--tag", "x", "--variants", "every"])
+    monkeypatch.setattr("sys.argv", ["sep_reach.py", "alibi", "--tag", "x", "--variants", "every"])
     with pytest.raises(ConfigError, match="--variants"):
         window.main()
 
@@ -778,11 +778,53 @@ def test_every_length_scores_each_variant_against_the_unwindowed_model(window, t
     from posenc.engine.runtime import resolve
     model, splits = untrained_copy
     W = tiny_cfg.synthetic.train_max_len
-    run = window.score_variants(model, splits, tiny_cfg, resolve("float32"), ["none", "others"], W, 4)
+    run = window.score_variants(model, splits, tiny_cfg, resolve("float32"), ["none", "others", "sep"], W, W // 2, 4)
     assert set(run["lengths"]) == {str(L) for L in tiny_cfg.synthetic.eval_lengths}
     for L, r in run["lengths"].items():
         assert (r["none"]["gained"], r["none"]["lost"], r["none"]["p_mcnemar"]) == (0, 0, 1.0)
+        n = (int(L) - 1) // 2
+        assert len(r["sep_weight"]) == len(model.blocks) and all(len(heads) == 4 for heads in r["sep_weight"])
+        assert abs(sum(r["none"]["error_by_index"][k] * _width(k) for k in r["none"]["error_by_index"]) / n
+                   - (1 - r["none"]["token_acc"])) < 1e-3  # the bins cover every copy index once
         if int(L) <= W:  # no distance reaches the window: windowing changes nothing
             assert r["others"]["exact_match"] == r["none"]["exact_match"]
             assert r["others"]["token_acc"] == r["none"]["token_acc"]
     assert "layer_biases" not in vars(model.pe)
+
+
+def _width(k: str) -> int:
+    a, b = k.split("-")
+    return int(b) - int(a) + 1
+
+
+def test_copy_index_bins_cover_every_index_once_and_end_at_the_last(window):
+    import numpy as np
+    r = window.by_index(np.arange(10.0))
+    assert list(r) == ["0-0", "1-1", "2-3", "4-7", "8-9"] and r["4-7"] == 5.5 and r["8-9"] == 8.5
+
+
+def test_capping_sep_charges_far_queries_the_bias_of_the_reach_and_changes_nothing_else(window):
+    import torch
+    model, idx = _alibi()
+    T, sep, reach = 24, 6, 5
+    pos = torch.arange(T)
+    plain = model.pe.layer_biases(pos, pos, 2)
+    with window.sep_capped(model, [0], sep, reach):
+        capped = model.pe.layer_biases(pos, pos, 2)
+        with torch.no_grad():
+            model(idx)  # the forward pass takes the capped biases
+    assert torch.equal(capped[1], plain[1])  # layer 1 untouched
+    far = pos - sep > reach
+    assert torch.equal(capped[0][:, far, sep], plain[0][:, sep + reach, sep][:, None].expand(-1, int(far.sum())))
+    assert (capped[0][:, far, sep] > plain[0][:, far, sep]).all()  # ALiBi: a smaller penalty than the distance's
+    keep = torch.ones(T, T, dtype=torch.bool)
+    keep[far, sep] = False
+    assert torch.equal(capped[0][:, keep], plain[0][:, keep]) and "layer_biases" not in vars(model.pe)
+
+
+def test_capping_sep_in_a_layer_without_a_bias_is_a_one_line_error(window):
+    import torch
+    model, _ = _alibi("rope")
+    pos = torch.arange(24)
+    with pytest.raises(ConfigError, match="sep"), window.sep_capped(model, [0], 6, 5):
+        model.pe.layer_biases(pos, pos, 2)
