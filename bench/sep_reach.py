@@ -209,25 +209,39 @@ def score_variants(model, splits, cfg, rt, variants: list[str], window: int, rea
     return {"copy_head": list(head), "lengths": out}
 
 
+def ordered(bins: dict) -> list[str]:
+    """A by_index dict's keys in copy index order (io.write_json sorts them as text)."""
+    return sorted(bins, key=lambda k: int(k.split("-")[0]))
+
+
+def inside(bins: dict) -> float:
+    """Mean SEP weight over the copy index bins from 16 to the training range's end (the head that finds SEP
+    there: the first few copy queries see SEP through their local heads too)."""
+    v = [w for k, w in bins.items() if 16 <= int(k.split("-")[0]) < 128]
+    return sum(v) / len(v) if v else 0.0
+
+
 def table(out: Path) -> str:
     """The runs of `out` as markdown, one row per run and length: exact match (%) by variant, and the error
     rate at the copy indices past the training range, as trained and with SEP's distance capped."""
     doc = io.read_json(out)
     rows = ["| run (copy head) | length | " + " | ".join(f"{v}: exact % (+gained / -lost, p)" for v in VARIANTS)
-            + " | error % by copy index, none -> sep | SEP's largest weight by copy index (layer, head) |",
+            + " | error % by copy index, none -> sep | weight on SEP by copy index, the head below the copy head that finds it |",
             "|---" * (len(VARIANTS) + 4) + "|"]
     for tag, r in doc["runs"].items():
-        for L, s in r["lengths"].items():
+        for L, s in sorted(r["lengths"].items(), key=lambda kv: int(kv[0])):  # write_json sorts keys as text
             cells = [f"{100 * s[v]['exact_match']:.1f} (+{s[v]['gained']} / -{s[v]['lost']}, {s[v]['p_mcnemar']:.2g})"
                      if v in s else "-" for v in VARIANTS]
-            late = [k for k in s["none"]["error_by_index"] if int(k.split("-")[0]) >= 128]
+            late = [k for k in ordered(s["none"]["error_by_index"]) if int(k.split("-")[0]) >= 128]
             err = "; ".join(f"{k}: {100 * s['none']['error_by_index'][k]:.1f}" + (
                 f" -> {100 * s['sep']['error_by_index'][k]:.1f}" if "sep" in s else "") for k in late)
-            lh = max(((li, h) for li, heads in enumerate(s["sep_weight"]) for h in range(len(heads))),
-                     key=lambda x: s["sep_weight"][x[0]][x[1]].get("32-63", 0) if x[0] < r["copy_head"][0] else -1)
-            sepw = " ".join(f"{v:.2f}" for v in s["sep_weight"][lh[0]][lh[1]].values())
+            lh = max(((li, h) for li, heads in enumerate(s["sep_weight"][: r["copy_head"][0]]) for h in range(len(heads))),
+                     key=lambda x: inside(s["sep_weight"][x[0]][x[1]]), default=None)
+            w = s["sep_weight"][lh[0]][lh[1]] if lh else {}
+            sepw = f"L{lh[0]} H{lh[1]}: " + "; ".join(f"{k}: {w[k]:.2f}" for k in ordered(w)
+                                                       if int(k.split("-")[0]) >= 64) if lh else "-"
             head = f"L{r['copy_head'][0]} H{r['copy_head'][1]}"
-            rows.append(f"| {tag} ({head}) | {L} | " + " | ".join(cells) + f" | {err or '-'} | L{lh[0]} H{lh[1]}: {sepw} |")
+            rows.append(f"| {tag} ({head}) | {L} | " + " | ".join(cells) + f" | {err or '-'} | {sepw} |")
     return "\n".join(rows)
 
 

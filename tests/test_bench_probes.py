@@ -828,3 +828,15 @@ def test_capping_sep_in_a_layer_without_a_bias_is_a_one_line_error(window):
     pos = torch.arange(24)
     with pytest.raises(ConfigError, match="sep"), window.sep_capped(model, [0], 6, 5):
         model.pe.layer_biases(pos, pos, 2)
+
+
+def test_the_reach_table_orders_lengths_and_copy_indices_as_numbers(window, tmp_path):
+    from posenc import io
+    bins = {"0-0": 0.0, "128-159": 0.5, "16-31": 0.1, "64-127": 0.2, "1-1": 0.0}
+    cell = {"exact_match": 0.5, "gained": 3, "lost": 1, "p_mcnemar": 0.625, "error_by_index": bins}
+    length = {"none": cell, "sep": {**cell, "error_by_index": {**bins, "128-159": 0.0}},
+              "sep_weight": [[bins, {**bins, "16-31": 0.9}], [bins, bins]]}
+    io.write_json(tmp_path / "r.json", {"runs": {"x": {"copy_head": [1, 0], "lengths": {"1024": length, "512": length}}}})
+    rows = window.table(tmp_path / "r.json").splitlines()[2:]
+    assert [r.split("|")[2].strip() for r in rows] == ["512", "1024"]
+    assert "128-159: 50.0 -> 0.0" in rows[0] and "L0 H1: 64-127: 0.20; 128-159: 0.50" in rows[0]
