@@ -197,8 +197,10 @@ def table(out: Path) -> str:
     return "\n".join(rows)
 
 
-def parse_args() -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def probe_parser(doc: str, out: str) -> argparse.ArgumentParser:
+    """The options of a copy probe that trains as wrong_keys.py does (bench/sep_reach.py's too): the run, the
+    recipe, the curriculum, the checkpoint, the attention sample, the output and --table."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("pe", nargs="?")
     ap.add_argument("--tag")
     ap.add_argument("--seed", type=int, default=0)
@@ -207,11 +209,15 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--narrow", nargs="+", type=float, default=None, metavar="SHARE K",
                     help="train with SHARE of the sequences over a random K-token alphabet each (as wrong_keys.py)")
     ap.add_argument("--checkpoint", default="", help="keep the trained model here (pickled; reused if present)")
-    ap.add_argument("--attention-size", type=int, default=8, help="sequences a length for slip_attention")
-    ap.add_argument("--out", default="bench/read_distance.json")
+    ap.add_argument("--attention-size", type=int, default=8, help="sequences a length for the attention probes")
+    ap.add_argument("--out", default=out)
     ap.add_argument("--table", action="store_true", help="print the runs of --out as markdown; trains nothing")
     ap.set_defaults(task="copy", log_scale=False, first=None)  # what wrong_keys.trained reads besides these
-    return ap.parse_args()
+    return ap
+
+
+def parse_args() -> argparse.Namespace:
+    return probe_parser(__doc__, "bench/read_distance.json").parse_args()
 
 
 def main() -> None:

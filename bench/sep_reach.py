@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from pe_sweep import changed  # noqa: E402
-from read_distance import slip_attention  # noqa: E402
+from read_distance import probe_parser, slip_attention  # noqa: E402
 from scipy.stats import binomtest  # noqa: E402
 from time_to_accuracy import cpu_model  # noqa: E402
 from wrong_keys import probe_splits, trained  # noqa: E402
@@ -173,7 +173,7 @@ def far_mass(model, sources: synthetic.Sources, task: str, vocab_size: int, size
 
 
 def compare(base: np.ndarray, other: np.ndarray) -> dict:
-    """Exact match per sequence, windowed against unwindowed: the discordant sequences and McNemar's exact p."""
+    """Exact match per sequence, changed against as trained: the discordant sequences and McNemar's exact p."""
     gained, lost = int(((other == 1) & (base < 1)).sum()), int(((other < 1) & (base == 1)).sum())
     p = binomtest(gained, gained + lost, 0.5).pvalue if gained + lost else 1.0
     return {"gained": gained, "lost": lost, "p_mcnemar": float(f"{p:.3g}")}
@@ -246,24 +246,12 @@ def table(out: Path) -> str:
 
 
 def parse_args() -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("pe", nargs="?")
-    ap.add_argument("--tag")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", dest="items")
-    ap.add_argument("--params", default="study/params.yaml")
-    ap.add_argument("--narrow", nargs="+", type=float, default=None, metavar="SHARE K",
-                    help="train with SHARE of the sequences over a random K-token alphabet each (as wrong_keys.py)")
-    ap.add_argument("--checkpoint", default="", help="keep the trained model here (pickled; reused if present)")
+    ap = probe_parser(__doc__, "bench/sep_reach.json")
     ap.add_argument("--window", type=int, default=0, help="W: distances >= W masked (0: synthetic.train_max_len)")
     ap.add_argument("--reach", type=int, default=0,
                     help="R: SEP's distance capped at R (0: the largest copy index of training, n_max - 1)")
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS),
                     help=f"from {', '.join(VARIANTS)}; none always runs")
-    ap.add_argument("--attention-size", type=int, default=8, help="sequences a length for the attention probes")
-    ap.add_argument("--out", default="bench/sep_reach.json")
-    ap.add_argument("--table", action="store_true", help="print the runs of --out as markdown; trains nothing")
-    ap.set_defaults(task="copy", log_scale=False, first=None)  # what wrong_keys.trained reads besides these
     return ap.parse_args()
 
 
