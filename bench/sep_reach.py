@@ -47,7 +47,6 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from pe_sweep import changed  # noqa: E402
 from read_distance import probe_parser, slip_attention  # noqa: E402
-from scipy.stats import binomtest  # noqa: E402
 from time_to_accuracy import cpu_model  # noqa: E402
 from wrong_keys import probe_splits, trained  # noqa: E402
 
@@ -56,6 +55,7 @@ from posenc.analysis.errors import recorded_predictions, targets_right  # noqa: 
 from posenc.data import synthetic  # noqa: E402
 from posenc.engine.lm import score_sequences  # noqa: E402
 from posenc.engine.runtime import resolve  # noqa: E402
+from posenc.reporting.paired import mcnemar_of  # noqa: E402
 from posenc.errors import ConfigError, DataError  # noqa: E402
 
 VARIANTS = ("none", "below", "beside", "others", "sep")
@@ -149,22 +149,25 @@ def by_index(values: np.ndarray) -> dict[str, float]:
 
 
 @torch.no_grad()
+def attention_of(model, sources: synthetic.Sources, vocab_size: int, size: int) -> list[torch.Tensor]:
+    """Per layer, the (B, H, T, T) attention weights over the first `size` copy sequences."""
+    idx, _ = synthetic.make_batch([sources.get(i) for i in range(min(size, len(sources)))], "copy", vocab_size)
+    return model(idx, need_weights=True)[1]
+
+
 def sep_weight(model, sources: synthetic.Sources, vocab_size: int, size: int) -> list:
     """Per layer and head: the mean weight copy queries (position n + k, k = 0 .. n - 1) put on SEP (position n),
     by copy index bin; the first `size` sequences."""
     n = int(sources.lengths[0])
-    idx, _ = synthetic.make_batch([sources.get(i) for i in range(min(size, len(sources)))], "copy", vocab_size)
-    _, weights = model(idx, need_weights=True)  # per layer (B, H, T, T)
+    weights = attention_of(model, sources, vocab_size, size)  # per layer (B, H, T, T)
     return [[by_index(w[:, h, n: 2 * n, n].double().mean(0).numpy()) for h in range(w.shape[1])] for w in weights]
 
 
-@torch.no_grad()
-def far_mass(model, sources: synthetic.Sources, task: str, vocab_size: int, size: int, window: int) -> list:
+def far_mass(model, sources: synthetic.Sources, vocab_size: int, size: int, window: int) -> list:
     """Per layer and head: the mean weight queries at positions >= window give to keys at distances >= window
     (the first `size` sequences, unwindowed)."""
-    idx, _ = synthetic.make_batch([sources.get(i) for i in range(min(size, len(sources)))], task, vocab_size)
-    _, weights = model(idx, need_weights=True)  # per layer (B, H, T, T)
-    T = idx.shape[1]
+    weights = attention_of(model, sources, vocab_size, size)  # per layer (B, H, T, T)
+    T = weights[0].shape[-1]
     pos = torch.arange(T)
     far = ((pos[:, None] - pos[None, :]) >= window).double()  # (T, T)
     q = pos >= window
@@ -174,9 +177,8 @@ def far_mass(model, sources: synthetic.Sources, task: str, vocab_size: int, size
 
 def compare(base: np.ndarray, other: np.ndarray) -> dict:
     """Exact match per sequence, changed against as trained: the discordant sequences and McNemar's exact p."""
-    gained, lost = int(((other == 1) & (base < 1)).sum()), int(((other < 1) & (base == 1)).sum())
-    p = binomtest(gained, gained + lost, 0.5).pvalue if gained + lost else 1.0
-    return {"gained": gained, "lost": lost, "p_mcnemar": float(f"{p:.3g}")}
+    t = mcnemar_of(base == 1, other == 1)
+    return {"gained": t["only_l"], "lost": t["only_t"], "p_mcnemar": float(f"{t['p']:.3g}")}
 
 
 def score_variants(model, splits, cfg, rt, variants: list[str], window: int, reach: int, size: int) -> dict:
@@ -275,8 +277,7 @@ def main() -> None:
     model = trained(args, cfg, splits, rt)
     run = score_variants(model, splits, cfg, rt, variants, window, reach, args.attention_size)
     longest = max(cfg.synthetic.eval_lengths)
-    run["far_mass"] = far_mass(model, splits[f"eval_{longest}"], "copy", cfg.synthetic.vocab_size,
-                               args.attention_size, window)
+    run["far_mass"] = far_mass(model, splits[f"eval_{longest}"], cfg.synthetic.vocab_size, args.attention_size, window)
     print(f"far mass @{longest} by layer and head: {run['far_mass']}")
     out = Path(args.out)
     old = io.read_json(out) if out.is_file() else {"runs": {}}
