@@ -36,12 +36,7 @@ def mcnemar(at_t: dict, at_l: dict) -> dict:
     """McNemar's exact test of two evaluations' per_review records of the same reviews."""
     if at_t["label"] != at_l["label"]:
         raise ValueError("the two evaluations do not score the same reviews (their labels differ)")
-    return mcnemar_of(correct(at_t["pred"], at_t["label"]), correct(at_l["pred"], at_l["label"]))
-
-
-def mcnemar_of(a: np.ndarray, b: np.ndarray) -> dict:
-    """McNemar's exact test of two boolean records of the same items (right under T, right under L): only_t
-    and only_l count the items right under one alone (bench/sep_reach.py scores sequences with it)."""
+    a, b = correct(at_t["pred"], at_t["label"]), correct(at_l["pred"], at_l["label"])
     only_t, only_l = int((a & ~b).sum()), int((~a & b).sum())
     p = float(sps.binomtest(only_l, only_t + only_l).pvalue) if only_t + only_l else 1.0
     return {"test": "McNemar", "p": p, "n": len(a), "only_t": only_t, "only_l": only_l}
